@@ -1,0 +1,268 @@
+import { z } from 'zod';
+import {
+  type Envelope,
+  type EventMeta,
+  envelopeSchema,
+  InvalidEventError,
+  zodIssues,
+} from './envelope.js';
+
+/**
+ * One declaration per event type gives its TypeScript type, its runtime validation and its JSON Schema.
+ * `upcasters` read older schema versions as the current one, so replay, projections and rebuilds only
+ * ever see the current shape.
+ */
+export type EventDefinition<T extends string = string, A extends string = string, S extends z.ZodType = z.ZodType> = {
+  type: T;
+  aggregateType: A;
+  schemaVersion: number;
+  data: S;
+  description: string;
+  upcasters?: Readonly<Record<number, (data: unknown) => unknown>>;
+};
+
+function defineEvent<T extends string, A extends string, S extends z.ZodType>(
+  definition: EventDefinition<T, A, S>,
+): EventDefinition<T, A, S> {
+  return definition;
+}
+
+const cents = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const quantity = z.number().int().positive().max(1_000_000);
+
+export const orderLineSchema = z.object({
+  productId: z.uuid(),
+  quantity,
+  priceCents: cents,
+});
+export type OrderLine = z.infer<typeof orderLineSchema>;
+
+export const CANCELLATION_REASONS = ['OUT_OF_STOCK', 'PAYMENT_REFUSED', 'DEADLINE_EXCEEDED'] as const;
+export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
+
+export const catalog = [
+  defineEvent({
+    type: 'CustomerRegistered',
+    aggregateType: 'customer',
+    schemaVersion: 1,
+    description: 'A customer account was opened with an initial balance (CompteClientCree).',
+    data: z.object({ customerId: z.uuid(), name: z.string(), email: z.string(), balanceCents: cents }),
+  }),
+  defineEvent({
+    type: 'ProductCreated',
+    aggregateType: 'product',
+    schemaVersion: 1,
+    description: 'A product was added to the catalogue with its initial stock (ProduitCree).',
+    data: z.object({ productId: z.uuid(), sku: z.string(), name: z.string(), priceCents: cents, stock: z.number().int().nonnegative() }),
+  }),
+  defineEvent({
+    type: 'CartCreated',
+    aggregateType: 'cart',
+    schemaVersion: 1,
+    description: 'A customer opened a cart (PanierCree).',
+    data: z.object({ cartId: z.uuid(), customerId: z.uuid() }),
+  }),
+  defineEvent({
+    type: 'CartItemAdded',
+    aggregateType: 'cart',
+    schemaVersion: 1,
+    description: 'A product was added to a cart at its current price (ArticleAjoute).',
+    data: z.object({ cartId: z.uuid(), productId: z.uuid(), quantity, priceCents: cents }),
+  }),
+  defineEvent({
+    type: 'CartCheckedOut',
+    aggregateType: 'cart',
+    schemaVersion: 1,
+    description: 'A cart was turned into an order; it accepts no further change (PanierValide).',
+    data: z.object({ cartId: z.uuid(), orderId: z.uuid() }),
+  }),
+  defineEvent({
+    type: 'OrderPlaced',
+    aggregateType: 'order',
+    schemaVersion: 1,
+    description: 'Checkout created an order; the saga starts (CommandeCreee).',
+    data: z.object({
+      orderId: z.uuid(),
+      cartId: z.uuid(),
+      customerId: z.uuid(),
+      lines: z.array(orderLineSchema).min(1),
+      totalCents: cents,
+      deadlineAt: z.iso.datetime({ offset: true }),
+    }),
+  }),
+  defineEvent({
+    type: 'OrderCompleted',
+    aggregateType: 'order',
+    schemaVersion: 1,
+    description: 'The sale was confirmed; the saga ended well (CommandeTerminee).',
+    data: z.object({ orderId: z.uuid() }),
+  }),
+  defineEvent({
+    type: 'OrderCancelled',
+    aggregateType: 'order',
+    schemaVersion: 1,
+    description: 'The saga ended without a sale; compensations follow (CommandeAnnulee).',
+    data: z.object({ orderId: z.uuid(), customerId: z.uuid(), reason: z.enum(CANCELLATION_REASONS) }),
+  }),
+  defineEvent({
+    type: 'StockReserved',
+    aggregateType: 'reservation',
+    schemaVersion: 1,
+    description: 'Every line of the order was reserved (StockReserve).',
+    data: z.object({ orderId: z.uuid(), customerId: z.uuid(), lines: z.array(orderLineSchema), totalCents: cents }),
+  }),
+  defineEvent({
+    type: 'StockUnavailable',
+    aggregateType: 'reservation',
+    schemaVersion: 1,
+    description: 'At least one line could not be reserved, so none was (StockIndisponible).',
+    data: z.object({
+      orderId: z.uuid(),
+      shortages: z.array(z.object({ productId: z.uuid(), requested: quantity, available: z.number().int().nonnegative() })),
+    }),
+  }),
+  defineEvent({
+    type: 'StockReleased',
+    aggregateType: 'reservation',
+    schemaVersion: 1,
+    description: 'A reservation was given back to available stock (StockLibere), a compensation.',
+    data: z.object({ orderId: z.uuid(), lines: z.array(orderLineSchema), reason: z.enum(['PAYMENT_REFUSED', 'ORDER_CANCELLED']) }),
+  }),
+  defineEvent({
+    type: 'StockCommitted',
+    aggregateType: 'reservation',
+    schemaVersion: 1,
+    description: 'A reservation left the warehouse books as sold (StockConfirme).',
+    data: z.object({ orderId: z.uuid(), lines: z.array(orderLineSchema) }),
+  }),
+  defineEvent({
+    type: 'PaymentAccepted',
+    aggregateType: 'payment',
+    schemaVersion: 1,
+    description: "The customer's balance was debited (PaiementAccepte).",
+    data: z.object({ orderId: z.uuid(), customerId: z.uuid(), amountCents: cents, lines: z.array(orderLineSchema) }),
+  }),
+  defineEvent({
+    type: 'PaymentRefused',
+    aggregateType: 'payment',
+    schemaVersion: 1,
+    description: 'The balance did not cover the order, or the order was already cancelled (PaiementRefuse).',
+    data: z.object({
+      orderId: z.uuid(),
+      customerId: z.uuid(),
+      amountCents: cents,
+      reason: z.enum(['INSUFFICIENT_FUNDS', 'ORDER_CANCELLED']),
+    }),
+  }),
+  defineEvent({
+    type: 'PaymentRefunded',
+    aggregateType: 'payment',
+    schemaVersion: 1,
+    description: 'A payment already taken was given back (PaiementRembourse), a compensation.',
+    data: z.object({ orderId: z.uuid(), customerId: z.uuid(), amountCents: cents }),
+  }),
+  defineEvent({
+    type: 'SaleConfirmed',
+    aggregateType: 'sale',
+    schemaVersion: 1,
+    description: 'The sale was recorded in the books (VenteConfirmee).',
+    data: z.object({ orderId: z.uuid(), customerId: z.uuid(), lines: z.array(orderLineSchema), totalCents: cents }),
+  }),
+] as const;
+
+type Catalog = typeof catalog;
+type Definition = Catalog[number];
+
+type EventOf<D> = D extends EventDefinition<infer T, infer A, infer S>
+  ? Omit<Envelope, 'type' | 'aggregateType' | 'data'> & { type: T; aggregateType: A; data: z.infer<S> }
+  : never;
+
+export type DomainEvent = EventOf<Definition>;
+export type EventType = DomainEvent['type'];
+export type EventOfType<T extends EventType> = Extract<DomainEvent, { type: T }>;
+export type EventData<T extends EventType> = EventOfType<T>['data'];
+export type AggregateTypeOf<T extends EventType> = EventOfType<T>['aggregateType'];
+
+const byType = new Map<string, Definition>(catalog.map((definition) => [definition.type, definition]));
+
+export function eventDefinition(type: string): Definition | undefined {
+  return byType.get(type);
+}
+
+export const EVENT_TYPES: readonly EventType[] = catalog.map((definition) => definition.type);
+
+/** Builds an envelope for a known event type; the data is checked against its schema. */
+export function createEvent<T extends EventType>(
+  type: T,
+  aggregateId: string,
+  data: EventData<T>,
+  meta: EventMeta,
+): EventOfType<T> {
+  const definition = byType.get(type);
+  if (!definition) throw new InvalidEventError(`unknown event type ${type}`);
+  const parsed = definition.data.safeParse(data);
+  if (!parsed.success) throw new InvalidEventError(`invalid ${type} data`, zodIssues(parsed.error));
+  return {
+    ...meta,
+    type,
+    schemaVersion: definition.schemaVersion,
+    aggregateType: definition.aggregateType,
+    aggregateId,
+    data: parsed.data,
+  } as EventOfType<T>;
+}
+
+/**
+ * Reads any envelope, of any schema version the catalogue knows, as the current version of its type.
+ * Throws InvalidEventError (a poison message for consumers) when it cannot.
+ */
+export function parseEvent(raw: unknown): DomainEvent {
+  const envelope = envelopeSchema.safeParse(raw);
+  if (!envelope.success) throw new InvalidEventError('not a valid event envelope', zodIssues(envelope.error));
+  const definition = byType.get(envelope.data.type);
+  if (!definition) throw new InvalidEventError(`unknown event type ${envelope.data.type}`);
+  if (definition.aggregateType !== envelope.data.aggregateType) {
+    throw new InvalidEventError(`${envelope.data.type} belongs to ${definition.aggregateType}, not ${envelope.data.aggregateType}`);
+  }
+  let { schemaVersion, data } = envelope.data;
+  if (schemaVersion > definition.schemaVersion) {
+    throw new InvalidEventError(`${definition.type} schema version ${schemaVersion} is newer than this reader (${definition.schemaVersion})`);
+  }
+  while (schemaVersion < definition.schemaVersion) {
+    const upcast = definition.upcasters?.[schemaVersion];
+    if (!upcast) throw new InvalidEventError(`no upcaster for ${definition.type} v${schemaVersion}`);
+    data = upcast(data);
+    schemaVersion += 1;
+  }
+  const parsed = definition.data.safeParse(data);
+  if (!parsed.success) throw new InvalidEventError(`invalid ${definition.type} data`, zodIssues(parsed.error));
+  return { ...envelope.data, schemaVersion, data: parsed.data } as DomainEvent;
+}
+
+/** JSON Schema (draft 2020-12) of every event's data, for docs and AsyncAPI. */
+export function eventJsonSchemas(): Record<string, unknown> {
+  return Object.fromEntries(
+    catalog.map((definition) => [
+      definition.type,
+      {
+        description: definition.description,
+        aggregateType: definition.aggregateType,
+        schemaVersion: definition.schemaVersion,
+        data: z.toJSONSchema(definition.data),
+      },
+    ]),
+  );
+}
+
+/** What a pure `decide` returns: the event's type and data, before identity, time and causality are attached. */
+export type EventDraft<T extends EventType = EventType> = T extends EventType ? { type: T; data: EventData<T> } : never;
+
+/** Attaches identity, time and causality to drafts; `aggregateId` comes from the aggregate that decided them. */
+export function materialize(
+  drafts: readonly EventDraft[],
+  aggregateId: string,
+  meta: Omit<EventMeta, 'id'> & { newId: () => string },
+): DomainEvent[] {
+  const { newId, ...rest } = meta;
+  return drafts.map((draft) => createEvent(draft.type, aggregateId, draft.data as never, { ...rest, id: newId() }));
+}

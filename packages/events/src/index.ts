@@ -1,0 +1,38 @@
+export {
+  type AggregateTypeOf,
+  CANCELLATION_REASONS,
+  type CancellationReason,
+  catalog,
+  createEvent,
+  type DomainEvent,
+  type EventData,
+  type EventDefinition,
+  type EventOfType,
+  type EventType,
+  EVENT_TYPES,
+  eventDefinition,
+  eventJsonSchemas,
+  type EventDraft,
+  materialize,
+  type OrderLine,
+  orderLineSchema,
+  parseEvent,
+} from './catalog.js';
+export { type Envelope, type EventMeta, envelopeSchema, InvalidEventError, zodIssues } from './envelope.js';
+export { isUuid, uuidv7 } from './ids.js';
+export {
+  aggregateFilter,
+  DEADLINES_STREAM,
+  DEADLINES_SUBJECTS,
+  DLQ_STREAM,
+  DLQ_SUBJECTS,
+  deadlineFiredSubject,
+  deadlineScheduleSubject,
+  dlqSubject,
+  EVENTS_STREAM,
+  EVENTS_SUBJECTS,
+  eventSubject,
+  eventTypeFilter,
+  type ParsedEventSubject,
+  parseEventSubject,
+} from './subjects.js';

@@ -1,0 +1,228 @@
+import { dlqSubject, InvalidEventError } from '@jetsaga/events';
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import { headers as natsHeaders, type NatsConnection, nanos } from '@nats-io/nats-core';
+import { PermanentError } from './errors.js';
+import type { Logger } from './log.js';
+import { isNotFound } from './nats.js';
+
+/** Default redelivery schedule after a transient failure: 1s, 5s, 30s, 60s, i.e. five attempts in all. */
+export const DEFAULT_BACKOFF_MS = [1000, 5000, 30_000, 60_000] as const;
+
+export type ConsumerSpec = {
+  stream: string;
+  durable: string;
+  filterSubjects: string[];
+  /** Attempts before a message is dead-lettered (default: backoff length + 1). */
+  maxAttempts?: number;
+  backoffMs?: readonly number[];
+  ackWaitMs?: number;
+  maxAckPending?: number;
+};
+
+/** Why a message went to the dead-letter stream. */
+export type DeadLetterReason = 'poison' | 'permanent' | 'exhausted';
+
+export const DLQ_HEADERS = {
+  subject: 'Jetsaga-Dlq-Subject',
+  stream: 'Jetsaga-Dlq-Stream',
+  sequence: 'Jetsaga-Dlq-Sequence',
+  consumer: 'Jetsaga-Dlq-Consumer',
+  attempts: 'Jetsaga-Dlq-Attempts',
+  reason: 'Jetsaga-Dlq-Reason',
+  error: 'Jetsaga-Dlq-Error',
+  failedAt: 'Jetsaga-Dlq-Failed-At',
+} as const;
+
+function attemptsOf(spec: ConsumerSpec): number {
+  return spec.maxAttempts ?? (spec.backoffMs ?? DEFAULT_BACKOFF_MS).length + 1;
+}
+
+export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> {
+  return {
+    durable_name: spec.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subjects: spec.filterSubjects,
+    ack_wait: nanos(spec.ackWaitMs ?? 30_000),
+    // One delivery more than the handler's budget: a process killed during its last attempt still gets the
+    // message once more, and that delivery dead-letters it instead of the message escaping silently.
+    max_deliver: attemptsOf(spec) + 1,
+    max_ack_pending: spec.maxAckPending ?? 1000,
+  };
+}
+
+/** Creates the durable consumer, or updates its filter and limits in place. Idempotent. */
+export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
+  const config = consumerConfig(spec);
+  try {
+    await jsm.consumers.info(spec.stream, spec.durable);
+    await jsm.consumers.update(spec.stream, spec.durable, config);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await jsm.consumers.add(spec.stream, config);
+  }
+}
+
+export type Delivery = {
+  subject: string;
+  streamSequence: number;
+  deliveryCount: number;
+  headers: Record<string, string>;
+};
+
+export type ConsumerOptions<T> = {
+  nc: NatsConnection;
+  spec: ConsumerSpec;
+  log: Logger;
+  /** Turns bytes into a message; a throw marks the message as poison (dead-lettered at once). */
+  decode: (data: Uint8Array, delivery: Delivery) => T;
+  handle: (message: T, delivery: Delivery) => Promise<void>;
+  /** Messages with the same key are handled one at a time, in order; different keys run concurrently. */
+  keyOf?: (delivery: Delivery) => string;
+  concurrency?: number;
+};
+
+/** The aggregate id token of `events.<type>.<id>.<event>` and `deadlines.<type>.<id>.fired`. */
+export function aggregateKey(delivery: Delivery): string {
+  return delivery.subject.split('.')[2] ?? delivery.subject;
+}
+
+function headerRecord(msg: JsMsg): Record<string, string> {
+  const record: Record<string, string> = {};
+  if (!msg.headers) return record;
+  for (const [key, values] of msg.headers) record[key] = values[0] ?? '';
+  return record;
+}
+
+/**
+ * A durable pull consumer with explicit acks. Failures are never silent: a transient error is redelivered on the
+ * backoff schedule, a permanent error or a poison message goes to the DLQ stream at once, and a message that used
+ * all its attempts goes there too, with its subject, headers, payload and last error.
+ */
+export class EventConsumer<T> {
+  private readonly js: JetStreamClient;
+  private messages?: ConsumerMessages;
+  private loop?: Promise<void>;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly backoff: readonly number[];
+  private readonly maxAttempts: number;
+
+  constructor(private readonly options: ConsumerOptions<T>) {
+    this.js = jetstream(options.nc);
+    this.backoff = options.spec.backoffMs ?? DEFAULT_BACKOFF_MS;
+    this.maxAttempts = attemptsOf(options.spec);
+  }
+
+  async start(): Promise<void> {
+    const { nc, spec } = this.options;
+    await ensureConsumer(await jetstreamManager(nc), spec);
+    const consumer = await this.js.consumers.get(spec.stream, spec.durable);
+    this.messages = await consumer.consume({ max_messages: Math.max(64, (this.options.concurrency ?? 16) * 4) });
+    this.loop = this.run(this.messages);
+  }
+
+  async stop(): Promise<void> {
+    this.messages?.stop();
+    await this.loop;
+    await Promise.all(this.inFlight);
+  }
+
+  private async run(messages: ConsumerMessages): Promise<void> {
+    const concurrency = this.options.concurrency ?? 16;
+    const keyOf = this.options.keyOf ?? aggregateKey;
+    for await (const msg of messages) {
+      const delivery: Delivery = {
+        subject: msg.subject,
+        streamSequence: msg.info.streamSequence,
+        deliveryCount: msg.info.deliveryCount,
+        headers: headerRecord(msg),
+      };
+      while (this.inFlight.size >= concurrency) await Promise.race(this.inFlight);
+      const key = keyOf(delivery);
+      const previous = this.chains.get(key) ?? Promise.resolve();
+      const task = previous.then(() => this.process(msg, delivery));
+      this.chains.set(key, task);
+      this.inFlight.add(task);
+      void task.finally(() => {
+        this.inFlight.delete(task);
+        if (this.chains.get(key) === task) this.chains.delete(key);
+      });
+    }
+  }
+
+  private async process(msg: JsMsg, delivery: Delivery): Promise<void> {
+    const { log, spec } = this.options;
+    let message: T;
+    try {
+      message = this.options.decode(msg.data, delivery);
+    } catch (error) {
+      await this.settleFailure(msg, delivery, 'poison', error);
+      return;
+    }
+    try {
+      await this.options.handle(message, delivery);
+      msg.ack();
+    } catch (error) {
+      if (error instanceof PermanentError || error instanceof InvalidEventError) {
+        await this.settleFailure(msg, delivery, 'permanent', error);
+      } else if (delivery.deliveryCount >= this.maxAttempts) {
+        await this.settleFailure(msg, delivery, 'exhausted', error);
+      } else {
+        const delay = this.backoff[Math.min(delivery.deliveryCount - 1, this.backoff.length - 1)] ?? 1000;
+        log.warn(
+          { err: error, consumer: spec.durable, subject: delivery.subject, attempt: delivery.deliveryCount, retryInMs: delay },
+          'handler failed; will retry',
+        );
+        msg.nak(delay);
+      }
+    }
+  }
+
+  private async settleFailure(msg: JsMsg, delivery: Delivery, reason: DeadLetterReason, error: unknown): Promise<void> {
+    const { log, spec } = this.options;
+    try {
+      await this.deadLetter(msg, delivery, reason, error);
+      msg.term(`dead-lettered: ${reason}`);
+      log.error(
+        { err: error, consumer: spec.durable, subject: delivery.subject, sequence: delivery.streamSequence, reason },
+        'message dead-lettered',
+      );
+    } catch (dlqError) {
+      // The DLQ is unreachable: leave the message to be redelivered rather than lose it.
+      log.error({ err: dlqError, consumer: spec.durable, subject: delivery.subject }, 'dead-lettering failed; will retry');
+      msg.nak(this.backoff[0] ?? 1000);
+    }
+  }
+
+  private async deadLetter(msg: JsMsg, delivery: Delivery, reason: DeadLetterReason, error: unknown): Promise<void> {
+    const { spec } = this.options;
+    const hdrs = natsHeaders();
+    for (const [key, value] of Object.entries(delivery.headers)) {
+      if (!key.startsWith('Nats-')) hdrs.set(key, value);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    hdrs.set(DLQ_HEADERS.subject, delivery.subject);
+    hdrs.set(DLQ_HEADERS.stream, spec.stream);
+    hdrs.set(DLQ_HEADERS.sequence, String(delivery.streamSequence));
+    hdrs.set(DLQ_HEADERS.consumer, spec.durable);
+    hdrs.set(DLQ_HEADERS.attempts, String(delivery.deliveryCount));
+    hdrs.set(DLQ_HEADERS.reason, reason);
+    hdrs.set(DLQ_HEADERS.error, message.replace(/[\r\n]+/g, ' ').slice(0, 1024));
+    hdrs.set(DLQ_HEADERS.failedAt, new Date().toISOString());
+    await this.js.publish(dlqSubject(spec.durable), msg.data, {
+      headers: hdrs,
+      msgID: `${spec.durable}:${spec.stream}:${delivery.streamSequence}:${delivery.deliveryCount}`,
+    });
+  }
+}

@@ -1,0 +1,93 @@
+import pg from 'pg';
+
+export type Db = pg.Pool;
+export type Tx = pg.PoolClient;
+
+const SCHEMA = /^[a-z_][a-z0-9_]*$/;
+
+/** int8 columns (money, stream sequences) come back as numbers; every value used here is below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+export type PoolOptions = { max?: number; applicationName?: string };
+
+/** A pool whose connections see only the service's own schema (one schema per bounded context, no shared tables). */
+export function createPool(url: string, schema: string, options: PoolOptions = {}): Db {
+  if (!SCHEMA.test(schema)) throw new Error(`invalid schema name ${schema}`);
+  const pool = new pg.Pool({
+    connectionString: url,
+    options: `-c search_path=${schema}`,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? schema,
+    types,
+  });
+  // An idle client losing its connection (Postgres restarted) must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+const RETRYABLE = new Set(['40001', '40P01']);
+
+/**
+ * Runs fn in one transaction. Serialization failures and deadlocks are retried a few times:
+ * they are the database asking for exactly that.
+ */
+export async function withTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const tx = await db.connect();
+    try {
+      await tx.query('BEGIN');
+      const result = await fn(tx);
+      await tx.query('COMMIT');
+      return result;
+    } catch (error) {
+      await tx.query('ROLLBACK').catch(() => undefined);
+      const code = (error as { code?: string }).code;
+      if (attempt < attempts && code && RETRYABLE.has(code)) continue;
+      throw error;
+    } finally {
+      tx.release();
+    }
+  }
+}
+
+export type Migration = { id: string; sql: string };
+
+/**
+ * Applies versioned migrations once each, in order, under an advisory lock so that replicas starting together
+ * do not race. Migration ids are recorded in `<schema>.schema_migrations`.
+ */
+export async function migrate(db: Db, schema: string, migrations: readonly Migration[]): Promise<string[]> {
+  if (!SCHEMA.test(schema)) throw new Error(`invalid schema name ${schema}`);
+  const client = await db.connect();
+  const applied: string[] = [];
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`jetsaga:migrate:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const { rows } = await client.query<{ id: string }>(`SELECT id FROM ${schema}.schema_migrations`);
+    const done = new Set(rows.map((row) => row.id));
+    for (const migration of migrations) {
+      if (done.has(migration.id)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(`SET LOCAL search_path = ${schema}`);
+        await client.query(migration.sql);
+        await client.query(`INSERT INTO ${schema}.schema_migrations (id) VALUES ($1)`, [migration.id]);
+        await client.query('COMMIT');
+        applied.push(migration.id);
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${schema}/${migration.id} failed`, { cause: error });
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`jetsaga:migrate:${schema}`]).catch(() => undefined);
+    client.release();
+  }
+  return applied;
+}

@@ -1,0 +1,66 @@
+/** A field-level reason, as problem+json reports it. */
+export type FieldError = { field: string; reason: string };
+
+/** Errors that carry an HTTP status; one middleware maps them to RFC 9457 problem+json. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: 400 | 403 | 404 | 409 | 422 | 500 | 502 | 503,
+    readonly title: string,
+    message: string,
+    readonly errors: readonly FieldError[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export class ValidationError extends HttpError {
+  override name = 'ValidationError';
+  constructor(message: string, errors: readonly FieldError[] = [], options?: ErrorOptions) {
+    super(400, 'Invalid request', message, errors, options);
+  }
+}
+
+export class ForbiddenError extends HttpError {
+  override name = 'ForbiddenError';
+  constructor(message: string) {
+    super(403, 'Forbidden', message);
+  }
+}
+
+export class NotFoundError extends HttpError {
+  override name = 'NotFoundError';
+  constructor(message: string) {
+    super(404, 'Not found', message);
+  }
+}
+
+export class ConflictError extends HttpError {
+  override name = 'ConflictError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(409, 'Conflict', message, [], options);
+  }
+}
+
+export class UnprocessableError extends HttpError {
+  override name = 'UnprocessableError';
+  constructor(message: string, errors: readonly FieldError[] = []) {
+    super(422, 'Unprocessable request', message, errors);
+  }
+}
+
+export class UpstreamError extends HttpError {
+  override name = 'UpstreamError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(502, 'Bad gateway', message, [], options);
+  }
+}
+
+/**
+ * A handler error that retrying cannot fix (a business rule broken by the message itself):
+ * the message goes to the dead-letter stream at once instead of being redelivered.
+ */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+}

@@ -1,0 +1,66 @@
+export { ConfigError, configFields, loadConfig } from './config.js';
+export {
+  aggregateKey,
+  type ConsumerOptions,
+  type ConsumerSpec,
+  consumerConfig,
+  DEFAULT_BACKOFF_MS,
+  DLQ_HEADERS,
+  type DeadLetterReason,
+  type Delivery,
+  EventConsumer,
+  ensureConsumer,
+} from './consumer.js';
+export { createPool, type Db, type Migration, migrate, type Tx, withTransaction } from './db.js';
+export {
+  ConflictError,
+  type FieldError,
+  ForbiddenError,
+  HttpError,
+  NotFoundError,
+  PermanentError,
+  UnprocessableError,
+  UpstreamError,
+  ValidationError,
+} from './errors.js';
+export {
+  createHttpApp,
+  fieldErrors,
+  type HttpAppOptions,
+  PROBLEM_CONTENT_TYPE,
+  problemResponse,
+  type RunningServer,
+  readJson,
+  readQuery,
+  requestId,
+  startHttpServer,
+  uuidParam,
+} from './http.js';
+export { claimEvent, inboxMigration } from './inbox.js';
+export { createLogger, type Logger } from './log.js';
+export {
+  connectNats,
+  ensureStreams,
+  ensureTopology,
+  isNotFound,
+  type NatsConnection,
+  type StreamSpec,
+  streamSpecs,
+} from './nats.js';
+export {
+  enqueue,
+  enqueueEvents,
+  eventMessage,
+  type OutboxMessage,
+  OutboxRelay,
+  type OutboxRelayOptions,
+  outboxMigration,
+} from './outbox.js';
+export {
+  type ConsumerDefinition,
+  decodeEvent,
+  type RunningService,
+  runService,
+  type ServiceDefinition,
+  type ServiceDeps,
+} from './service.js';

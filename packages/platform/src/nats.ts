@@ -1,0 +1,105 @@
+import {
+  DEADLINES_STREAM,
+  DEADLINES_SUBJECTS,
+  DLQ_STREAM,
+  DLQ_SUBJECTS,
+  EVENTS_STREAM,
+  EVENTS_SUBJECTS,
+} from '@jetsaga/events';
+import {
+  DiscardPolicy,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  type StreamConfig,
+  StorageType,
+} from '@nats-io/jetstream';
+import { type NatsConnection, nanos } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+
+export type { NatsConnection };
+
+export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+  return connect({
+    servers: url.split(','),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    // Reconnect buffering is what lets a publish issued during a server restart still reach it.
+    reconnectJitter: 100,
+  });
+}
+
+export type StreamSpec = Pick<StreamConfig, 'name' | 'subjects'> & Partial<StreamConfig>;
+
+const HOUR_NS = nanos(60 * 60 * 1000);
+
+/**
+ * The event topology's streams. EVENTS keeps domain events forever; DEADLINES holds saga timers
+ * (JetStream message schedules); DLQ keeps what could not be processed, for inspection and redrive.
+ */
+export function streamSpecs(replicas = 1): StreamSpec[] {
+  const common = { storage: StorageType.File, num_replicas: replicas, discard: DiscardPolicy.Old };
+  return [
+    {
+      ...common,
+      name: EVENTS_STREAM,
+      subjects: [EVENTS_SUBJECTS],
+      retention: RetentionPolicy.Limits,
+      duplicate_window: nanos(2 * 60 * 1000),
+      description: 'Every domain event of every service (the event log).',
+    },
+    {
+      ...common,
+      name: DEADLINES_STREAM,
+      subjects: [DEADLINES_SUBJECTS],
+      retention: RetentionPolicy.Limits,
+      allow_msg_schedules: true,
+      max_age: 24 * HOUR_NS,
+      duplicate_window: nanos(2 * 60 * 1000),
+      description: 'Saga deadlines as JetStream message schedules.',
+    },
+    {
+      ...common,
+      name: DLQ_STREAM,
+      subjects: [DLQ_SUBJECTS],
+      retention: RetentionPolicy.Limits,
+      duplicate_window: nanos(2 * 60 * 1000),
+      description: 'Dead letters: messages that exhausted their attempts or could never be processed.',
+    },
+  ];
+}
+
+/**
+ * Creates the streams that are missing; with `update`, also brings existing ones to the declared settings.
+ * Services only create (the topology's owner, the start script or the operator, updates). Idempotent.
+ */
+export async function ensureStreams(jsm: JetStreamManager, specs: StreamSpec[], options: { update?: boolean } = {}): Promise<void> {
+  for (const spec of specs) {
+    try {
+      await jsm.streams.info(spec.name);
+      if (options.update) await jsm.streams.update(spec.name, spec);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      try {
+        await jsm.streams.add(spec);
+      } catch (addError) {
+        // Another process created it between our look-up and our add.
+        if (!/already in use|exists/i.test(String(addError))) throw addError;
+      }
+    }
+  }
+}
+
+export function isNotFound(error: unknown): boolean {
+  return /not found/i.test(String((error as Error)?.message ?? error));
+}
+
+export async function ensureTopology(
+  nc: NatsConnection,
+  options: { replicas?: number; update?: boolean } = {},
+): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc);
+  await ensureStreams(jsm, streamSpecs(options.replicas ?? 1), { update: options.update });
+  return jsm;
+}

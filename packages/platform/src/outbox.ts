@@ -1,0 +1,222 @@
+import { type DomainEvent, dlqSubject, eventSubject } from '@jetsaga/events';
+import { type JetStreamClient, JetStreamApiError, jetstream } from '@nats-io/jetstream';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
+import type pg from 'pg';
+import { type Db, type Tx, withTransaction } from './db.js';
+import type { Logger } from './log.js';
+
+export const outboxMigration = {
+  id: 'platform/001_outbox',
+  sql: `
+    CREATE TABLE outbox (
+      position bigserial PRIMARY KEY,
+      message_id uuid NOT NULL UNIQUE,
+      subject text NOT NULL,
+      headers jsonb NOT NULL DEFAULT '{}'::jsonb,
+      payload jsonb NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      published_at timestamptz
+    );
+    CREATE INDEX outbox_unpublished ON outbox (position) WHERE published_at IS NULL;
+    CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM pg_notify(TG_TABLE_SCHEMA || '_outbox', '');
+      RETURN NULL;
+    END $$;
+    CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+  `,
+};
+
+/** A message waiting in the outbox: a domain event, or a timer for the DEADLINES stream. */
+export type OutboxMessage = {
+  /** Becomes `Nats-Msg-Id`, so a message relayed twice is stored once. */
+  id: string;
+  subject: string;
+  payload: unknown;
+  headers?: Record<string, string>;
+};
+
+export function eventMessage(event: DomainEvent): OutboxMessage {
+  return { id: event.id, subject: eventSubject(event.aggregateType, event.aggregateId, event.type), payload: event };
+}
+
+/** Writes messages in the caller's transaction: they exist exactly when the state change that caused them commits. */
+export async function enqueue(tx: Tx, messages: readonly OutboxMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  const values: unknown[] = [];
+  const rows = messages.map((message, index) => {
+    values.push(message.id, message.subject, JSON.stringify(message.headers ?? {}), JSON.stringify(message.payload));
+    const base = index * 4;
+    return `($${base + 1}, $${base + 2}, $${base + 3}::jsonb, $${base + 4}::jsonb)`;
+  });
+  await tx.query(`INSERT INTO outbox (message_id, subject, headers, payload) VALUES ${rows.join(', ')}`, values);
+}
+
+export async function enqueueEvents(tx: Tx, events: readonly DomainEvent[]): Promise<void> {
+  await enqueue(tx, events.map(eventMessage));
+}
+
+type OutboxRow = { position: number; message_id: string; subject: string; headers: Record<string, string>; payload: unknown };
+
+export type OutboxRelayOptions = {
+  db: Db;
+  nc: NatsConnection;
+  schema: string;
+  log: Logger;
+  batchSize?: number;
+  /** Fallback poll when no notification arrives (a lost LISTEN connection, say). */
+  pollIntervalMs?: number;
+  /** Called after JetStream acknowledged a batch and before it is marked sent: fault-injection tests stop here. */
+  afterPublish?: (positions: number[]) => Promise<void>;
+};
+
+/**
+ * Relays committed outbox rows to JetStream in commit order, and marks them sent only after JetStream's ack.
+ * A crash between ack and mark republishes on restart, and `Nats-Msg-Id` makes the stream drop the duplicate;
+ * a crash before publish publishes on restart. One relay per schema is active at a time (advisory lock), which keeps
+ * the per-aggregate order of events.
+ */
+export class OutboxRelay {
+  private readonly js: JetStreamClient;
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private running = false;
+  private loop?: Promise<void>;
+  private listener?: pg.PoolClient;
+  private wake?: () => void;
+  private lastCleanup = 0;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.js = jetstream(options.nc);
+    this.batchSize = options.batchSize ?? 256;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await this.dropListener();
+  }
+
+  /** Rows committed but not yet acknowledged by JetStream. */
+  async backlog(): Promise<number> {
+    const { rows } = await this.options.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL',
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        await this.ensureListener();
+        const published = await this.publishBatch();
+        failures = 0;
+        await this.cleanup();
+        if (published > 0) continue;
+        await this.idle(this.pollIntervalMs);
+      } catch (error) {
+        failures += 1;
+        const delay = Math.min(100 * 2 ** failures, 5000);
+        this.options.log.warn({ err: error, retryInMs: delay }, 'outbox relay failed; retrying');
+        await this.idle(delay, false);
+      }
+    }
+  }
+
+  /** Publishes one batch; returns how many rows it relayed (0 when idle or another relay holds the lock). */
+  async publishBatch(): Promise<number> {
+    const { db, schema } = this.options;
+    return withTransaction(db, async (tx) => {
+      const lock = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [
+        `jetsaga:outbox:${schema}`,
+      ]);
+      if (!lock.rows[0]?.locked) return 0;
+      const { rows } = await tx.query<OutboxRow>(
+        'SELECT position, message_id, subject, headers, payload FROM outbox WHERE published_at IS NULL ORDER BY position LIMIT $1',
+        [this.batchSize],
+      );
+      if (rows.length === 0) return 0;
+      // Published back to back on one connection, so the server stores them in this order; acks are awaited together.
+      const results = await Promise.allSettled(rows.map((row) => this.publish(row)));
+      const failures = results.flatMap((result, index) => (result.status === 'rejected' ? [{ row: rows[index] as OutboxRow, error: result.reason }] : []));
+      // A connection problem or a timeout: nothing is marked, the whole batch is tried again (duplicates are dropped by id).
+      const transient = failures.find((failure) => !(failure.error instanceof JetStreamApiError));
+      if (transient) throw transient.error;
+      // The server refused a message outright: retrying cannot help, and it must not block the rows behind it.
+      for (const failure of failures) await this.deadLetter(failure.row, failure.error as Error);
+      const positions = rows.map((row) => row.position);
+      await this.options.afterPublish?.(positions);
+      await tx.query('UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])', [positions]);
+      return rows.length;
+    });
+  }
+
+  private async deadLetter(row: OutboxRow, error: Error): Promise<void> {
+    const { schema, log } = this.options;
+    const hdrs = natsHeaders();
+    for (const [key, value] of Object.entries(row.headers)) hdrs.set(`Jetsaga-Original-${key}`, value);
+    hdrs.set('Jetsaga-Dlq-Subject', row.subject);
+    hdrs.set('Jetsaga-Dlq-Consumer', `outbox-${schema}`);
+    hdrs.set('Jetsaga-Dlq-Reason', 'rejected');
+    hdrs.set('Jetsaga-Dlq-Error', error.message.slice(0, 1024));
+    hdrs.set('Jetsaga-Dlq-Failed-At', new Date().toISOString());
+    await this.js.publish(dlqSubject(`outbox-${schema}`), JSON.stringify(row.payload), { headers: hdrs, msgID: `outbox:${row.message_id}` });
+    log.error({ err: error, subject: row.subject, messageId: row.message_id }, 'JetStream refused an outbox message; dead-lettered');
+  }
+
+  private publish(row: OutboxRow) {
+    const hdrs = natsHeaders();
+    for (const [key, value] of Object.entries(row.headers)) hdrs.set(key, value);
+    return this.js.publish(row.subject, JSON.stringify(row.payload), { msgID: row.message_id, headers: hdrs });
+  }
+
+  /** Waits for new rows (a notification) or the poll interval; a back-off wait only ends early on stop. */
+  private idle(ms: number, wakeOnNotify = true): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const running = () => this.running;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = wakeOnNotify ? done : () => (running() ? undefined : done());
+    });
+  }
+
+  private async ensureListener(): Promise<void> {
+    if (this.listener) return;
+    const client = await this.options.db.connect();
+    client.on('notification', () => this.wake?.());
+    client.on('error', () => {
+      if (this.listener === client) this.listener = undefined;
+      client.release(true);
+    });
+    await client.query(`LISTEN ${this.options.schema}_outbox`);
+    this.listener = client;
+  }
+
+  private async dropListener(): Promise<void> {
+    const client = this.listener;
+    this.listener = undefined;
+    if (!client) return;
+    await client.query(`UNLISTEN ${this.options.schema}_outbox`).catch(() => undefined);
+    client.release();
+  }
+
+  private async cleanup(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastCleanup < 60_000) return;
+    this.lastCleanup = now;
+    // Sent rows are kept an hour for debugging; JetStream is the record from then on.
+    await this.options.db.query("DELETE FROM outbox WHERE published_at < now() - interval '1 hour'");
+  }
+}

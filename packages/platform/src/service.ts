@@ -1,0 +1,141 @@
+import { type DomainEvent, parseEvent, uuidv7 } from '@jetsaga/events';
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { configFields, loadConfig } from './config.js';
+import { type ConsumerSpec, type Delivery, EventConsumer } from './consumer.js';
+import { createPool, type Db, type Migration, migrate } from './db.js';
+import { inboxMigration } from './inbox.js';
+import { createHttpApp, startHttpServer } from './http.js';
+import { createLogger, type Logger } from './log.js';
+import { connectNats, ensureTopology, type NatsConnection } from './nats.js';
+import { OutboxRelay, outboxMigration } from './outbox.js';
+
+/** What every handler and route gets: I/O comes in as plain values, never from globals. */
+export type ServiceDeps = {
+  db: Db;
+  nc: NatsConnection;
+  log: Logger;
+  now: () => Date;
+  newId: () => string;
+  env: NodeJS.ProcessEnv;
+};
+
+export type ConsumerDefinition<T = DomainEvent> = {
+  spec: ConsumerSpec;
+  decode?: (data: Uint8Array, delivery: Delivery) => T;
+  handle: (message: T, delivery: Delivery) => Promise<void>;
+  concurrency?: number;
+};
+
+export type ServiceDefinition = {
+  name: string;
+  schema: string;
+  defaultPort: number;
+  migrations: readonly Migration[];
+  routes?: (deps: ServiceDeps) => Hono;
+  consumers?: (deps: ServiceDeps) => ConsumerDefinition<any>[];
+};
+
+const baseConfig = z.object({
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  DATABASE_URL: z.string().min(1),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  LOG_LEVEL: configFields.logLevel(),
+  DB_POOL_MAX: z.coerce.number().int().positive().default(10),
+});
+
+/** Decodes a JetStream message as a domain event of the current schema version. */
+export function decodeEvent(data: Uint8Array): DomainEvent {
+  return parseEvent(JSON.parse(new TextDecoder().decode(data)));
+}
+
+async function retry<T>(what: string, log: Logger, fn: () => Promise<T>, deadlineMs = 60_000): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (Date.now() - started > deadlineMs) throw error;
+      log.warn({ err: error, attempt }, `${what} not available yet; retrying`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200 * attempt, 2000)));
+    }
+  }
+}
+
+export type RunningService = { port: number; stop(): Promise<void>; deps: ServiceDeps };
+
+/**
+ * Starts one bounded context: migrations, JetStream topology, the outbox relay, its consumers and its HTTP API,
+ * and stops them in reverse order on SIGTERM/SIGINT (in-flight handlers finish, NATS drains, pools close).
+ */
+export async function runService(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env): Promise<RunningService> {
+  const config = loadConfig(baseConfig, env);
+  const log = createLogger(definition.name, config.LOG_LEVEL);
+  const db = createPool(config.DATABASE_URL, definition.schema, { max: config.DB_POOL_MAX, applicationName: definition.name });
+  const applied = await retry('postgres', log, () =>
+    migrate(db, definition.schema, [outboxMigration, inboxMigration, ...definition.migrations]),
+  );
+  if (applied.length > 0) log.info({ applied }, 'migrations applied');
+  const nc = await retry('nats', log, () => connectNats(config.NATS_URL, definition.name));
+  await retry('jetstream', log, () => ensureTopology(nc));
+
+  const deps: ServiceDeps = { db, nc, log, now: () => new Date(), newId: () => uuidv7(), env };
+  const relay = new OutboxRelay({ db, nc, schema: definition.schema, log });
+  relay.start();
+
+  const consumers = (definition.consumers?.(deps) ?? []).map(
+    (consumer) =>
+      new EventConsumer({
+        nc,
+        log,
+        spec: consumer.spec,
+        decode: consumer.decode ?? decodeEvent,
+        handle: consumer.handle,
+        concurrency: consumer.concurrency,
+      }),
+  );
+  for (const consumer of consumers) await retry('consumer', log, () => consumer.start());
+
+  const app = createHttpApp({
+    log,
+    readiness: {
+      postgres: async () => {
+        await db.query('SELECT 1');
+      },
+      nats: async () => {
+        if (nc.isClosed()) throw new Error('connection closed');
+        await nc.flush();
+      },
+    },
+  });
+  if (definition.routes) app.route('/', definition.routes(deps));
+  const server = await startHttpServer(app, config.PORT ?? definition.defaultPort, config.HOST);
+  log.info({ port: server.port, host: config.HOST }, `${definition.name} listening`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info('shutting down');
+      await server.close();
+      for (const consumer of consumers) await consumer.stop();
+      await relay.stop();
+      await nc.drain().catch(() => undefined);
+      await db.end();
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      void stop().then(
+        () => process.exit(0),
+        (error) => {
+          log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+  return { port: server.port, stop, deps };
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// `npm start`: the whole system on one machine. A local nats-server with JetStream and an embedded Postgres are
+// provisioned unless NATS_URL / DATABASE_URL point elsewhere; every service runs as its own supervised process.
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import {
+  ensureNatsServer,
+  preferredPort,
+  startNatsServer,
+  startPostgres,
+  startSystem,
+} from '../packages/devstack/dist/index.js';
+import { connectNats, ensureTopology } from '../packages/platform/dist/index.js';
+
+const say = (message) => console.log(`[jetsaga] ${message}`);
+const dataDir =
+  process.env.JETSAGA_DATA_DIR ??
+  (userInfo().uid === 0 ? '/var/tmp/jetsaga' : join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'jetsaga'));
+await mkdir(dataDir, { recursive: true });
+
+// One system per data directory: a second nats-server or Postgres on the same files would corrupt them.
+const pidFile = join(dataDir, 'jetsaga.pid');
+const previous = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+if (previous && previous !== process.pid && isAlive(previous)) {
+  console.error(`[jetsaga] already running (pid ${previous}) with data in ${dataDir}; stop it first, or set JETSAGA_DATA_DIR`);
+  process.exit(1);
+}
+await writeFile(pidFile, String(process.pid));
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const cleanups = [];
+let shuttingDown = false;
+async function shutdown(code) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  say('stopping…');
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      console.error(error);
+    }
+  }
+  await rm(pidFile, { force: true });
+  say('stopped; nothing left running');
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+try {
+  let natsUrl = process.env.NATS_URL;
+  let natsMonitor;
+  if (!natsUrl) {
+    const bin = await ensureNatsServer(say);
+    const nats = await startNatsServer({
+      bin,
+      dir: join(dataDir, 'nats'),
+      port: await preferredPort(4222),
+      monitorPort: await preferredPort(8222),
+    });
+    cleanups.push(() => nats.stop());
+    natsUrl = nats.url;
+    natsMonitor = nats.monitorUrl;
+    say(`nats-server ${natsUrl} (JetStream, sync_interval always; data in ${join(dataDir, 'nats')})`);
+  }
+
+  let databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    const postgres = await startPostgres({ dir: join(dataDir, 'postgres'), port: await preferredPort(5433) });
+    cleanups.push(() => postgres.stop());
+    databaseUrl = await postgres.createDatabase('jetsaga').catch((error) => {
+      if (/already exists/.test(String(error))) return postgres.urlFor('jetsaga');
+      throw error;
+    });
+    say(`postgres  127.0.0.1:${postgres.port}/jetsaga (embedded; data in ${join(dataDir, 'postgres')})`);
+  }
+
+  // The start script owns the stream topology locally, as the operator does in a cluster.
+  const nc = await connectNats(natsUrl, 'jetsaga-start');
+  await ensureTopology(nc, { update: true });
+  await nc.close();
+
+  const system = await startSystem({
+    natsUrl,
+    databaseUrl,
+    ports: 'preferred',
+    output: { kind: 'lines', onLine: (name, line) => console.log(`${name.padEnd(9)} | ${line}`) },
+    onEvent: (event) => {
+      if (event.kind === 'exited' && event.restartInMs !== undefined) {
+        say(`${event.name} exited (code ${event.code}, signal ${event.signal}); restarting in ${event.restartInMs} ms`);
+      }
+    },
+  });
+  cleanups.push(() => system.stop());
+
+  say('ready:');
+  say(`  gateway   ${system.gatewayUrl}   (try: npm run demo)`);
+  for (const [name, url] of Object.entries(system.urls)) if (name !== 'gateway') say(`  ${name.padEnd(9)} ${url}`);
+  if (natsMonitor) say(`  nats mon  ${natsMonitor}`);
+  say('Ctrl-C stops everything.');
+} catch (error) {
+  console.error(error);
+  await shutdown(1);
+}

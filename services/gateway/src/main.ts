@@ -1,0 +1,52 @@
+import { createHttpApp, createLogger, loadConfig, NotFoundError, startHttpServer } from '@jetsaga/platform';
+import { z } from 'zod';
+import { forward, ROUTES, type Upstream, upstreamFor } from './proxy.js';
+
+const config = loadConfig(
+  z.object({
+    HOST: z.string().default('127.0.0.1'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ORDER_URL: z.url().default('http://127.0.0.1:8081'),
+    INVENTORY_URL: z.url().default('http://127.0.0.1:8082'),
+    PAYMENT_URL: z.url().default('http://127.0.0.1:8083'),
+    SALES_URL: z.url().default('http://127.0.0.1:8084'),
+  }),
+);
+
+const upstreams: Record<Upstream, string> = {
+  order: config.ORDER_URL,
+  inventory: config.INVENTORY_URL,
+  payment: config.PAYMENT_URL,
+  sales: config.SALES_URL,
+};
+
+const log = createLogger('gateway', config.LOG_LEVEL);
+const readiness = Object.fromEntries(
+  Object.entries(upstreams).map(([name, url]) => [
+    name,
+    async () => {
+      const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
+      if (!response.ok) throw new Error(`${name} answered ${response.status}`);
+    },
+  ]),
+);
+const app = createHttpApp({ log, readiness });
+
+app.all('/api/*', async (c) => {
+  const upstream = upstreamFor(c.req.path);
+  if (!upstream) throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);
+  return forward(c, upstreams[upstream]);
+});
+app.get('/', (c) =>
+  c.json({ name: 'jetsaga', routes: ROUTES.map((route) => route.prefix), health: '/healthz', readiness: '/readyz' }),
+);
+
+const server = await startHttpServer(app, config.PORT, config.HOST);
+log.info({ port: server.port, host: config.HOST }, 'gateway listening');
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    void server.close().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,25 @@
+import type { Migration } from '@jetsaga/platform';
+
+export const migrations: Migration[] = [
+  {
+    id: 'inventory/001_products_reservations',
+    sql: `
+      CREATE TABLE products (
+        id uuid PRIMARY KEY,
+        sku text NOT NULL UNIQUE,
+        name text NOT NULL,
+        price_cents bigint NOT NULL CHECK (price_cents >= 0),
+        available integer NOT NULL CHECK (available >= 0),
+        reserved integer NOT NULL CHECK (reserved >= 0),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE reservations (
+        order_id uuid PRIMARY KEY,
+        status text NOT NULL CHECK (status IN ('RESERVED', 'REJECTED', 'RELEASED', 'COMMITTED', 'VOIDED')),
+        lines jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
+];

@@ -1,0 +1,30 @@
+import { configFields, loadConfig, runService } from '@jetsaga/platform';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { cartRoutes } from './carts/routes.js';
+import { httpLookups } from './lookups.js';
+import { migrations } from './migrations.js';
+import { orderConsumers } from './orders/reactions.js';
+import { orderRoutes } from './orders/routes.js';
+
+const config = loadConfig(
+  z.object({
+    INVENTORY_URL: z.url().default('http://127.0.0.1:8082'),
+    PAYMENT_URL: z.url().default('http://127.0.0.1:8083'),
+    SAGA_DEADLINE_MS: configFields.milliseconds(30_000),
+  }),
+);
+
+await runService({
+  name: 'order',
+  schema: 'orders',
+  defaultPort: 8081,
+  migrations,
+  routes: (deps) => {
+    const lookups = httpLookups({ inventory: config.INVENTORY_URL, payment: config.PAYMENT_URL });
+    return new Hono()
+      .route('/', cartRoutes({ ...deps, lookups, deadlineMs: config.SAGA_DEADLINE_MS }))
+      .route('/', orderRoutes(deps));
+  },
+  consumers: orderConsumers,
+});

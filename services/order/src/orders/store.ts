@@ -1,0 +1,66 @@
+import type { CancellationReason, OrderLine } from '@jetsaga/events';
+import type { Tx } from '@jetsaga/platform';
+import type { Order, OrderStatus } from './order.js';
+
+type OrderRow = {
+  id: string;
+  cart_id: string;
+  customer_id: string;
+  status: OrderStatus;
+  reason: CancellationReason | null;
+  lines: OrderLine[];
+  total_cents: number;
+  correlation_id: string;
+  deadline_at: Date;
+};
+
+export type StoredOrder = Order & { status: OrderStatus; correlationId: string };
+
+function fromRow(row: OrderRow): StoredOrder {
+  return {
+    status: row.status,
+    id: row.id,
+    cartId: row.cart_id,
+    customerId: row.customer_id,
+    lines: row.lines,
+    totalCents: row.total_cents,
+    deadlineAt: row.deadline_at.toISOString(),
+    reason: row.reason,
+    correlationId: row.correlation_id,
+  };
+}
+
+export async function loadOrder(tx: Pick<Tx, 'query'>, id: string, lock = false): Promise<StoredOrder | undefined> {
+  const { rows } = await tx.query<OrderRow>(
+    `SELECT id, cart_id, customer_id, status, reason, lines, total_cents, correlation_id, deadline_at
+     FROM orders WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
+    [id],
+  );
+  return rows[0] && fromRow(rows[0]);
+}
+
+export async function insertOrder(tx: Tx, order: Order, correlationId: string): Promise<void> {
+  if (order.status === 'NONE') return;
+  await tx.query(
+    `INSERT INTO orders (id, cart_id, customer_id, status, reason, lines, total_cents, correlation_id, deadline_at)
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)`,
+    [order.id, order.cartId, order.customerId, order.status, order.reason, JSON.stringify(order.lines), order.totalCents, correlationId, order.deadlineAt],
+  );
+}
+
+export async function updateOrderStatus(tx: Tx, order: Order): Promise<void> {
+  if (order.status === 'NONE') return;
+  await tx.query('UPDATE orders SET status = $2, reason = $3, updated_at = now() WHERE id = $1', [order.id, order.status, order.reason]);
+}
+
+export function orderView(order: StoredOrder) {
+  return {
+    id: order.id,
+    customerId: order.customerId,
+    status: order.status,
+    ...(order.reason ? { reason: order.reason } : {}),
+    lines: order.lines,
+    totalCents: order.totalCents,
+    correlationId: order.correlationId,
+  };
+}

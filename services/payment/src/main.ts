@@ -1,0 +1,13 @@
+import { runService } from '@jetsaga/platform';
+import { customerRoutes } from './customers/routes.js';
+import { migrations } from './migrations.js';
+import { paymentConsumers } from './payments/reactions.js';
+
+await runService({
+  name: 'payment',
+  schema: 'payment',
+  defaultPort: 8083,
+  migrations,
+  routes: customerRoutes,
+  consumers: paymentConsumers,
+});

@@ -1,0 +1,18 @@
+import type { Migration } from '@jetsaga/platform';
+
+export const migrations: Migration[] = [
+  {
+    id: 'sales/001_sales',
+    sql: `
+      CREATE TABLE sales (
+        order_id uuid PRIMARY KEY,
+        customer_id uuid,
+        status text NOT NULL CHECK (status IN ('CONFIRMED', 'VOIDED')),
+        lines jsonb NOT NULL,
+        total_cents bigint NOT NULL CHECK (total_cents >= 0),
+        confirmed_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX sales_confirmed_at ON sales (confirmed_at) WHERE status = 'CONFIRMED';
+    `,
+  },
+];
