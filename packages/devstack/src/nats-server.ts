@@ -58,7 +58,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
 
   const launch = async () => {
     const logFile = createWriteStream(join(options.dir, 'nats-server.log'), { flags: 'a' });
-    const started = spawn(options.bin, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = spawn(options.bin, ['-c', configFile], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     started.stdout?.pipe(logFile);
     started.stderr?.pipe(logFile);
     child = started;

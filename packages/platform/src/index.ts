@@ -63,4 +63,5 @@ export {
   runService,
   type ServiceDefinition,
   type ServiceDeps,
+  watchParent,
 } from './service.js';

@@ -197,7 +197,9 @@ export class OutboxRelay {
     const client = await this.options.db.connect();
     client.on('notification', () => this.wake?.());
     client.on('error', () => {
-      if (this.listener === client) this.listener = undefined;
+      // Only the current listener is released here; a dropped one was released by dropListener.
+      if (this.listener !== client) return;
+      this.listener = undefined;
       client.release(true);
     });
     await client.query(`LISTEN ${this.options.schema}_outbox`);

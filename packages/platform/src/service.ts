@@ -126,16 +126,34 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
     })();
     return stopping;
   };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      void stop().then(
-        () => process.exit(0),
-        (error) => {
-          log.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    });
-  }
+  const shutdown = () =>
+    void stop().then(
+      () => process.exit(0),
+      (error) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, shutdown);
+  watchParent(env, log, shutdown);
   return { port: server.port, stop, deps };
+}
+
+/**
+ * A service started by a supervisor (npm start, tests) stops when that supervisor is gone, even after a kill -9:
+ * nothing is left running behind it.
+ */
+export function watchParent(env: NodeJS.ProcessEnv, log: Logger, shutdown: () => void): void {
+  const parent = Number.parseInt(env.JETSAGA_PARENT_PID ?? '', 10);
+  if (!parent) return;
+  const timer = setInterval(() => {
+    try {
+      process.kill(parent, 0);
+    } catch {
+      clearInterval(timer);
+      log.warn({ parent }, 'supervisor is gone; shutting down');
+      shutdown();
+    }
+  }, 1000);
+  timer.unref();
 }

@@ -1,4 +1,4 @@
-import { createHttpApp, createLogger, loadConfig, NotFoundError, startHttpServer } from '@jetsaga/platform';
+import { createHttpApp, createLogger, loadConfig, NotFoundError, startHttpServer, watchParent } from '@jetsaga/platform';
 import { z } from 'zod';
 import { forward, ROUTES, type Upstream, upstreamFor } from './proxy.js';
 
@@ -45,8 +45,6 @@ app.get('/', (c) =>
 const server = await startHttpServer(app, config.PORT, config.HOST);
 log.info({ port: server.port, host: config.HOST }, 'gateway listening');
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    void server.close().then(() => process.exit(0));
-  });
-}
+const shutdown = () => void server.close().then(() => process.exit(0));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, shutdown);
+watchParent(process.env, log, shutdown);
