@@ -21,3 +21,4 @@ export {
   parseNatsServerVersion,
   type Say,
 } from './tools.js';
+export { createTestDatabase, startTestNats, type TestEnvironment } from './testing.js';

@@ -65,3 +65,4 @@ export {
   type ServiceDeps,
   watchParent,
 } from './service.js';
+export { type Decider, given, type Outcome } from './decider.js';

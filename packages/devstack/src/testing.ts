@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { type NatsServer, startNatsServer } from './nats-server.js';
+
+import type {} from 'vitest';
+
+/** Values the test run's global set-up provides to every test file. */
+export type TestEnvironment = { postgresUrl: string; natsServerBin: string };
+
+declare module 'vitest' {
+  export interface ProvidedContext extends TestEnvironment {}
+}
+
+/** A fresh nats-server with JetStream on free loopback ports and a temporary store, for one test file. */
+export async function startTestNats(bin: string, options: { syncAlways?: boolean } = {}): Promise<NatsServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'jetsaga-nats-'));
+  return startNatsServer({ bin, dir, syncAlways: options.syncAlways ?? true, name: 'jetsaga-test' });
+}
+
+/** A fresh database on the shared test Postgres, so test files never see each other's rows. */
+export async function createTestDatabase(postgresUrl: string, prefix = 'test'): Promise<string> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}

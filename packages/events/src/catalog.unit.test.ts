@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { catalog, createEvent, eventJsonSchemas, parseEvent } from './catalog.js';
+import { InvalidEventError } from './envelope.js';
+import { uuidv7 } from './ids.js';
+import { aggregateFilter, eventSubject, eventTypeFilter, parseEventSubject } from './subjects.js';
+
+const meta = () => ({
+  id: uuidv7(),
+  occurredAt: '2026-11-21T20:00:00.000Z',
+  correlationId: uuidv7(),
+  causationId: 'request-1',
+  actor: 'test',
+});
+const orderId = uuidv7();
+
+describe('event catalogue', () => {
+  it('builds an envelope that parses back to the same event', () => {
+    const event = createEvent('OrderCompleted', orderId, { orderId }, meta());
+    expect(event).toMatchObject({ type: 'OrderCompleted', aggregateType: 'order', aggregateId: orderId, schemaVersion: 1 });
+    expect(parseEvent(JSON.parse(JSON.stringify(event)))).toEqual(event);
+  });
+
+  it('refuses data that does not match the schema', () => {
+    expect(() => createEvent('OrderCompleted', orderId, { orderId: 'not-a-uuid' }, meta())).toThrow(InvalidEventError);
+  });
+
+  it.each([
+    ['not an object', 'hello'],
+    ['an envelope without id', { type: 'OrderCompleted' }],
+  ])('treats %s as poison', (_label, raw) => {
+    expect(() => parseEvent(raw)).toThrow(InvalidEventError);
+  });
+
+  it('treats an unknown type, a wrong aggregate or a future schema version as poison', () => {
+    const event = createEvent('OrderCompleted', orderId, { orderId }, meta());
+    expect(() => parseEvent({ ...event, type: 'OrderTeleported' })).toThrow(/unknown event type/);
+    expect(() => parseEvent({ ...event, aggregateType: 'cart' })).toThrow(/belongs to order/);
+    expect(() => parseEvent({ ...event, schemaVersion: 99 })).toThrow(/newer than this reader/);
+  });
+
+  it('declares every type once, with a JSON Schema for its data', () => {
+    const types = catalog.map((definition) => definition.type);
+    expect(new Set(types).size).toBe(types.length);
+    const schemas = eventJsonSchemas();
+    expect(Object.keys(schemas).sort()).toEqual([...types].sort());
+    expect(schemas.OrderPlaced).toMatchObject({ aggregateType: 'order', data: { type: 'object', required: expect.arrayContaining(['orderId', 'lines']) } });
+  });
+});
+
+describe('subjects', () => {
+  it('puts aggregate type, id and event type in the subject', () => {
+    const subject = eventSubject('order', orderId, 'OrderPlaced');
+    expect(subject).toBe(`events.order.${orderId}.OrderPlaced`);
+    expect(parseEventSubject(subject)).toEqual({ aggregateType: 'order', aggregateId: orderId, eventType: 'OrderPlaced' });
+    expect(eventTypeFilter('OrderPlaced')).toBe('events.*.*.OrderPlaced');
+    expect(aggregateFilter('order', orderId)).toBe(`events.order.${orderId}.*`);
+  });
+
+  it('refuses tokens that would change the subject grammar', () => {
+    expect(() => eventSubject('order', 'a.b', 'OrderPlaced')).toThrow();
+    expect(() => eventSubject('order', '*', 'OrderPlaced')).toThrow();
+  });
+
+  it('makes time-ordered UUIDv7 ids', () => {
+    const early = uuidv7(1_700_000_000_000);
+    const late = uuidv7(1_800_000_000_000);
+    expect(early < late).toBe(true);
+    expect(late).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});

@@ -1,0 +1,137 @@
+import { type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import { createEvent, type DomainEvent, EVENTS_STREAM, eventSubject, eventTypeFilter, uuidv7 } from '@jetsaga/events';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { EventConsumer } from './consumer.js';
+import { PermanentError } from './errors.js';
+import { createLogger } from './log.js';
+import { connectNats, ensureTopology, type NatsConnection } from './nats.js';
+import { decodeEvent } from './service.js';
+
+let nats: NatsServer;
+let nc: NatsConnection;
+const log = createLogger('consumer-test', 'silent');
+
+function completed(): DomainEvent {
+  const orderId = uuidv7();
+  return createEvent('OrderCompleted', orderId, { orderId }, {
+    id: uuidv7(),
+    occurredAt: new Date().toISOString(),
+    correlationId: uuidv7(),
+    causationId: 'consumer-test',
+    actor: 'test',
+  });
+}
+
+async function publish(event: DomainEvent): Promise<void> {
+  await jetstream(nc).publish(eventSubject(event.aggregateType, event.aggregateId, event.type), JSON.stringify(event), { msgID: event.id });
+}
+
+async function deadLetters(consumer: string) {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info('DLQ');
+  const found = [];
+  for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+    const message = await jsm.streams.getMessage('DLQ', { seq });
+    if (message?.subject === `dlq.${consumer}`) found.push(message);
+  }
+  return found;
+}
+
+beforeAll(async () => {
+  nats = await startTestNats(inject('natsServerBin'));
+  nc = await connectNats(nats.url, 'consumer-test');
+  await ensureTopology(nc);
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await nats?.stop();
+});
+
+describe('event consumer', () => {
+  it('retries a transient failure on its backoff schedule, then succeeds', async () => {
+    const event = completed();
+    const attempts: number[] = [];
+    const consumer = new EventConsumer({
+      nc,
+      log,
+      spec: { stream: EVENTS_STREAM, durable: 'retrying', filterSubjects: [eventTypeFilter('OrderCompleted')], backoffMs: [50, 100] },
+      decode: decodeEvent,
+      handle: async (_message, delivery) => {
+        attempts.push(delivery.deliveryCount);
+        if (delivery.deliveryCount < 3) throw new Error('database briefly unavailable');
+      },
+    });
+    await consumer.start();
+    await publish(event);
+    await waitFor('the third attempt to succeed', async () => attempts.includes(3), 20_000);
+    await consumer.stop();
+    expect(attempts).toEqual([1, 2, 3]);
+    expect(await deadLetters('retrying')).toEqual([]);
+  });
+
+  it('dead-letters poison at once and keeps consuming what follows', async () => {
+    const handled: string[] = [];
+    const consumer = new EventConsumer({
+      nc,
+      log,
+      spec: { stream: EVENTS_STREAM, durable: 'poison', filterSubjects: ['events.order.*.OrderCompleted'], backoffMs: [50] },
+      decode: decodeEvent,
+      concurrency: 1,
+      handle: async (event) => {
+        handled.push(event.id);
+      },
+    });
+    await consumer.start();
+    const js = jetstream(nc);
+    await js.publish(`events.order.${uuidv7()}.OrderCompleted`, 'this is not json');
+    await js.publish(`events.order.${uuidv7()}.OrderCompleted`, JSON.stringify({ type: 'OrderCompleted', schemaVersion: 7 }));
+    const good = completed();
+    await publish(good);
+    await waitFor('the good event to be handled', async () => handled.includes(good.id), 20_000);
+    const dead = await waitFor('two dead letters', async () => {
+      const found = await deadLetters('poison');
+      return found.length >= 2 ? found : undefined;
+    });
+    await consumer.stop();
+    expect(dead.map((message) => message.header.get('Jetsaga-Dlq-Reason'))).toEqual(['poison', 'poison']);
+    expect(dead[0]?.string()).toBe('this is not json');
+    expect(dead[0]?.header.get('Jetsaga-Dlq-Subject')).toMatch(/^events\.order\..+\.OrderCompleted$/);
+    expect(dead[0]?.header.get('Jetsaga-Dlq-Consumer')).toBe('poison');
+  });
+
+  it('dead-letters a permanent error at once, and a transient one after its last attempt, with the error', async () => {
+    const permanent = completed();
+    const transient = completed();
+    const seen: Array<[string, number]> = [];
+    const consumer = new EventConsumer({
+      nc,
+      log,
+      spec: { stream: EVENTS_STREAM, durable: 'failing', filterSubjects: [eventTypeFilter('OrderCompleted')], backoffMs: [20, 20], maxAttempts: 3 },
+      decode: decodeEvent,
+      handle: async (event, delivery) => {
+        if (event.id !== permanent.id && event.id !== transient.id) return;
+        seen.push([event.id, delivery.deliveryCount]);
+        if (event.id === permanent.id) throw new PermanentError('customer account closed');
+        throw new Error('still failing');
+      },
+    });
+    await consumer.start();
+    await publish(permanent);
+    await publish(transient);
+    // This consumer also meets the earlier test's poison messages; only the two failing events matter here.
+    const dead = await waitFor('two dead letters', async () => {
+      const found = (await deadLetters('failing')).filter((message) => message.header.get('Jetsaga-Dlq-Reason') !== 'poison');
+      return found.length >= 2 ? found : undefined;
+    });
+    await consumer.stop();
+    const byId = new Map(dead.map((message) => [(message.json() as { id: string }).id, message]));
+    expect(byId.get(permanent.id)?.header.get('Jetsaga-Dlq-Reason')).toBe('permanent');
+    expect(byId.get(permanent.id)?.header.get('Jetsaga-Dlq-Attempts')).toBe('1');
+    expect(byId.get(permanent.id)?.header.get('Jetsaga-Dlq-Error')).toBe('customer account closed');
+    expect(byId.get(transient.id)?.header.get('Jetsaga-Dlq-Reason')).toBe('exhausted');
+    expect(byId.get(transient.id)?.header.get('Jetsaga-Dlq-Attempts')).toBe('3');
+    expect(seen.filter(([id]) => id === transient.id).map(([, attempt]) => attempt)).toEqual([1, 2, 3]);
+  });
+});

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { decideSale, shouldVoid } from './sale.js';
+
+const orderId = '0190a000-0000-7000-8000-000000000301';
+const customerId = '0190a000-0000-7000-8000-000000000302';
+const lines = [{ productId: '0190a000-0000-7000-8000-000000000303', quantity: 3, priceCents: 100 }];
+const confirm = { type: 'ConfirmSale', orderId, customerId, lines, totalCents: 300 } as const;
+
+describe('sale', () => {
+  it('is confirmed once per paid order', () => {
+    expect(decideSale({ status: 'NONE' }, confirm)).toEqual([{ type: 'SaleConfirmed', data: { orderId, customerId, lines, totalCents: 300 } }]);
+    expect(decideSale({ status: 'CONFIRMED', orderId }, confirm)).toEqual([]);
+  });
+
+  it('is never confirmed for an order cancelled before its payment arrived', () => {
+    expect(shouldVoid({ status: 'NONE' }, { type: 'VoidSale', orderId })).toBe(true);
+    expect(decideSale({ status: 'VOIDED', orderId }, confirm)).toEqual([]);
+  });
+});

@@ -1,0 +1,74 @@
+import { waitFor } from '@jetsaga/devstack';
+
+export type ApiResponse<T = any> = { status: number; body: T; headers: Headers };
+
+export type Order = {
+  id: string;
+  customerId: string;
+  status: 'PENDING' | 'COMPLETED' | 'CANCELLED';
+  reason?: 'OUT_OF_STOCK' | 'PAYMENT_REFUSED' | 'DEADLINE_EXCEEDED';
+  lines: Array<{ productId: string; quantity: number; priceCents: number }>;
+  totalCents: number;
+  correlationId: string;
+};
+
+/** A thin client over the gateway's HTTP contract, as a user's client would call it. */
+export function apiClient(baseUrl: string) {
+  async function call<T = any>(method: string, path: string, body?: unknown, raw?: string): Promise<ApiResponse<T>> {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {},
+      body: raw ?? (body !== undefined ? JSON.stringify(body) : undefined),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  }
+  async function ok<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await call<T>(method, path, body);
+    if (response.status >= 300) throw new Error(`${method} ${path} -> ${response.status} ${JSON.stringify(response.body)}`);
+    return response.body;
+  }
+  const api = {
+    call,
+    customer: (balanceCents: number, name = 'Test Customer') =>
+      ok<{ id: string; balanceCents: number }>('POST', '/api/customers', {
+        name,
+        email: `c${Math.random().toString(36).slice(2)}@example.org`,
+        balanceCents,
+      }),
+    product: (stock: number, priceCents: number) =>
+      ok<{ id: string; available: number; reserved: number; priceCents: number }>('POST', '/api/products', {
+        sku: `SKU-${Math.random().toString(36).slice(2)}`,
+        name: 'Test product',
+        priceCents,
+        stock,
+      }),
+    getProduct: (id: string) => ok<{ id: string; available: number; reserved: number }>('GET', `/api/products/${id}`),
+    getCustomer: (id: string) => ok<{ id: string; balanceCents: number }>('GET', `/api/customers/${id}`),
+    cart: (customerId: string) => ok<{ id: string }>('POST', '/api/carts', { customerId }),
+    addItem: (cartId: string, productId: string, quantity: number) =>
+      ok('POST', `/api/carts/${cartId}/items`, { productId, quantity }),
+    checkout: async (cartId: string) => (await ok<{ orderId: string }>('POST', `/api/carts/${cartId}/checkout`)).orderId,
+    order: (id: string) => ok<Order>('GET', `/api/orders/${id}`),
+    /** Polls the order until the saga ended (COMPLETED or CANCELLED). */
+    terminal: (id: string, timeoutMs = 60_000) =>
+      waitFor(
+        `order ${id} to end`,
+        async () => {
+          const order = await ok<Order>('GET', `/api/orders/${id}`);
+          return order.status === 'PENDING' ? undefined : order;
+        },
+        timeoutMs,
+        50,
+      ),
+    /** One customer, one cart with one product line, checked out: the order id. */
+    buy: async (customerId: string, productId: string, quantity: number) => {
+      const cart = await api.cart(customerId);
+      await api.addItem(cart.id, productId, quantity);
+      return api.checkout(cart.id);
+    },
+  };
+  return api;
+}
+
+export type Api = ReturnType<typeof apiClient>;

@@ -1,0 +1,71 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createTestDatabase,
+  type NatsServer,
+  type RunningSystem,
+  startSystem,
+  startTestNats,
+  waitFor,
+} from '@jetsaga/devstack';
+import { connectNats, ensureTopology, type NatsConnection } from '@jetsaga/platform';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { type Api, apiClient } from './api.js';
+
+export type TestSystem = {
+  api: Api;
+  system: RunningSystem;
+  nats: NatsServer;
+  nc: NatsConnection;
+  /** A plain connection to the system's database, to check invariants across schemas. */
+  sql: pg.Pool;
+  logDir: string;
+  stop(): Promise<void>;
+};
+
+/** The whole system, as `npm start` runs it, on its own nats-server and database and on free loopback ports. */
+export async function startTestSystem(env: Record<string, string> = {}): Promise<TestSystem> {
+  const nats = await startTestNats(inject('natsServerBin'));
+  const databaseUrl = await createTestDatabase(inject('postgresUrl'), 'e2e');
+  const nc = await connectNats(nats.url, 'e2e-test');
+  await ensureTopology(nc, { update: true });
+  const logDir = await mkdtemp(join(tmpdir(), 'jetsaga-logs-'));
+  const system = await startSystem({
+    natsUrl: nats.url,
+    databaseUrl,
+    ports: 'free',
+    env: { LOG_LEVEL: 'info', ...env },
+    output: { kind: 'files', pathFor: (name) => join(logDir, `${name}.log`) },
+  });
+  const sql = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  return {
+    api: apiClient(system.gatewayUrl),
+    system,
+    nats,
+    nc,
+    sql,
+    logDir,
+    async stop() {
+      await system.stop();
+      await sql.end();
+      await nc.close();
+      await nats.stop();
+    },
+  };
+}
+
+/** Waits until a durable consumer has nothing pending and nothing unacknowledged. */
+export async function waitForConsumerIdle(nc: NatsConnection, stream: string, durable: string, timeoutMs = 30_000): Promise<void> {
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const jsm = await jetstreamManager(nc);
+  await waitFor(
+    `consumer ${durable} to be idle`,
+    async () => {
+      const info = await jsm.consumers.info(stream, durable);
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    },
+    timeoutMs,
+  );
+}
