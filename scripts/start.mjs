@@ -4,13 +4,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import {
-  ensureNatsServer,
-  preferredPort,
-  startNatsServer,
-  startPostgres,
-  startSystem,
-} from '../packages/devstack/dist/index.js';
+import { ensureNatsServer, preferredPort, startNatsServer, startPostgres, startSystem } from '../packages/devstack/dist/index.js';
 import { connectNats, ensureTopology } from '../packages/platform/dist/index.js';
 
 const say = (message) => console.log(`[jetsaga] ${message}`);

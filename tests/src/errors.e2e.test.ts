@@ -69,7 +69,12 @@ describe('bad input gets a clear error and changes nothing', () => {
     ['item: negative quantity', () => api.call('POST', `/api/carts/${openCartId}/items`, { productId, quantity: -2 }), 400, 'quantity'],
     ['item: missing productId', () => api.call('POST', `/api/carts/${openCartId}/items`, { quantity: 1 }), 400, 'productId'],
     ['item: unknown field', () => api.call('POST', `/api/carts/${openCartId}/items`, { productId, quantity: 1, gift: true }), 400, 'gift'],
-    ['item: unknown product', () => api.call('POST', `/api/carts/${openCartId}/items`, { productId: uuidv7(), quantity: 1 }), 422, 'productId'],
+    [
+      'item: unknown product',
+      () => api.call('POST', `/api/carts/${openCartId}/items`, { productId: uuidv7(), quantity: 1 }),
+      422,
+      'productId',
+    ],
     ['item: unknown cart', () => api.call('POST', `/api/carts/${uuidv7()}/items`, { productId, quantity: 1 }), 404, undefined],
     ['item: checked-out cart', () => api.call('POST', `/api/carts/${checkedOutCartId}/items`, { productId, quantity: 1 }), 409, undefined],
     ['checkout: unknown cart', () => api.call('POST', `/api/carts/${uuidv7()}/checkout`), 404, undefined],
@@ -108,7 +113,14 @@ describe('bad input gets a clear error and changes nothing', () => {
     expect(created.status).toBe(201);
     expect(created.body).toEqual({ id: expect.any(String), ...customer });
     const madeProduct = await api.call('POST', '/api/products', { ...product, sku: `SKU-${uuidv7()}`, stock: 7 });
-    expect(madeProduct.body).toEqual({ id: expect.any(String), sku: expect.any(String), name: 'Lamp', priceCents: 100, available: 7, reserved: 0 });
+    expect(madeProduct.body).toEqual({
+      id: expect.any(String),
+      sku: expect.any(String),
+      name: 'Lamp',
+      priceCents: 100,
+      available: 7,
+      reserved: 0,
+    });
     const cart = await api.call('POST', '/api/carts', { customerId: created.body.id });
     expect(cart.status).toBe(201);
     expect(cart.body).toMatchObject({ id: expect.any(String), customerId: created.body.id, items: [], totalCents: 0 });

@@ -1,6 +1,6 @@
-export { startNatsServer, type NatsServer, type NatsServerOptions } from './nats-server.js';
+export { type NatsServer, type NatsServerOptions, startNatsServer } from './nats-server.js';
 export { freePort, isPortFree, preferredPort, waitFor } from './ports.js';
-export { startPostgres, type PostgresOptions, type PostgresServer } from './postgres.js';
+export { type PostgresOptions, type PostgresServer, startPostgres } from './postgres.js';
 export { type ProcessSpec, Supervisor, type SupervisorEvent, type SupervisorOptions } from './supervisor.js';
 export {
   DEFAULT_PORTS,
@@ -12,6 +12,7 @@ export {
   serviceEntry,
   startSystem,
 } from './system.js';
+export { createTestDatabase, startTestNats, type TestEnvironment } from './testing.js';
 export {
   cacheDir,
   compareVersions,
@@ -21,4 +22,3 @@ export {
   parseNatsServerVersion,
   type Say,
 } from './tools.js';
-export { createTestDatabase, startTestNats, type TestEnvironment } from './testing.js';

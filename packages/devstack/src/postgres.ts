@@ -82,7 +82,11 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     await writeFile(pwfile, `${PASSWORD}\n`);
     await chmod(pwfile, 0o644);
     try {
-      await run(initdb, [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], ids);
+      await run(
+        initdb,
+        [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'],
+        ids,
+      );
     } finally {
       await rm(pwfile, { force: true });
     }
@@ -92,11 +96,16 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   const urlFor = (database: string) => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`;
   const logPath = join(options.dir, 'postgres.log');
   const flags = [
-    '-D', dataDir,
-    '-p', String(port),
-    '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'unix_socket_directories=',
-    '-c', 'max_connections=300',
+    '-D',
+    dataDir,
+    '-p',
+    String(port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'max_connections=300',
     ...(options.fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
   ];
   let child: ChildProcess | undefined;
@@ -178,12 +187,17 @@ async function stopStale(dataDir: string): Promise<void> {
   } catch {
     return;
   }
-  await waitFor(`the stale postgres (pid ${pid}) to stop`, async () => {
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 30_000, 100);
+  await waitFor(
+    `the stale postgres (pid ${pid}) to stop`,
+    async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    30_000,
+    100,
+  );
 }

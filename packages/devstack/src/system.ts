@@ -54,7 +54,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     INVENTORY_URL: urls.inventory,
     PAYMENT_URL: urls.payment,
     SALES_URL: urls.sales,
-    ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('OTEL_') || key === 'LOG_LEVEL' || key === 'SAGA_DEADLINE_MS')),
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => key.startsWith('OTEL_') || key === 'LOG_LEVEL' || key === 'SAGA_DEADLINE_MS'),
+    ),
     ...options.env,
   };
   const supervisor = new Supervisor({ output: options.output, onEvent: options.onEvent });

@@ -3,9 +3,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { type NatsServer, startNatsServer } from './nats-server.js';
-
 import type {} from 'vitest';
+import { type NatsServer, startNatsServer } from './nats-server.js';
 
 /** Values the test run's global set-up provides to every test file. */
 export type TestEnvironment = { postgresUrl: string; natsServerBin: string };

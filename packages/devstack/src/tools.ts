@@ -60,7 +60,9 @@ export async function ensureNatsServer(say: Say = () => undefined): Promise<stri
         env: { ...process.env, GOBIN: staging, CGO_ENABLED: '0' },
         stdio: ['ignore', 'inherit', 'inherit'],
       });
-      child.once('error', (error) => reject(new Error('Go is needed to build nats-server (or put nats-server >= 2.12 on PATH)', { cause: error })));
+      child.once('error', (error) =>
+        reject(new Error('Go is needed to build nats-server (or put nats-server >= 2.12 on PATH)', { cause: error })),
+      );
       child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install nats-server exited with ${code}`))));
     });
     await rename(join(staging, 'nats-server'), bin);

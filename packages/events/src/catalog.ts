@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import {
-  type Envelope,
-  type EventMeta,
-  envelopeSchema,
-  InvalidEventError,
-  zodIssues,
-} from './envelope.js';
+import { type Envelope, type EventMeta, envelopeSchema, InvalidEventError, zodIssues } from './envelope.js';
 
 /**
  * One declaration per event type gives its TypeScript type, its runtime validation and its JSON Schema.
@@ -173,9 +167,10 @@ export const catalog = [
 type Catalog = typeof catalog;
 type Definition = Catalog[number];
 
-type EventOf<D> = D extends EventDefinition<infer T, infer A, infer S>
-  ? Omit<Envelope, 'type' | 'aggregateType' | 'data'> & { type: T; aggregateType: A; data: z.infer<S> }
-  : never;
+type EventOf<D> =
+  D extends EventDefinition<infer T, infer A, infer S>
+    ? Omit<Envelope, 'type' | 'aggregateType' | 'data'> & { type: T; aggregateType: A; data: z.infer<S> }
+    : never;
 
 export type DomainEvent = EventOf<Definition>;
 export type EventType = DomainEvent['type'];
@@ -192,12 +187,7 @@ export function eventDefinition(type: string): Definition | undefined {
 export const EVENT_TYPES: readonly EventType[] = catalog.map((definition) => definition.type);
 
 /** Builds an envelope for a known event type; the data is checked against its schema. */
-export function createEvent<T extends EventType>(
-  type: T,
-  aggregateId: string,
-  data: EventData<T>,
-  meta: EventMeta,
-): EventOfType<T> {
+export function createEvent<T extends EventType>(type: T, aggregateId: string, data: EventData<T>, meta: EventMeta): EventOfType<T> {
   const definition = byType.get(type);
   if (!definition) throw new InvalidEventError(`unknown event type ${type}`);
   const parsed = definition.data.safeParse(data);
@@ -226,7 +216,9 @@ export function parseEvent(raw: unknown): DomainEvent {
   }
   let { schemaVersion, data } = envelope.data;
   if (schemaVersion > definition.schemaVersion) {
-    throw new InvalidEventError(`${definition.type} schema version ${schemaVersion} is newer than this reader (${definition.schemaVersion})`);
+    throw new InvalidEventError(
+      `${definition.type} schema version ${schemaVersion} is newer than this reader (${definition.schemaVersion})`,
+    );
   }
   while (schemaVersion < definition.schemaVersion) {
     const upcast = definition.upcasters?.[schemaVersion];

@@ -43,7 +43,10 @@ describe('event catalogue', () => {
     expect(new Set(types).size).toBe(types.length);
     const schemas = eventJsonSchemas();
     expect(Object.keys(schemas).sort()).toEqual([...types].sort());
-    expect(schemas.OrderPlaced).toMatchObject({ aggregateType: 'order', data: { type: 'object', required: expect.arrayContaining(['orderId', 'lines']) } });
+    expect(schemas.OrderPlaced).toMatchObject({
+      aggregateType: 'order',
+      data: { type: 'object', required: expect.arrayContaining(['orderId', 'lines']) },
+    });
   });
 });
 

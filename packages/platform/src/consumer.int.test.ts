@@ -14,13 +14,18 @@ const log = createLogger('consumer-test', 'silent');
 
 function completed(): DomainEvent {
   const orderId = uuidv7();
-  return createEvent('OrderCompleted', orderId, { orderId }, {
-    id: uuidv7(),
-    occurredAt: new Date().toISOString(),
-    correlationId: uuidv7(),
-    causationId: 'consumer-test',
-    actor: 'test',
-  });
+  return createEvent(
+    'OrderCompleted',
+    orderId,
+    { orderId },
+    {
+      id: uuidv7(),
+      occurredAt: new Date().toISOString(),
+      correlationId: uuidv7(),
+      causationId: 'consumer-test',
+      actor: 'test',
+    },
+  );
 }
 
 async function publish(event: DomainEvent): Promise<void> {
@@ -108,7 +113,13 @@ describe('event consumer', () => {
     const consumer = new EventConsumer({
       nc,
       log,
-      spec: { stream: EVENTS_STREAM, durable: 'failing', filterSubjects: [eventTypeFilter('OrderCompleted')], backoffMs: [20, 20], maxAttempts: 3 },
+      spec: {
+        stream: EVENTS_STREAM,
+        durable: 'failing',
+        filterSubjects: [eventTypeFilter('OrderCompleted')],
+        backoffMs: [20, 20],
+        maxAttempts: 3,
+      },
       decode: decodeEvent,
       handle: async (event, delivery) => {
         if (event.id !== permanent.id && event.id !== transient.id) return;

@@ -10,7 +10,7 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { headers as natsHeaders, type NatsConnection, nanos } from '@nats-io/nats-core';
+import { type NatsConnection, nanos, headers as natsHeaders } from '@nats-io/nats-core';
 import { PermanentError } from './errors.js';
 import type { Logger } from './log.js';
 import { isNotFound } from './nats.js';

@@ -8,7 +8,9 @@ const SCHEMA = /^[a-z_][a-z0-9_]*$/;
 /** int8 columns (money, stream sequences) come back as numbers; every value used here is below 2^53. */
 const types = {
   getTypeParser: ((oid: number, format?: string) =>
-    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === pg.types.builtins.INT8
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
 export type PoolOptions = { max?: number; applicationName?: string };

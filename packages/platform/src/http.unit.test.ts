@@ -48,7 +48,12 @@ describe('problem+json', () => {
     });
     expect(response.status).toBe(409);
     expect(response.headers.get('x-request-id')).toBe('req-42');
-    expect(await response.json()).toMatchObject({ title: 'Conflict', detail: 'the name is taken', requestId: 'req-42', instance: '/things' });
+    expect(await response.json()).toMatchObject({
+      title: 'Conflict',
+      detail: 'the name is taken',
+      requestId: 'req-42',
+      instance: '/things',
+    });
   });
 
   it('hides internals of unexpected errors and answers unknown routes with 404', async () => {

@@ -19,9 +19,10 @@ export const inboxMigration = {
  * change nothing.
  */
 export async function claimEvent(tx: Tx, consumer: string, event: { id: string; type: string }): Promise<boolean> {
-  const result = await tx.query(
-    'INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-    [consumer, event.id, event.type],
-  );
+  const result = await tx.query('INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+    consumer,
+    event.id,
+    event.type,
+  ]);
   return result.rowCount === 1;
 }

@@ -5,13 +5,14 @@ export {
   type ConsumerSpec,
   consumerConfig,
   DEFAULT_BACKOFF_MS,
-  DLQ_HEADERS,
   type DeadLetterReason,
   type Delivery,
+  DLQ_HEADERS,
   EventConsumer,
   ensureConsumer,
 } from './consumer.js';
 export { createPool, type Db, type Migration, migrate, type Tx, withTransaction } from './db.js';
+export { type Decider, given, type Outcome } from './decider.js';
 export {
   ConflictError,
   type FieldError,
@@ -65,4 +66,3 @@ export {
   type ServiceDeps,
   watchParent,
 } from './service.js';
-export { type Decider, given, type Outcome } from './decider.js';

@@ -1,18 +1,11 @@
-import {
-  DEADLINES_STREAM,
-  DEADLINES_SUBJECTS,
-  DLQ_STREAM,
-  DLQ_SUBJECTS,
-  EVENTS_STREAM,
-  EVENTS_SUBJECTS,
-} from '@jetsaga/events';
+import { DEADLINES_STREAM, DEADLINES_SUBJECTS, DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS } from '@jetsaga/events';
 import {
   DiscardPolicy,
   type JetStreamManager,
   jetstreamManager,
   RetentionPolicy,
-  type StreamConfig,
   StorageType,
+  type StreamConfig,
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -95,10 +88,7 @@ export function isNotFound(error: unknown): boolean {
   return /not found/i.test(String((error as Error)?.message ?? error));
 }
 
-export async function ensureTopology(
-  nc: NatsConnection,
-  options: { replicas?: number; update?: boolean } = {},
-): Promise<JetStreamManager> {
+export async function ensureTopology(nc: NatsConnection, options: { replicas?: number; update?: boolean } = {}): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
   await ensureStreams(jsm, streamSpecs(options.replicas ?? 1), { update: options.update });
   return jsm;

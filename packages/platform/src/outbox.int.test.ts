@@ -21,13 +21,18 @@ const children: ChildProcess[] = [];
 function completedEvents(count: number): DomainEvent[] {
   return Array.from({ length: count }, () => {
     const orderId = uuidv7();
-    return createEvent('OrderCompleted', orderId, { orderId }, {
-      id: uuidv7(),
-      occurredAt: new Date().toISOString(),
-      correlationId: uuidv7(),
-      causationId: 'outbox-test',
-      actor: 'test',
-    });
+    return createEvent(
+      'OrderCompleted',
+      orderId,
+      { orderId },
+      {
+        id: uuidv7(),
+        occurredAt: new Date().toISOString(),
+        correlationId: uuidv7(),
+        causationId: 'outbox-test',
+        actor: 'test',
+      },
+    );
   });
 }
 

@@ -1,6 +1,6 @@
 import { type DomainEvent, dlqSubject, eventSubject } from '@jetsaga/events';
-import { type JetStreamClient, JetStreamApiError, jetstream } from '@nats-io/jetstream';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
+import { JetStreamApiError, type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import { type NatsConnection, headers as natsHeaders } from '@nats-io/nats-core';
 import type pg from 'pg';
 import { type Db, type Tx, withTransaction } from './db.js';
 import type { Logger } from './log.js';
@@ -107,9 +107,7 @@ export class OutboxRelay {
 
   /** Rows committed but not yet acknowledged by JetStream. */
   async backlog(): Promise<number> {
-    const { rows } = await this.options.db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL',
-    );
+    const { rows } = await this.options.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL');
     return rows[0]?.n ?? 0;
   }
 
@@ -147,7 +145,9 @@ export class OutboxRelay {
       if (rows.length === 0) return 0;
       // Published back to back on one connection, so the server stores them in this order; acks are awaited together.
       const results = await Promise.allSettled(rows.map((row) => this.publish(row)));
-      const failures = results.flatMap((result, index) => (result.status === 'rejected' ? [{ row: rows[index] as OutboxRow, error: result.reason }] : []));
+      const failures = results.flatMap((result, index) =>
+        result.status === 'rejected' ? [{ row: rows[index] as OutboxRow, error: result.reason }] : [],
+      );
       // A connection problem or a timeout: nothing is marked, the whole batch is tried again (duplicates are dropped by id).
       const transient = failures.find((failure) => !(failure.error instanceof JetStreamApiError));
       if (transient) throw transient.error;
@@ -169,7 +169,10 @@ export class OutboxRelay {
     hdrs.set('Jetsaga-Dlq-Reason', 'rejected');
     hdrs.set('Jetsaga-Dlq-Error', error.message.slice(0, 1024));
     hdrs.set('Jetsaga-Dlq-Failed-At', new Date().toISOString());
-    await this.js.publish(dlqSubject(`outbox-${schema}`), JSON.stringify(row.payload), { headers: hdrs, msgID: `outbox:${row.message_id}` });
+    await this.js.publish(dlqSubject(`outbox-${schema}`), JSON.stringify(row.payload), {
+      headers: hdrs,
+      msgID: `outbox:${row.message_id}`,
+    });
     log.error({ err: error, subject: row.subject, messageId: row.message_id }, 'JetStream refused an outbox message; dead-lettered');
   }
 

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { configFields, loadConfig } from './config.js';
 import { type ConsumerSpec, type Delivery, EventConsumer } from './consumer.js';
 import { createPool, type Db, type Migration, migrate } from './db.js';
-import { inboxMigration } from './inbox.js';
 import { createHttpApp, startHttpServer } from './http.js';
+import { inboxMigration } from './inbox.js';
 import { createLogger, type Logger } from './log.js';
 import { connectNats, ensureTopology, type NatsConnection } from './nats.js';
 import { OutboxRelay, outboxMigration } from './outbox.js';
@@ -33,6 +33,7 @@ export type ServiceDefinition = {
   defaultPort: number;
   migrations: readonly Migration[];
   routes?: (deps: ServiceDeps) => Hono;
+  // biome-ignore lint/suspicious/noExplicitAny: each consumer decodes and handles its own message type
   consumers?: (deps: ServiceDeps) => ConsumerDefinition<any>[];
 };
 

@@ -38,9 +38,7 @@ app.all('/api/*', async (c) => {
   if (!upstream) throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);
   return forward(c, upstreams[upstream]);
 });
-app.get('/', (c) =>
-  c.json({ name: 'jetsaga', routes: ROUTES.map((route) => route.prefix), health: '/healthz', readiness: '/readyz' }),
-);
+app.get('/', (c) => c.json({ name: 'jetsaga', routes: ROUTES.map((route) => route.prefix), health: '/healthz', readiness: '/readyz' }));
 
 const server = await startHttpServer(app, config.PORT, config.HOST);
 log.info({ port: server.port, host: config.HOST }, 'gateway listening');

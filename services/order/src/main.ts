@@ -22,9 +22,7 @@ await runService({
   migrations,
   routes: (deps) => {
     const lookups = httpLookups({ inventory: config.INVENTORY_URL, payment: config.PAYMENT_URL });
-    return new Hono()
-      .route('/', cartRoutes({ ...deps, lookups, deadlineMs: config.SAGA_DEADLINE_MS }))
-      .route('/', orderRoutes(deps));
+    return new Hono().route('/', cartRoutes({ ...deps, lookups, deadlineMs: config.SAGA_DEADLINE_MS })).route('/', orderRoutes(deps));
   },
   consumers: orderConsumers,
 });

@@ -46,8 +46,7 @@ export function apiClient(baseUrl: string) {
     getProduct: (id: string) => ok<{ id: string; available: number; reserved: number }>('GET', `/api/products/${id}`),
     getCustomer: (id: string) => ok<{ id: string; balanceCents: number }>('GET', `/api/customers/${id}`),
     cart: (customerId: string) => ok<{ id: string }>('POST', '/api/carts', { customerId }),
-    addItem: (cartId: string, productId: string, quantity: number) =>
-      ok('POST', `/api/carts/${cartId}/items`, { productId, quantity }),
+    addItem: (cartId: string, productId: string, quantity: number) => ok('POST', `/api/carts/${cartId}/items`, { productId, quantity }),
     checkout: async (cartId: string) => (await ok<{ orderId: string }>('POST', `/api/carts/${cartId}/checkout`)).orderId,
     order: (id: string) => ok<Order>('GET', `/api/orders/${id}`),
     /** Polls the order until the saga ended (COMPLETED or CANCELLED). */

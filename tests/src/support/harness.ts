@@ -1,14 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createTestDatabase,
-  type NatsServer,
-  type RunningSystem,
-  startSystem,
-  startTestNats,
-  waitFor,
-} from '@jetsaga/devstack';
+import { createTestDatabase, type NatsServer, type RunningSystem, startSystem, startTestNats, waitFor } from '@jetsaga/devstack';
 import { connectNats, ensureTopology, type NatsConnection } from '@jetsaga/platform';
 import pg from 'pg';
 import { inject } from 'vitest';

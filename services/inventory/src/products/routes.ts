@@ -1,13 +1,5 @@
 import { materialize } from '@jetsaga/events';
-import {
-  ConflictError,
-  enqueueEvents,
-  NotFoundError,
-  readJson,
-  type ServiceDeps,
-  uuidParam,
-  withTransaction,
-} from '@jetsaga/platform';
+import { ConflictError, enqueueEvents, NotFoundError, readJson, type ServiceDeps, uuidParam, withTransaction } from '@jetsaga/platform';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { decideProduct, evolveProduct, type Product } from './product.js';

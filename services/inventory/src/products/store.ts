@@ -8,7 +8,15 @@ export async function loadProduct(tx: Pick<Tx, 'query'>, id: string): Promise<Pr
   const { rows } = await tx.query<ProductRow>('SELECT id, sku, name, price_cents, available, reserved FROM products WHERE id = $1', [id]);
   const row = rows[0];
   if (!row) return { status: 'NONE' };
-  return { status: 'ACTIVE', id: row.id, sku: row.sku, name: row.name, priceCents: row.price_cents, available: row.available, reserved: row.reserved };
+  return {
+    status: 'ACTIVE',
+    id: row.id,
+    sku: row.sku,
+    name: row.name,
+    priceCents: row.price_cents,
+    available: row.available,
+    reserved: row.reserved,
+  };
 }
 
 /** Locks the rows in id order, so two reservations over the same products never deadlock. */
@@ -22,10 +30,11 @@ export async function lockStock(tx: Tx, productIds: readonly string[]): Promise<
 
 export async function moveStock(tx: Tx, deltas: ReadonlyArray<{ productId: string; available: number; reserved: number }>): Promise<void> {
   for (const delta of deltas) {
-    await tx.query(
-      'UPDATE products SET available = available + $2, reserved = reserved + $3, updated_at = now() WHERE id = $1',
-      [delta.productId, delta.available, delta.reserved],
-    );
+    await tx.query('UPDATE products SET available = available + $2, reserved = reserved + $3, updated_at = now() WHERE id = $1', [
+      delta.productId,
+      delta.available,
+      delta.reserved,
+    ]);
   }
 }
 

@@ -59,9 +59,7 @@ export function evolveCart(state: Cart, event: CartEventLike): Cart {
       const { productId, quantity, priceCents } = event.data;
       const existing = state.items.find((item) => item.productId === productId);
       const items = existing
-        ? state.items.map((item) =>
-            item.productId === productId ? { productId, quantity: item.quantity + quantity, priceCents } : item,
-          )
+        ? state.items.map((item) => (item.productId === productId ? { productId, quantity: item.quantity + quantity, priceCents } : item))
         : [...state.items, { productId, quantity, priceCents }];
       return { ...state, items };
     }

@@ -42,9 +42,7 @@ describe('cart', () => {
   it('refuses any change after checkout', () => {
     const history = [created, lampAdded(1), { type: 'CartCheckedOut', data: { cartId, orderId } } as CartEvent];
     expect(given(cart, history).when({ type: 'CheckOut', orderId }).error?.message).toMatch(/already checked out/);
-    expect(given(cart, history).when({ type: 'AddItem', productId: lamp, quantity: 1, priceCents: 1 }).error).toBeInstanceOf(
-      ConflictError,
-    );
+    expect(given(cart, history).when({ type: 'AddItem', productId: lamp, quantity: 1, priceCents: 1 }).error).toBeInstanceOf(ConflictError);
   });
 
   it('knows no unknown cart', () => {

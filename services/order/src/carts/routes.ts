@@ -1,4 +1,4 @@
-import { type DomainEvent, deadlineScheduleSubject, deadlineFiredSubject, materialize } from '@jetsaga/events';
+import { type DomainEvent, deadlineFiredSubject, deadlineScheduleSubject, materialize } from '@jetsaga/events';
 import {
   enqueue,
   enqueueEvents,
@@ -111,12 +111,18 @@ export function cartRoutes(options: CartRoutesOptions): Hono {
         lines: cart.items,
         deadlineAt: deadlineInstant(at, options.deadlineMs),
       });
-      const base = { correlationId, causationId: c.get('requestId'), actor: `customer:${cart.customerId}`, occurredAt: at.toISOString(), newId };
+      const base = {
+        correlationId,
+        causationId: c.get('requestId'),
+        actor: `customer:${cart.customerId}`,
+        occurredAt: at.toISOString(),
+        newId,
+      };
       const events = [...materialize(cartEvents, id, base), ...materialize(orderEvents, orderId, base)];
       await saveCart(tx, cartEvents.reduce(evolveCart, cart));
       await insertOrder(tx, orderEvents.reduce(evolveOrder, initialOrder), correlationId);
       const placed = events.find((event) => event.type === 'OrderPlaced');
-      if (!placed || placed.type !== 'OrderPlaced') throw new Error('unreachable: checkout places an order');
+      if (placed?.type !== 'OrderPlaced') throw new Error('unreachable: checkout places an order');
       await enqueueEvents(tx, events);
       await enqueue(tx, [deadlineMessage(placed, newId())]);
       return orderId;

@@ -40,9 +40,7 @@ describe('order', () => {
   });
 
   it('is not cancelled twice, nor after completion', () => {
-    expect(given(order, [placed, cancelled('OUT_OF_STOCK')]).when({ type: 'CancelOrder', reason: 'DEADLINE_EXCEEDED' }).events).toEqual(
-      [],
-    );
+    expect(given(order, [placed, cancelled('OUT_OF_STOCK')]).when({ type: 'CancelOrder', reason: 'DEADLINE_EXCEEDED' }).events).toEqual([]);
     expect(given(order, [placed, completed]).when({ type: 'CancelOrder', reason: 'DEADLINE_EXCEEDED' }).events).toEqual([]);
   });
 

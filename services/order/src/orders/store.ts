@@ -44,7 +44,17 @@ export async function insertOrder(tx: Tx, order: Order, correlationId: string): 
   await tx.query(
     `INSERT INTO orders (id, cart_id, customer_id, status, reason, lines, total_cents, correlation_id, deadline_at)
      VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)`,
-    [order.id, order.cartId, order.customerId, order.status, order.reason, JSON.stringify(order.lines), order.totalCents, correlationId, order.deadlineAt],
+    [
+      order.id,
+      order.cartId,
+      order.customerId,
+      order.status,
+      order.reason,
+      JSON.stringify(order.lines),
+      order.totalCents,
+      correlationId,
+      order.deadlineAt,
+    ],
   );
 }
 

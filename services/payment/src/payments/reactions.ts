@@ -55,17 +55,19 @@ export function paymentConsumers(deps: ServiceDeps): ConsumerDefinition[] {
             return;
           }
           const customerId = command.type === 'Charge' ? command.customerId : payment.status === 'NONE' ? null : payment.customerId;
-          const { rows } = await tx.query<{ balance_cents: number }>(
-            'SELECT balance_cents FROM customers WHERE id = $1 FOR UPDATE',
-            [customerId],
-          );
+          const { rows } = await tx.query<{ balance_cents: number }>('SELECT balance_cents FROM customers WHERE id = $1 FOR UPDATE', [
+            customerId,
+          ]);
           const balance = rows[0]?.balance_cents ?? 0;
           const drafts = decidePayment(payment, balance, command);
           if (drafts.length === 0) return;
           await savePayment(tx, drafts.reduce(evolvePayment, payment));
           const delta = drafts.reduce((sum, draft) => sum + balanceDelta(draft), 0);
           if (delta !== 0) {
-            await tx.query('UPDATE customers SET balance_cents = balance_cents + $2, updated_at = now() WHERE id = $1', [customerId, delta]);
+            await tx.query('UPDATE customers SET balance_cents = balance_cents + $2, updated_at = now() WHERE id = $1', [
+              customerId,
+              delta,
+            ]);
           }
           await enqueueEvents(
             tx,

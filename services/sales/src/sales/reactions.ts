@@ -30,10 +30,9 @@ export function salesConsumers(deps: ServiceDeps): ConsumerDefinition[] {
         if (!command) return;
         await withTransaction(deps.db, async (tx) => {
           if (!(await claimEvent(tx, SALES_CONSUMER, event))) return;
-          const { rows } = await tx.query<{ status: 'CONFIRMED' | 'VOIDED' }>(
-            'SELECT status FROM sales WHERE order_id = $1 FOR UPDATE',
-            [command.orderId],
-          );
+          const { rows } = await tx.query<{ status: 'CONFIRMED' | 'VOIDED' }>('SELECT status FROM sales WHERE order_id = $1 FOR UPDATE', [
+            command.orderId,
+          ]);
           const sale: Sale = rows[0] ? { status: rows[0].status, orderId: command.orderId } : { status: 'NONE' };
           if (shouldVoid(sale, command)) {
             await tx.query("INSERT INTO sales (order_id, status, lines, total_cents) VALUES ($1, 'VOIDED', '[]'::jsonb, 0)", [

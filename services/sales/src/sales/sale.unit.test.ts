@@ -8,7 +8,9 @@ const confirm = { type: 'ConfirmSale', orderId, customerId, lines, totalCents: 3
 
 describe('sale', () => {
   it('is confirmed once per paid order', () => {
-    expect(decideSale({ status: 'NONE' }, confirm)).toEqual([{ type: 'SaleConfirmed', data: { orderId, customerId, lines, totalCents: 300 } }]);
+    expect(decideSale({ status: 'NONE' }, confirm)).toEqual([
+      { type: 'SaleConfirmed', data: { orderId, customerId, lines, totalCents: 300 } },
+    ]);
     expect(decideSale({ status: 'CONFIRMED', orderId }, confirm)).toEqual([]);
   });
 

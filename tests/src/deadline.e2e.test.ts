@@ -1,0 +1,70 @@
+import { waitFor } from '@jetsaga/devstack';
+import { DEADLINES_STREAM, deadlineFiredSubject, deadlineScheduleSubject, EVENTS_STREAM } from '@jetsaga/events';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Api } from './support/api.js';
+import { startTestSystem, type TestSystem, waitForConsumerIdle } from './support/harness.js';
+
+let t: TestSystem;
+let api: Api;
+
+async function lastOn(stream: string, subject: string) {
+  const jsm = await jetstreamManager(t.nc);
+  return jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => null);
+}
+
+beforeAll(async () => {
+  // A short deadline, so the test can let one pass.
+  t = await startTestSystem({ SAGA_DEADLINE_MS: '2000' });
+  api = t.api;
+});
+
+afterAll(async () => {
+  t?.system.supervisor.signal('payment', 'SIGCONT');
+  await t?.stop();
+});
+
+describe('saga deadlines (JetStream message schedules)', () => {
+  it('cancels a saga that did not finish in time, compensates it, and a late payment neither resurrects it nor keeps the money', async () => {
+    const frank = await api.customer(20_000);
+    const clock = await api.product(3, 4_000);
+    const cart = await api.cart(frank.id);
+    await api.addItem(cart.id, clock.id, 2);
+    // Payment hangs: the saga cannot finish before its deadline.
+    t.system.supervisor.signal('payment', 'SIGSTOP');
+    let orderId: string;
+    let order: Awaited<ReturnType<Api['order']>>;
+    try {
+      orderId = await api.checkout(cart.id);
+      order = await api.terminal(orderId, 30_000);
+    } finally {
+      t.system.supervisor.signal('payment', 'SIGCONT');
+    }
+    expect(order).toMatchObject({ status: 'CANCELLED', reason: 'DEADLINE_EXCEEDED' });
+    expect(await lastOn(DEADLINES_STREAM, deadlineFiredSubject('order', orderId))).not.toBeNull();
+    await waitFor('the reservation to be released', async () => (await api.getProduct(clock.id)).reserved === 0);
+    expect((await api.getProduct(clock.id)).available).toBe(3);
+
+    // Payment came back and handles what it missed: a charge it makes now is refunded, and no sale follows.
+    for (const durable of ['payment', 'sales', 'order', 'inventory']) await waitForConsumerIdle(t.nc, EVENTS_STREAM, durable);
+    expect((await api.getCustomer(frank.id)).balanceCents).toBe(20_000);
+    expect((await api.order(orderId)).status).toBe('CANCELLED');
+    const { rows } = await t.sql.query("SELECT count(*)::int AS n FROM sales.sales WHERE order_id = $1 AND status = 'CONFIRMED'", [
+      orderId,
+    ]);
+    expect(rows[0].n).toBe(0);
+    expect(await api.getProduct(clock.id)).toMatchObject({ available: 3, reserved: 0 });
+  });
+
+  it('removes the schedule of a saga that ended in time', async () => {
+    const grace = await api.customer(20_000);
+    const vase = await api.product(3, 1_000);
+    const orderId = await api.buy(grace.id, vase.id, 1);
+    expect((await api.terminal(orderId)).status).toBe('COMPLETED');
+    await waitFor(
+      'the deadline schedule to be purged',
+      async () => (await lastOn(DEADLINES_STREAM, deadlineScheduleSubject('order', orderId))) === null,
+    );
+    expect(await lastOn(DEADLINES_STREAM, deadlineFiredSubject('order', orderId))).toBeNull();
+  });
+});
