@@ -22,7 +22,8 @@ function step(title, command, args) {
 
 if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) step('install', 'npm', ['ci', '--no-audit', '--no-fund']);
 const bin = (name) => join(root, 'node_modules', '.bin', name);
-step('lint and format', bin('biome'), ['check', '.']);
+step('lint', bin('eslint'), ['.']);
+step('format', bin('prettier'), ['--check', '.', '--log-level', 'warn']);
 step('build', bin('tsc'), ['-b']);
 
 const reportDir = mkdtempSync(join(tmpdir(), 'jetsaga-vitest-'));

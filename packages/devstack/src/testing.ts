@@ -10,7 +10,10 @@ import { type NatsServer, startNatsServer } from './nats-server.js';
 export type TestEnvironment = { postgresUrl: string; natsServerBin: string };
 
 declare module 'vitest' {
-  export interface ProvidedContext extends TestEnvironment {}
+  export interface ProvidedContext {
+    postgresUrl: string;
+    natsServerBin: string;
+  }
 }
 
 /** A fresh nats-server with JetStream on free loopback ports and a temporary store, for one test file. */

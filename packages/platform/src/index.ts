@@ -39,15 +39,7 @@ export {
 } from './http.js';
 export { claimEvent, inboxMigration } from './inbox.js';
 export { createLogger, type Logger } from './log.js';
-export {
-  connectNats,
-  ensureStreams,
-  ensureTopology,
-  isNotFound,
-  type NatsConnection,
-  type StreamSpec,
-  streamSpecs,
-} from './nats.js';
+export { connectNats, ensureStreams, ensureTopology, isNotFound, type NatsConnection, type StreamSpec, streamSpecs } from './nats.js';
 export {
   enqueue,
   enqueueEvents,

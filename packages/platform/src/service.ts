@@ -33,7 +33,7 @@ export type ServiceDefinition = {
   defaultPort: number;
   migrations: readonly Migration[];
   routes?: (deps: ServiceDeps) => Hono;
-  // biome-ignore lint/suspicious/noExplicitAny: each consumer decodes and handles its own message type
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each consumer decodes and handles its own message type
   consumers?: (deps: ServiceDeps) => ConsumerDefinition<any>[];
 };
 

@@ -2,8 +2,7 @@ import type { EventDraft } from '@jetsaga/events';
 import { ConflictError } from '@jetsaga/platform';
 
 export type Product =
-  | { status: 'NONE' }
-  | { status: 'ACTIVE'; id: string; sku: string; name: string; priceCents: number; available: number; reserved: number };
+  { status: 'NONE' } | { status: 'ACTIVE'; id: string; sku: string; name: string; priceCents: number; available: number; reserved: number };
 
 export type CreateProduct = { type: 'CreateProduct'; productId: string; sku: string; name: string; priceCents: number; stock: number };
 

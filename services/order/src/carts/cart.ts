@@ -4,8 +4,7 @@ import { ConflictError } from '@jetsaga/platform';
 export type CartItem = { productId: string; quantity: number; priceCents: number };
 
 export type Cart =
-  | { status: 'NONE' }
-  | { status: 'OPEN' | 'CHECKED_OUT'; id: string; customerId: string; items: CartItem[]; orderId: string | null };
+  { status: 'NONE' } | { status: 'OPEN' | 'CHECKED_OUT'; id: string; customerId: string; items: CartItem[]; orderId: string | null };
 
 export type CartCommand =
   | { type: 'CreateCart'; cartId: string; customerId: string }

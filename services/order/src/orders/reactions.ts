@@ -89,7 +89,7 @@ async function applyToOrder(
   if (isTerminal(next) && cause.actor !== 'deadline') await enqueue(tx, [cancelDeadline(orderId, deps.newId())]);
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: domain events and deadline timers are decoded differently
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- domain events and deadline timers are decoded differently
 export function orderConsumers(deps: ServiceDeps): ConsumerDefinition<any>[] {
   const events: ConsumerDefinition<DomainEvent> = {
     spec: {

@@ -6,8 +6,7 @@ export type PaymentStatus = 'ACCEPTED' | 'REFUSED' | 'REFUNDED' | 'VOIDED';
 export type Payment = { status: 'NONE' } | { status: PaymentStatus; orderId: string; customerId: string | null; amountCents: number };
 
 export type PaymentCommand =
-  | { type: 'Charge'; orderId: string; customerId: string; amountCents: number; lines: OrderLine[] }
-  | { type: 'Refund'; orderId: string };
+  { type: 'Charge'; orderId: string; customerId: string; amountCents: number; lines: OrderLine[] } | { type: 'Refund'; orderId: string };
 
 export type PaymentEvent = EventDraft<'PaymentAccepted' | 'PaymentRefused' | 'PaymentRefunded'>;
 
