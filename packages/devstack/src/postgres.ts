@@ -1,8 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { arch, platform, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import pg from 'pg';
 import { freePort, waitFor } from './ports.js';
 
@@ -40,6 +40,26 @@ async function binaries(): Promise<{ postgres: string; initdb: string }> {
   }
 }
 
+/**
+ * As root the server runs as `postgres`, which may not be able to reach the binaries inside the checkout (a clone in a
+ * mode-700 directory, say). They are then copied once per version to a world-readable cache.
+ */
+async function reachableBinaries(bins: { postgres: string; initdb: string }): Promise<{ postgres: string; initdb: string }> {
+  const nativeDir = dirname(dirname(bins.postgres));
+  const { version } = JSON.parse(await readFile(join(nativeDir, '..', 'package.json'), 'utf8')) as { version: string };
+  const target = join('/var/cache/jetsaga', `postgres-${platform()}-${arch()}-${version}`);
+  if (!existsSync(join(target, 'bin', 'postgres'))) {
+    await mkdir('/var/cache/jetsaga', { recursive: true, mode: 0o755 });
+    const staging = `${target}.${process.pid}.tmp`;
+    await cp(nativeDir, staging, { recursive: true, verbatimSymlinks: true });
+    await rename(staging, target).catch(async (error) => {
+      await rm(staging, { recursive: true, force: true });
+      if (!existsSync(join(target, 'bin', 'postgres'))) throw error;
+    });
+  }
+  return { postgres: join(target, relative(nativeDir, bins.postgres)), initdb: join(target, relative(nativeDir, bins.initdb)) };
+}
+
 /** Postgres refuses to run as root: as root, it runs as the `postgres` user (created if missing). */
 function runAs(): { uid: number; gid: number } | undefined {
   if (userInfo().uid !== 0) return undefined;
@@ -70,10 +90,10 @@ function run(command: string, args: string[], ids: { uid: number; gid: number } 
  * group, so a Ctrl-C in the terminal reaches the script that started it, which stops it last, after the services.
  */
 export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
-  const { postgres, initdb } = await binaries();
+  const ids = runAs();
+  const { postgres, initdb } = ids ? await reachableBinaries(await binaries()) : await binaries();
   const port = options.port ?? (await freePort());
   const dataDir = join(options.dir, 'data');
-  const ids = runAs();
   await mkdir(options.dir, { recursive: true });
   if (ids) await chown(options.dir, ids.uid, ids.gid);
 
