@@ -22,3 +22,14 @@ export {
   parseNatsServerVersion,
   type Say,
 } from './tools.js';
+export {
+  ensureEtcd,
+  ensureHelm,
+  ensureKubeApiserver,
+  ensureKubernetesComponent,
+  ensureTiltfileLint,
+  ETCD_VERSION,
+  HELM_VERSION,
+  KUBERNETES_VERSION,
+  ToolBuildError,
+} from './k8s-tools.js';

@@ -1,0 +1,76 @@
+{{/*
+Names and labels shared by every jetsaga chart. A service chart is installed on its own or as a subchart of the
+umbrella chart; either way its objects are called <release>-<chart>, so the umbrella's peers can be addressed as
+"{{ .Release.Name }}-order" without knowing how the release was composed.
+*/}}
+{{- define "jetsaga-lib.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "jetsaga-lib.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name (include "jetsaga-lib.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "jetsaga-lib.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "jetsaga-lib.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "jetsaga-lib.labels" -}}
+{{ include "jetsaga-lib.selectorLabels" . }}
+app.kubernetes.io/part-of: jetsaga
+app.kubernetes.io/component: {{ .Values.component | default "service" }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* A value from the chart, else the umbrella's global, else a default; strings go through tpl. */}}
+{{- define "jetsaga-lib.image" -}}
+{{- $global := (.Values.global | default dict).image | default dict -}}
+{{- $repository := .Values.image.repository | default $global.repository | default "jetsaga" -}}
+{{- $tag := .Values.image.tag | default $global.tag | default .Chart.AppVersion -}}
+{{- printf "%s:%s" $repository $tag -}}
+{{- end -}}
+
+{{- define "jetsaga-lib.pullPolicy" -}}
+{{- $global := (.Values.global | default dict).image | default dict -}}
+{{- .Values.image.pullPolicy | default $global.pullPolicy | default "IfNotPresent" -}}
+{{- end -}}
+
+{{- define "jetsaga-lib.natsUrl" -}}
+{{- $global := (.Values.global | default dict).nats | default dict -}}
+{{- tpl (.Values.nats.url | default $global.url | default "nats://{{ .Release.Name }}-nats:4222") . -}}
+{{- end -}}
+
+{{- define "jetsaga-lib.databaseSecret" -}}
+{{- $global := (.Values.global | default dict).database | default dict -}}
+{{- tpl (.Values.database.existingSecret | default $global.existingSecret | default "{{ .Release.Name }}-database") . -}}
+{{- end -}}
+
+{{- define "jetsaga-lib.databaseSecretKey" -}}
+{{- $global := (.Values.global | default dict).database | default dict -}}
+{{- .Values.database.secretKey | default $global.secretKey | default "url" -}}
+{{- end -}}
+
+{{- define "jetsaga-lib.otlpEndpoint" -}}
+{{- $global := (.Values.global | default dict).otlp | default dict -}}
+{{- tpl (.Values.otlp.endpoint | default $global.endpoint | default "") . -}}
+{{- end -}}
+
+{{/* true when the chart or the umbrella turns the feature on ("feature" is a key with an "enabled" field). */}}
+{{- define "jetsaga-lib.enabled" -}}
+{{- $root := index . 0 -}}
+{{- $feature := index . 1 -}}
+{{- $local := index $root.Values $feature | default dict -}}
+{{- $global := index ($root.Values.global | default dict) $feature | default dict -}}
+{{- if hasKey $local "enabled" -}}
+{{- if $local.enabled }}true{{ end -}}
+{{- else if $global.enabled -}}
+true
+{{- end -}}
+{{- end -}}

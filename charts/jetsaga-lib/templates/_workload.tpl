@@ -1,0 +1,344 @@
+{{/*
+Everything a jetsaga service chart renders: `{{ include "jetsaga-lib.service" . }}` is the whole of its templates.
+*/}}
+{{- define "jetsaga-lib.service" -}}
+{{ include "jetsaga-lib.serviceAccount" . }}
+---
+{{ include "jetsaga-lib.deployment" . }}
+---
+{{ include "jetsaga-lib.k8sService" . }}
+{{- if .Values.podDisruptionBudget.enabled }}
+---
+{{ include "jetsaga-lib.pdb" . }}
+{{- end }}
+{{- if .Values.autoscaling.enabled }}
+---
+{{ include "jetsaga-lib.hpa" . }}
+{{- end }}
+{{- if include "jetsaga-lib.enabled" (list . "serviceMonitor") }}
+---
+{{ include "jetsaga-lib.serviceMonitor" . }}
+{{- end }}
+{{- if include "jetsaga-lib.enabled" (list . "networkPolicy") }}
+---
+{{ include "jetsaga-lib.networkPolicy" . }}
+{{- end }}
+{{- end -}}
+
+{{- define "jetsaga-lib.serviceAccount" -}}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "jetsaga-lib.fullname" . }}
+  labels:
+    {{- include "jetsaga-lib.labels" . | nindent 4 }}
+# Only the operator talks to the Kubernetes API; every other pod runs without a token.
+automountServiceAccountToken: {{ .Values.serviceAccount.automountToken }}
+{{- end -}}
+
+{{- define "jetsaga-lib.deployment" -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "jetsaga-lib.fullname" . }}
+  labels:
+    {{- include "jetsaga-lib.labels" . | nindent 4 }}
+spec:
+  {{- if not .Values.autoscaling.enabled }}
+  replicas: {{ .Values.replicaCount }}
+  {{- end }}
+  revisionHistoryLimit: 3
+  selector:
+    matchLabels:
+      {{- include "jetsaga-lib.selectorLabels" . | nindent 6 }}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxUnavailable: 0
+      maxSurge: 1
+  template:
+    metadata:
+      labels:
+        {{- include "jetsaga-lib.labels" . | nindent 8 }}
+      {{- with .Values.podAnnotations }}
+      annotations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    spec:
+      serviceAccountName: {{ include "jetsaga-lib.fullname" . }}
+      automountServiceAccountToken: {{ .Values.serviceAccount.automountToken }}
+      # Long enough for runService to stop accepting, finish in-flight handlers, drain NATS and close pools.
+      terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+      securityContext:
+        {{- toYaml .Values.podSecurityContext | nindent 8 }}
+      {{- with .Values.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.topologySpreadConstraints }}
+      topologySpreadConstraints:
+        {{- tpl (toYaml .) $ | nindent 8 }}
+      {{- end }}
+      containers:
+        - name: {{ include "jetsaga-lib.name" . }}
+          image: {{ include "jetsaga-lib.image" . | quote }}
+          imagePullPolicy: {{ include "jetsaga-lib.pullPolicy" . }}
+          command: ["node", {{ printf "services/%s/dist/main.js" .Values.service | quote }}]
+          env:
+            - name: HOST
+              value: "0.0.0.0"
+            - name: PORT
+              value: {{ .Values.ports.http | quote }}
+            - name: METRICS_PORT
+              value: {{ .Values.ports.metrics | quote }}
+            - name: LOG_LEVEL
+              value: {{ .Values.logLevel | quote }}
+            - name: OTEL_SERVICE_NAME
+              value: {{ .Values.service | quote }}
+            {{- with include "jetsaga-lib.otlpEndpoint" . }}
+            - name: OTEL_EXPORTER_OTLP_ENDPOINT
+              value: {{ . | quote }}
+            {{- end }}
+            {{- if .Values.nats.enabled }}
+            - name: NATS_URL
+              value: {{ include "jetsaga-lib.natsUrl" . | quote }}
+            {{- end }}
+            {{- if .Values.database.enabled }}
+            - name: DATABASE_URL
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "jetsaga-lib.databaseSecret" . }}
+                  key: {{ include "jetsaga-lib.databaseSecretKey" . }}
+            - name: DB_POOL_MAX
+              value: {{ .Values.database.poolMax | quote }}
+            {{- end }}
+            {{- range $name, $value := .Values.env }}
+            - name: {{ $name }}
+              value: {{ tpl (toString $value) $ | quote }}
+            {{- end }}
+            {{- with .Values.extraEnv }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+          ports:
+            - name: http
+              containerPort: {{ .Values.ports.http }}
+              protocol: TCP
+            - name: metrics
+              containerPort: {{ .Values.ports.metrics }}
+              protocol: TCP
+          startupProbe:
+            httpGet:
+              path: /healthz
+              port: http
+            periodSeconds: 2
+            failureThreshold: {{ .Values.probes.startupFailureThreshold }}
+          livenessProbe:
+            httpGet:
+              path: /healthz
+              port: http
+            periodSeconds: 10
+            timeoutSeconds: 2
+            failureThreshold: 3
+          readinessProbe:
+            httpGet:
+              path: /readyz
+              port: http
+            periodSeconds: 5
+            timeoutSeconds: 3
+            failureThreshold: 2
+          resources:
+            {{- toYaml .Values.resources | nindent 12 }}
+          securityContext:
+            {{- toYaml .Values.securityContext | nindent 12 }}
+          volumeMounts:
+            # The root filesystem is read-only; Node and its libraries may still want a scratch directory.
+            - name: tmp
+              mountPath: /tmp
+      volumes:
+        - name: tmp
+          emptyDir:
+            sizeLimit: 64Mi
+{{- end -}}
+
+{{- define "jetsaga-lib.k8sService" -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "jetsaga-lib.fullname" . }}
+  labels:
+    {{- include "jetsaga-lib.labels" . | nindent 4 }}
+spec:
+  type: {{ .Values.serviceType }}
+  selector:
+    {{- include "jetsaga-lib.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: http
+      port: {{ .Values.ports.http }}
+      targetPort: http
+      protocol: TCP
+    - name: metrics
+      port: {{ .Values.ports.metrics }}
+      targetPort: metrics
+      protocol: TCP
+{{- end -}}
+
+{{- define "jetsaga-lib.pdb" -}}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "jetsaga-lib.fullname" . }}
+  labels:
+    {{- include "jetsaga-lib.labels" . | nindent 4 }}
+spec:
+  {{- if hasKey .Values.podDisruptionBudget "minAvailable" }}
+  minAvailable: {{ .Values.podDisruptionBudget.minAvailable }}
+  {{- else }}
+  maxUnavailable: {{ .Values.podDisruptionBudget.maxUnavailable | default 1 }}
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "jetsaga-lib.selectorLabels" . | nindent 6 }}
+{{- end -}}
+
+{{- define "jetsaga-lib.hpa" -}}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "jetsaga-lib.fullname" . }}
+  labels:
+    {{- include "jetsaga-lib.labels" . | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "jetsaga-lib.fullname" . }}
+  minReplicas: {{ .Values.autoscaling.minReplicas }}
+  maxReplicas: {{ .Values.autoscaling.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ .Values.autoscaling.targetCPUUtilizationPercentage }}
+{{- end -}}
+
+{{- define "jetsaga-lib.serviceMonitor" -}}
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ include "jetsaga-lib.fullname" . }}
+  labels:
+    {{- include "jetsaga-lib.labels" . | nindent 4 }}
+    {{- with .Values.serviceMonitor.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  selector:
+    matchLabels:
+      {{- include "jetsaga-lib.selectorLabels" . | nindent 6 }}
+  endpoints:
+    - port: metrics
+      path: /metrics
+      interval: {{ .Values.serviceMonitor.interval | default "15s" }}
+{{- end -}}
+
+{{/*
+Default deny, then exactly what the service needs: its callers on `http`, Prometheus on `metrics`; out to DNS,
+NATS, Postgres, the trace collector and the services it calls. Peers are selected by their chart name.
+*/}}
+{{- define "jetsaga-lib.networkPolicy" -}}
+{{- $np := .Values.networkPolicy -}}
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "jetsaga-lib.fullname" . }}
+  labels:
+    {{- include "jetsaga-lib.labels" . | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "jetsaga-lib.selectorLabels" . | nindent 6 }}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - ports:
+        - port: http
+          protocol: TCP
+      {{- if not $np.allowAllIngress }}
+      from:
+        {{- range $np.ingressFrom }}
+        - podSelector:
+            matchLabels:
+              app.kubernetes.io/name: {{ . }}
+              app.kubernetes.io/instance: {{ $.Release.Name }}
+        {{- end }}
+      {{- end }}
+    - ports:
+        - port: metrics
+          protocol: TCP
+      from:
+        {{- toYaml $np.metricsFrom | nindent 8 }}
+  egress:
+    - ports:
+        - port: 53
+          protocol: UDP
+        - port: 53
+          protocol: TCP
+    {{- if .Values.nats.enabled }}
+    - ports:
+        - port: 4222
+          protocol: TCP
+      to:
+        - podSelector:
+            matchLabels:
+              app.kubernetes.io/name: nats
+              app.kubernetes.io/instance: {{ .Release.Name }}
+    {{- end }}
+    {{- if .Values.database.enabled }}
+    - ports:
+        - port: 5432
+          protocol: TCP
+      {{- with $np.databaseTo }}
+      to:
+        {{- toYaml . | nindent 8 }}
+      {{- else }}
+      to:
+        - podSelector:
+            matchLabels:
+              app.kubernetes.io/name: postgres
+              app.kubernetes.io/instance: {{ .Release.Name }}
+      {{- end }}
+    {{- end }}
+    {{- if include "jetsaga-lib.otlpEndpoint" . }}
+    - ports:
+        - port: 4317
+          protocol: TCP
+        - port: 4318
+          protocol: TCP
+      to:
+        - podSelector:
+            matchLabels:
+              app.kubernetes.io/name: tempo
+    {{- end }}
+    {{- range $peer := $np.egressTo }}
+    - ports:
+        - port: http
+          protocol: TCP
+      to:
+        - podSelector:
+            matchLabels:
+              app.kubernetes.io/name: {{ $peer }}
+              app.kubernetes.io/instance: {{ $.Release.Name }}
+    {{- end }}
+    {{- with $np.extraEgress }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+{{- end -}}

@@ -1,0 +1,48 @@
+import { hostname } from 'node:os';
+import { configFields, connectNats, createLogger, loadConfig } from '@jetsaga/platform';
+import { z } from 'zod';
+import { defaultKubeConfig } from './kube.js';
+import { startOperator } from './operator.js';
+
+const config = loadConfig(
+  z.object({
+    NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+    HOST: z.string().default('127.0.0.1'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(8090),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    LOG_LEVEL: configFields.logLevel(),
+    /** The namespace whose custom resources this operator owns (the chart sets its own namespace). */
+    WATCH_NAMESPACE: z.string().min(1).default('default'),
+    EVENT_STORE_URL: z.url().default('http://127.0.0.1:8085'),
+    /** Unique per pod: the Lease records who holds it. */
+    POD_NAME: z.string().min(1).default(hostname()),
+    RESYNC_SECONDS: z.coerce.number().positive().default(30),
+    LEASE_DURATION_SECONDS: z.coerce.number().int().positive().default(15),
+    LEASE_RETRY_SECONDS: z.coerce.number().positive().default(2),
+  }),
+);
+
+const log = createLogger('operator', config.LOG_LEVEL);
+const nc = await connectNats(config.NATS_URL, 'operator');
+const operator = await startOperator({
+  kubeConfig: defaultKubeConfig(),
+  namespace: config.WATCH_NAMESPACE,
+  nc,
+  eventStoreUrl: config.EVENT_STORE_URL,
+  identity: config.POD_NAME,
+  log,
+  resyncMs: config.RESYNC_SECONDS * 1000,
+  leaseDurationSeconds: config.LEASE_DURATION_SECONDS,
+  leaseRetryMs: config.LEASE_RETRY_SECONDS * 1000,
+  http: { host: config.HOST, port: config.PORT, metricsPort: config.METRICS_PORT },
+});
+log.info({ port: operator.httpPort, metricsPort: operator.metricsPort, namespace: config.WATCH_NAMESPACE }, 'operator listening');
+
+const shutdown = () =>
+  void (async () => {
+    log.info('shutting down: releasing the Lease');
+    await operator.stop();
+    await nc.drain().catch(() => undefined);
+    process.exit(0);
+  })();
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, shutdown);
