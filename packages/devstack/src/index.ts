@@ -33,3 +33,4 @@ export {
   KUBERNETES_VERSION,
   ToolBuildError,
 } from './k8s-tools.js';
+export { ALL_CHARTS, type PreparedCharts, prepareCharts, SERVICE_CHARTS, UMBRELLA_CHART } from './charts.js';
