@@ -25,6 +25,20 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        test: {
+          name: 'k8s',
+          include: sources.map((glob) => `${glob}/*.k8s.test.ts`),
+          exclude,
+          // Builds helm, etcd, kube-apiserver and the Tiltfile lint once per machine, then starts one API server.
+          globalSetup: ['tests/src/k8s/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // After the other projects: the API server and the Go builds would compete with them for two cores.
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
   },
 });

@@ -91,7 +91,8 @@ spec:
         - name: {{ include "jetsaga-lib.name" . }}
           image: {{ include "jetsaga-lib.image" . | quote }}
           imagePullPolicy: {{ include "jetsaga-lib.pullPolicy" . }}
-          command: ["node", {{ printf "services/%s/dist/main.js" .Values.service | quote }}]
+          {{- $nodeArgs := .Values.nodeArgs | default ((.Values.global | default dict).nodeArgs) | default list }}
+          command: {{ concat (list "node") $nodeArgs (list (printf "services/%s/dist/main.js" .Values.service)) | toJson }}
           env:
             - name: HOST
               value: "0.0.0.0"

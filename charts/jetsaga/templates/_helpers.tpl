@@ -37,3 +37,26 @@ capabilities:
 {{- define "jetsaga.image" -}}
 {{- printf "%s:%s" .repository .tag -}}
 {{- end -}}
+
+{{/*
+Alert and recording rules from observability/ (copied to files/generated/observability): every YAML file outside
+tests/ that is a PrometheusRule or a plain rule file (`groups:`). Renders a JSON list of {name, groups}.
+*/}}
+{{- define "jetsaga.ruleFiles" -}}
+{{- $found := list -}}
+{{- range $path, $_ := .Files.Glob "files/generated/observability/**.yaml" -}}
+{{- if not (regexMatch "/tests?/|\\.test\\.ya?ml$" $path) -}}
+{{- $doc := fromYaml ($.Files.Get $path) -}}
+{{- $groups := list -}}
+{{- if and (eq (toString $doc.kind) "PrometheusRule") $doc.spec -}}
+{{- $groups = $doc.spec.groups | default list -}}
+{{- else if $doc.groups -}}
+{{- $groups = $doc.groups -}}
+{{- end -}}
+{{- if $groups -}}
+{{- $found = append $found (dict "name" (base $path | trimSuffix ".yaml" | replace "." "-" | replace "_" "-" | lower) "groups" $groups) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $found -}}
+{{- end -}}

@@ -34,3 +34,12 @@ export {
   ToolBuildError,
 } from './k8s-tools.js';
 export { ALL_CHARTS, type PreparedCharts, prepareCharts, SERVICE_CHARTS, UMBRELLA_CHART } from './charts.js';
+export {
+  type KubeApiserver,
+  type KubeApiserverOptions,
+  type KubeResponse,
+  kubeGet,
+  kubeRequest,
+  startKubeApiserver,
+} from './kube-apiserver.js';
+export { KubeApiError, KubeClient, type KubeObject, type KubeTestServer } from './k8s-testing.js';

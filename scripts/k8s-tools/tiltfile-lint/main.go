@@ -53,33 +53,31 @@ func tagged(kind string) func(map[string]starlark.Value) starlark.Value {
 	}
 }
 
-// blob stands for helm()'s rendered YAML: the lint never renders charts (helm template does, in the chart tests).
-func blob(kind string) func(map[string]starlark.Value) starlark.Value {
-	return func(args map[string]starlark.Value) starlark.Value {
-		return tagged(kind)(args)
-	}
-}
-
 var tiltBuiltins = map[string]builtinSpec{
 	"docker_build": {params: []string{"ref", "context", "build_args?", "dockerfile?", "dockerfile_contents?", "live_update?",
 		"match_in_env_vars?", "ignore?", "only?", "entrypoint?", "target?", "ssh?", "network?", "secret?", "extra_tag?",
 		"container_args?", "cache_from?", "pull?", "platform?", "env?"}, result: none},
 	"k8s_yaml": {params: []string{"yaml", "allow_duplicates?"}, result: none},
 	"helm": {params: []string{"paths", "name?", "namespace?", "values?", "set?", "kube_version?", "skip_crds?"},
-		result: blob("helm")},
+		// The lint never renders charts (helm template does, in the chart tests): helm() returns a stand-in.
+		result: tagged("helm")},
 	"k8s_resource": {params: []string{"workload?", "new_name?", "port_forwards?", "extra_pod_selectors?", "trigger_mode?",
 		"resource_deps?", "objects?", "auto_init?", "pod_readiness?", "links?", "labels?", "discovery_strategy?"},
 		result: none},
 	"local_resource": {params: []string{"name", "cmd?", "deps?", "trigger_mode?", "resource_deps?", "ignore?", "auto_init?",
 		"serve_cmd?", "cmd_bat?", "serve_cmd_bat?", "allow_parallel?", "links?", "tags?", "env?", "serve_env?",
 		"readiness_probe?", "dir?", "serve_dir?", "labels?"}, result: none},
-	"sync":               {params: []string{"local_path", "remote_path"}, result: tagged("sync")},
-	"run":                {params: []string{"cmd", "trigger?", "echo_off?"}, result: tagged("run")},
-	"fall_back_on":       {params: []string{"files"}, result: tagged("fall_back_on")},
-	"initial_sync":       {params: []string{}, result: tagged("initial_sync")},
-	"port_forward":       {params: []string{"local_port", "container_port?", "name?", "link_path?", "host?"}, result: tagged("port_forward")},
-	"link":               {params: []string{"url", "name?"}, result: tagged("link")},
-	"watch_file":         {params: []string{"file_path"}, result: none},
+	"sync":         {params: []string{"local_path", "remote_path"}, result: tagged("sync")},
+	"run":          {params: []string{"cmd", "trigger?", "echo_off?"}, result: tagged("run")},
+	"fall_back_on": {params: []string{"files"}, result: tagged("fall_back_on")},
+	"initial_sync": {params: []string{}, result: tagged("initial_sync")},
+	"port_forward": {params: []string{"local_port", "container_port?", "name?", "link_path?", "host?"}, result: tagged("port_forward")},
+	"link":         {params: []string{"url", "name?"}, result: tagged("link")},
+	"watch_file":   {params: []string{"file_path"}, result: none},
+	// local() runs a command when Tilt loads the Tiltfile; the lint records it and runs nothing.
+	"local": {params: []string{"command", "quiet?", "command_bat?", "echo_off?", "env?", "dir?"},
+		result: func(map[string]starlark.Value) starlark.Value { return starlark.String("") }},
+	"blob":               {params: []string{"contents"}, result: tagged("blob")},
 	"allow_k8s_contexts": {params: []string{"contexts"}, result: none},
 	"update_settings": {params: []string{"max_parallel_updates?", "k8s_upsert_timeout_secs?",
 		"suppress_unused_image_warnings?"}, result: none},

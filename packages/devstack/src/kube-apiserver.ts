@@ -1,0 +1,224 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, waitFor } from './ports.js';
+
+const run = promisify(execFile);
+
+export type KubeApiserverOptions = {
+  apiserverBin: string;
+  etcdBin: string;
+  /** Work directory: etcd data, certificates, token file, logs, kubeconfig. */
+  dir: string;
+};
+
+export type KubeApiserver = {
+  /** https://127.0.0.1:<port> */
+  url: string;
+  /** Bearer token of a system:masters user. */
+  token: string;
+  /** PEM of the CA that signed the serving certificate. */
+  caPem: string;
+  /** A kubeconfig file for helm and kubectl. */
+  kubeconfig: string;
+  stop(): Promise<void>;
+};
+
+export type KubeResponse = { status: number; body: string; warnings: string[] };
+
+/**
+ * One HTTPS request to the API server with its CA and the admin token. `warnings` are the API server's Warning
+ * headers (deprecations, Pod Security violations in audit/warn mode, unknown fields), which the checks require to
+ * be empty.
+ */
+export function kubeRequest(
+  server: Pick<KubeApiserver, 'url' | 'token' | 'caPem'>,
+  method: string,
+  path: string,
+  body?: { contentType: string; text: string },
+): Promise<KubeResponse> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${server.token}`, accept: 'application/json' };
+    if (body) headers['content-type'] = body.contentType;
+    const req = request(new URL(path, server.url), { method, ca: server.caPem, headers }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => {
+        const raw = res.headers.warning;
+        const warnings = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+        resolve({ status: res.statusCode ?? 0, body: text, warnings });
+      });
+    });
+    req.once('error', reject);
+    req.setTimeout(15_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.end(body?.text);
+  });
+}
+
+export function kubeGet(server: Pick<KubeApiserver, 'url' | 'token' | 'caPem'>, path: string): Promise<KubeResponse> {
+  return kubeRequest(server, 'GET', path);
+}
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  await run('openssl', args, { cwd, timeout: 30_000 });
+}
+
+/** A CA, a serving certificate for 127.0.0.1/localhost, and the service-account signing key pair. */
+async function makeCertificates(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await openssl(
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=jetsaga-test-ca'],
+    dir,
+  );
+  await openssl(
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=kube-apiserver'],
+    dir,
+  );
+  await writeFile(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n');
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'san.ext',
+    ],
+    dir,
+  );
+  await openssl(['genrsa', '-out', 'sa.key', '2048'], dir);
+  await openssl(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
+}
+
+function launch(bin: string, args: string[], log: string): ChildProcess {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = createWriteStream(log, { flags: 'a' });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  return child;
+}
+
+async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+/**
+ * etcd and kube-apiserver on loopback, as in shared/TOOLCHAIN.md: RBAC authorization, an admin bearer token, real
+ * service-account keys. No controller-manager or scheduler: objects are stored and validated (admission, Pod
+ * Security, CRD schemas, server-side apply), pods are never run.
+ */
+export async function startKubeApiserver(options: KubeApiserverOptions): Promise<KubeApiserver> {
+  const { dir } = options;
+  const certs = join(dir, 'certs');
+  await makeCertificates(certs);
+  const token = randomBytes(24).toString('hex');
+  await writeFile(join(dir, 'tokens.csv'), `${token},jetsaga-admin,jetsaga-admin,"system:masters"\n`);
+
+  const etcdPort = await freePort();
+  const peerPort = await freePort();
+  const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+  const etcd = launch(
+    options.etcdBin,
+    [
+      '--name=jetsaga-test',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=jetsaga-test=http://127.0.0.1:${peerPort}`,
+      // Throwaway data on a shared two-core machine: fsync buys nothing here.
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ],
+    join(dir, 'etcd.log'),
+  );
+  try {
+    await waitFor('etcd', async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000);
+  } catch (error) {
+    await terminate(etcd, 'SIGKILL');
+    throw error;
+  }
+
+  const port = await freePort();
+  const apiserver = launch(
+    options.apiserverBin,
+    [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--cert-dir=${certs}`,
+      `--tls-cert-file=${join(certs, 'server.crt')}`,
+      `--tls-private-key-file=${join(certs, 'server.key')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      `--service-account-key-file=${join(certs, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(certs, 'sa.key')}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      '--authorization-mode=RBAC',
+      // A range of the benchmarking block, never routed anywhere; no Service address is ever used here anyway.
+      '--service-cluster-ip-range=198.18.128.0/24',
+      '--enable-priority-and-fairness=false',
+    ],
+    join(dir, 'kube-apiserver.log'),
+  );
+  const caPem = await readFile(join(certs, 'ca.crt'), 'utf8');
+  const url = `https://127.0.0.1:${port}`;
+  const stop = async () => {
+    // With etcd gone first, the API server may never exit on SIGTERM.
+    await terminate(apiserver, 'SIGKILL');
+    await terminate(etcd, 'SIGTERM');
+  };
+  try {
+    await waitFor(
+      `kube-apiserver on ${url} (log: ${join(dir, 'kube-apiserver.log')})`,
+      async () => {
+        if (apiserver.exitCode !== null) throw new Error(`kube-apiserver exited with ${apiserver.exitCode}`);
+        return (await kubeGet({ url, token, caPem }, '/readyz')).status === 200;
+      },
+      90_000,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      `- name: jetsaga-test`,
+      `  cluster: { server: "${url}", certificate-authority-data: "${Buffer.from(caPem).toString('base64')}" }`,
+      'users:',
+      `- name: jetsaga-admin`,
+      `  user: { token: "${token}" }`,
+      'contexts:',
+      '- name: jetsaga-test',
+      '  context: { cluster: jetsaga-test, user: jetsaga-admin }',
+      'current-context: jetsaga-test',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return { url, token, caPem, kubeconfig, stop };
+}

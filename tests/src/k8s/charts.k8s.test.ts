@@ -1,0 +1,245 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { ALL_CHARTS, REPO_ROOT, SERVICE_CHARTS } from '@jetsaga/devstack';
+import { describe, expect, inject, it } from 'vitest';
+import { parse } from 'yaml';
+import { byKind, find, helmLint, helmTemplate, podSpec, spec } from './render.js';
+
+const helm = inject('helmBin');
+
+/** The rule groups of every rule file under observability/ (PrometheusRule objects or plain rule files). */
+async function ruleGroupsInRepo(): Promise<unknown[]> {
+  const dir = join(REPO_ROOT, 'observability');
+  const files = existsSync(dir)
+    ? (await readdir(dir, { recursive: true })).filter((file) => /\.ya?ml$/.test(file) && !/(^|\/)tests?\/|\.test\.ya?ml$/.test(file))
+    : [];
+  const groups = [];
+  for (const file of files.sort((a, b) => basename(a).localeCompare(basename(b)))) {
+    const doc = parse(await readFile(join(dir, file), 'utf8')) as { kind?: string; spec?: { groups?: unknown }; groups?: unknown } | null;
+    const found = doc?.kind === 'PrometheusRule' ? doc.spec?.groups : doc?.groups;
+    if (found) groups.push(found);
+  }
+  return groups;
+}
+const charts = inject('chartsDir');
+const chart = (name: string) => join(charts, name);
+const PROFILES = { default: [], production: ['values-production.yaml'], observability: ['values-observability.yaml'] } as const;
+const PORTS: Record<string, number> = {
+  gateway: 8080,
+  order: 8081,
+  inventory: 8082,
+  payment: 8083,
+  sales: 8084,
+  'event-store': 8085,
+  operator: 8090,
+};
+
+describe('helm lint --strict', () => {
+  it.each(ALL_CHARTS.map((name) => [name]))('%s passes with its default values', async (name) => {
+    await expect(helmLint(helm, chart(name))).resolves.toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it.each(Object.entries(PROFILES).filter(([name]) => name !== 'default'))('jetsaga passes with the %s values', async (_, values) => {
+    await expect(helmLint(helm, chart('jetsaga'), [...values])).resolves.toMatch(/0 chart\(s\) failed/);
+  });
+
+  it('rejects values the schemas forbid (an even NATS cluster, a port out of range, an unknown key)', async () => {
+    for (const set of [
+      'nats.replicas=2',
+      'order.ports.http=0',
+      'nats.syncIntervl=always',
+      'gateway.securityContext.allowPrivilegeEscalation=true',
+    ]) {
+      await expect(helmTemplate(helm, chart('jetsaga'), { set: [set] }), set).rejects.toThrow(/schema|values don't meet/i);
+    }
+  });
+
+  it('every service chart shares one values schema (scripts/k8s-tools/service-chart.schema.json)', async () => {
+    const shared = JSON.parse(await readFile(join(REPO_ROOT, 'scripts/k8s-tools/service-chart.schema.json'), 'utf8'));
+    for (const name of SERVICE_CHARTS.filter((service) => service !== 'operator')) {
+      expect(JSON.parse(await readFile(join(REPO_ROOT, 'charts', name, 'values.schema.json'), 'utf8')), name).toEqual(shared);
+    }
+    const operator = JSON.parse(await readFile(join(REPO_ROOT, 'charts/operator/values.schema.json'), 'utf8'));
+    expect({ ...operator, title: shared.title, properties: { ...operator.properties, rbac: shared.properties.rbac } }).toEqual(shared);
+  });
+});
+
+describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values', (profile, values) => {
+  const rendered = helmTemplate(helm, chart('jetsaga'), { values: [...values], namespace: 'shop' });
+
+  it('runs every workload under the restricted Pod Security profile with requests and a memory limit', async () => {
+    const workloads = [...byKind(await rendered, 'Deployment'), ...byKind(await rendered, 'StatefulSet')];
+    expect(workloads.length).toBeGreaterThanOrEqual(profile === 'production' ? 8 : 9);
+    for (const workload of workloads) {
+      const pod = podSpec(workload);
+      const where = `${workload.kind} ${workload.metadata.name}`;
+      expect(pod.securityContext, where).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      for (const container of pod.containers) {
+        expect(container.securityContext, where).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        });
+        expect(container.resources?.requests?.cpu, where).toBeDefined();
+        expect(container.resources?.limits?.memory, where).toBeDefined();
+      }
+    }
+  });
+
+  it('gives each service named http and metrics ports, /healthz and /readyz probes, and a Service with both ports', async () => {
+    const objects = await rendered;
+    for (const name of SERVICE_CHARTS) {
+      const container = podSpec(find(objects, 'Deployment', `jetsaga-${name}`)).containers[0]!;
+      expect(container.ports, name).toEqual([
+        { name: 'http', containerPort: PORTS[name], protocol: 'TCP' },
+        { name: 'metrics', containerPort: 9464, protocol: 'TCP' },
+      ]);
+      expect(container.livenessProbe?.httpGet, name).toEqual({ path: '/healthz', port: 'http' });
+      expect(container.readinessProbe?.httpGet, name).toEqual({ path: '/readyz', port: 'http' });
+      const ports = spec<{ ports: { name: string }[] }>(find(objects, 'Service', `jetsaga-${name}`)).ports.map((port) => port.name);
+      expect(ports, name).toEqual(['http', 'metrics']);
+    }
+  });
+
+  it('runs NATS as a three-server JetStream cluster with file storage and sync_interval always', async () => {
+    const objects = await rendered;
+    const nats = find(objects, 'StatefulSet', 'jetsaga-nats');
+    expect(spec(nats).replicas).toBe(3);
+    expect(spec<{ volumeClaimTemplates: unknown[] }>(nats).volumeClaimTemplates).toHaveLength(1);
+    const conf = (find(objects, 'ConfigMap', 'jetsaga-nats') as unknown as { data: Record<string, string> }).data['nats.conf']!;
+    expect(conf).toMatch(/jetstream \{[^}]*store_dir: \/data\/jetstream[^}]*sync_interval: always/s);
+    const routes = conf.match(/nats:\/\/jetsaga-nats-\d\.jetsaga-nats-headless\.shop\.svc\.cluster\.local:6222/g);
+    expect(routes).toHaveLength(3);
+  });
+
+  it('declares the topology as operator resources with R3 streams', async () => {
+    const objects = await rendered;
+    const streams = byKind(objects, 'EventStream');
+    expect(streams.map((stream) => spec<{ name: string }>(stream).name).sort()).toEqual(['DEADLINES', 'DLQ', 'EVENTS']);
+    for (const stream of streams) expect(spec(stream).replicas).toBe(3);
+    expect(
+      byKind(objects, 'EventConsumer')
+        .map((consumer) => consumer.metadata.name)
+        .sort(),
+    ).toEqual(['inventory', 'order', 'order-deadlines', 'payment', 'sales']);
+  });
+
+  it('lets each service reach only what it needs', async () => {
+    const objects = await rendered;
+    const policy = (name: string) =>
+      spec<{
+        ingress: { from?: { podSelector: { matchLabels: Record<string, string> } }[] }[];
+        egress: { to?: { podSelector?: { matchLabels: Record<string, string> } }[] }[];
+      }>(find(objects, 'NetworkPolicy', `jetsaga-${name}`));
+    const names = (peers: { podSelector?: { matchLabels: Record<string, string> } }[] | undefined) =>
+      (peers ?? []).map((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/name']).filter(Boolean);
+    expect(names(policy('inventory').ingress[0]!.from)).toEqual(['gateway', 'order']);
+    expect(names(policy('sales').ingress[0]!.from)).toEqual(['gateway']);
+    expect(policy('gateway').ingress[0]!.from).toBeUndefined();
+    expect(policy('order').egress.flatMap((rule) => names(rule.to))).toEqual(expect.arrayContaining(['nats', 'inventory', 'payment']));
+    expect(policy('order').egress.flatMap((rule) => names(rule.to))).not.toContain('sales');
+    expect(policy('gateway').egress.flatMap((rule) => names(rule.to))).not.toContain('postgres');
+  });
+
+  it('gives only the operator an API token, with a namespaced Role and no wildcard', async () => {
+    const objects = await rendered;
+    // Prometheus (observability profile) reads pods for service discovery; the operator reads its resources.
+    const needsToken = new Set(['jetsaga-operator', 'jetsaga-prometheus']);
+    for (const account of byKind(objects, 'ServiceAccount')) {
+      const automount = (account as unknown as { automountServiceAccountToken?: boolean }).automountServiceAccountToken;
+      if (needsToken.has(account.metadata.name)) expect(automount, account.metadata.name).not.toBe(false);
+      else expect(automount, account.metadata.name).toBe(false);
+    }
+    for (const workload of [...byKind(objects, 'Deployment'), ...byKind(objects, 'StatefulSet')]) {
+      const pod = podSpec(workload);
+      if (!needsToken.has(pod.serviceAccountName ?? '')) expect(pod.automountServiceAccountToken, workload.metadata.name).toBe(false);
+    }
+    expect(byKind(objects, 'ClusterRole')).toEqual([]);
+    const role = find(objects, 'Role', 'jetsaga-operator') as unknown as {
+      rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[];
+    };
+    for (const rule of role.rules) {
+      expect(rule.verbs).not.toContain('*');
+      expect(rule.resources).not.toContain('*');
+      expect(rule.verbs).not.toContain('delete');
+    }
+    expect(role.rules.find((rule) => rule.resources.includes('leases') && rule.verbs.includes('update'))?.resourceNames).toEqual([
+      'jetsaga-operator',
+    ]);
+  });
+
+  if (profile === 'production') {
+    it('production: two replicas or more behind a PDB, HPAs, ServiceMonitors on the metrics port, an external Postgres', async () => {
+      const objects = await rendered;
+      for (const name of SERVICE_CHARTS) {
+        expect(spec(find(objects, 'Deployment', `jetsaga-${name}`)).replicas ?? 2, name).toBeGreaterThanOrEqual(2);
+        expect(spec(find(objects, 'PodDisruptionBudget', `jetsaga-${name}`)), name).toMatchObject({ minAvailable: 1 });
+        expect(spec(find(objects, 'ServiceMonitor', `jetsaga-${name}`)), name).toMatchObject({
+          endpoints: [{ port: 'metrics', path: '/metrics' }],
+        });
+      }
+      for (const hpa of byKind(objects, 'HorizontalPodAutoscaler')) expect(spec(hpa).minReplicas).toBeGreaterThanOrEqual(2);
+      expect(byKind(objects, 'HorizontalPodAutoscaler')).toHaveLength(6);
+      expect(objects.some((object) => object.metadata.name === 'jetsaga-postgres')).toBe(false);
+      // Every PrometheusRule in observability/ ships as one, with the release's labels.
+      const rules = await ruleGroupsInRepo();
+      expect(byKind(objects, 'PrometheusRule').map((rule) => spec<{ groups: unknown }>(rule).groups)).toEqual(rules);
+      const env = podSpec(find(objects, 'Deployment', 'jetsaga-order')).containers[0]!.env ?? [];
+      expect(env.find((variable) => variable.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+        name: 'jetsaga-database',
+        key: 'url',
+      });
+    });
+  } else {
+    it('local: Postgres in the release, its URL in the Secret the services read, no ServiceMonitor', async () => {
+      const objects = await rendered;
+      find(objects, 'StatefulSet', 'jetsaga-postgres');
+      const secret = find(objects, 'Secret', 'jetsaga-database') as unknown as { stringData: { url: string } };
+      expect(secret.stringData.url).toBe('postgres://jetsaga:jetsaga-local@jetsaga-postgres:5432/jetsaga');
+      expect(byKind(objects, 'ServiceMonitor')).toEqual([]);
+      const gatewayEnv = podSpec(find(objects, 'Deployment', 'jetsaga-gateway')).containers[0]!.env ?? [];
+      expect(gatewayEnv.find((variable) => variable.name === 'ORDER_URL')?.value).toBe('http://jetsaga-order:8081');
+      expect(gatewayEnv.some((variable) => variable.name === 'DATABASE_URL')).toBe(false);
+    });
+  }
+
+  if (profile === 'observability') {
+    it('observability: Tempo, Prometheus and Grafana, traces from every service, exemplars linked to Tempo', async () => {
+      const objects = await rendered;
+      for (const name of ['tempo', 'prometheus', 'grafana']) find(objects, 'Deployment', `jetsaga-${name}`);
+      for (const name of SERVICE_CHARTS) {
+        const env = podSpec(find(objects, 'Deployment', `jetsaga-${name}`)).containers[0]!.env ?? [];
+        expect(env.find((variable) => variable.name === 'OTEL_EXPORTER_OTLP_ENDPOINT')?.value, name).toBe('http://jetsaga-tempo:4318');
+      }
+      const datasources = (find(objects, 'ConfigMap', 'jetsaga-grafana-datasources') as unknown as { data: Record<string, string> }).data;
+      expect(Object.values(datasources).join('\n')).toMatch(
+        /exemplarTraceIdDestinations:\s+- (\{ )?name: trace_id,?\s+datasourceUid: tempo/,
+      );
+      expect(Object.values(datasources).join('\n')).toMatch(/url: http:\/\/jetsaga-tempo:3200/);
+      expect(find(objects, 'ConfigMap', 'jetsaga-grafana-dashboards').metadata.labels?.grafana_dashboard).toBe('1');
+    });
+  }
+});
+
+describe('a service chart on its own', () => {
+  it('renders a complete service with the NetworkPolicy and ServiceMonitor switched on by values', async () => {
+    const objects = await helmTemplate(helm, chart('payment'), {
+      release: 'solo',
+      set: ['global.networkPolicy.enabled=true', 'serviceMonitor.enabled=true', 'autoscaling.enabled=true'],
+    });
+    expect(objects.map((object) => object.kind).sort()).toEqual([
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'NetworkPolicy',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
+    const deployment = find(objects, 'Deployment', 'solo-payment');
+    expect(spec(deployment).replicas).toBeUndefined();
+    const env = podSpec(deployment).containers[0]!.env ?? [];
+    expect(env.find((variable) => variable.name === 'NATS_URL')?.value).toBe('nats://solo-nats:4222');
+  });
+});
