@@ -4,8 +4,10 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ensureNatsServer, preferredPort, startNatsServer, startPostgres, startSystem } from '../packages/devstack/dist/index.js';
-import { connectNats, ensureTopology } from '../packages/platform/dist/index.js';
+import { connectNats } from '../packages/platform/dist/index.js';
+import { applyTopologyFrom } from '../services/operator/dist/index.js';
 
 const say = (message) => console.log(`[jetsaga] ${message}`);
 const dataDir =
@@ -79,9 +81,11 @@ try {
     say(`postgres  127.0.0.1:${postgres.port}/jetsaga (embedded; data in ${join(dataDir, 'postgres')})`);
   }
 
-  // The start script owns the stream topology locally, as the operator does in a cluster.
+  // The start script owns the stream topology locally, as the operator does in a cluster: the same declarations
+  // (k8s/topology) through the operator's reconcile steps.
   const nc = await connectNats(natsUrl, 'jetsaga-start');
-  await ensureTopology(nc, { update: true });
+  const applied = await applyTopologyFrom(nc, fileURLToPath(new URL('../k8s/topology', import.meta.url)));
+  say(`topology  ${applied.length} streams and consumers from k8s/topology in sync`);
   await nc.close();
 
   const system = await startSystem({

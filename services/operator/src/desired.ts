@@ -76,8 +76,21 @@ export type Difference = { field: string; want: unknown; have: unknown };
 export const IMMUTABLE_STREAM_FIELDS = ['storage', 'retention'] as const;
 export const IMMUTABLE_CONSUMER_FIELDS = ['deliver_policy', 'ack_policy'] as const;
 
+/** JSON with object keys sorted: the server returns maps (metadata) in its own order. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([key, item]) => [key, canonical(item)]),
+    );
+  }
+  return value;
+}
+
 function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
 /** What the server reports for a field it was never given, so an absent field and its default compare equal. */

@@ -41,4 +41,12 @@ export {
   parseSpec,
   projectionSpec,
 } from './resources.js';
-export { type AppliedResource, applyTopology, loadTopology, parseTopology, type Topology, TopologyError } from './topology.js';
+export {
+  type AppliedResource,
+  applyTopology,
+  applyTopologyFrom,
+  loadTopology,
+  parseTopology,
+  type Topology,
+  TopologyError,
+} from './topology.js';

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JetStreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION, KINDS } from './constants.js';
 import { reconcileConsumer, reconcileStream, type StepOutcome } from './jetstream.js';
@@ -73,8 +74,10 @@ export type AppliedResource = { kind: string; name: string; passes: number; outc
 export async function applyTopology(jsm: JetStreamManager, topology: Topology, maxPasses = 5): Promise<AppliedResource[]> {
   const applied: AppliedResource[] = [];
   const drive = async <S>(kind: string, name: string, spec: S, step: (spec: S) => Promise<StepOutcome<unknown>>) => {
+    let last: StepOutcome<unknown> | undefined;
     for (let pass = 1; pass <= maxPasses; pass++) {
       const outcome = await step(spec);
+      last = outcome;
       if (outcome.action === 'none' && outcome.condition.status === 'True') {
         applied.push({ kind, name, passes: pass, outcome });
         return;
@@ -82,7 +85,7 @@ export async function applyTopology(jsm: JetStreamManager, topology: Topology, m
       if (outcome.action === 'blocked')
         throw new TopologyError(`${kind} ${name}: ${outcome.condition.reason}: ${outcome.condition.message}`);
     }
-    throw new TopologyError(`${kind} ${name} is not in sync after ${maxPasses} passes`);
+    throw new TopologyError(`${kind} ${name} is not in sync after ${maxPasses} passes (last: ${last?.condition.message})`);
   };
   for (const stream of topology.streams) {
     const spec: EventStreamSpec = parseSpec(eventStreamSpec, stream.spec);
@@ -93,4 +96,9 @@ export async function applyTopology(jsm: JetStreamManager, topology: Topology, m
     await drive(consumer.kind, consumer.metadata.name, spec, (s) => reconcileConsumer(jsm, s));
   }
   return applied;
+}
+
+/** `npm start`: k8s/topology (or another directory of the same resources) applied to the NATS behind `nc`. */
+export async function applyTopologyFrom(nc: NatsConnection, dir: string): Promise<AppliedResource[]> {
+  return applyTopology(await jetstreamManager(nc), await loadTopology(dir));
 }

@@ -1,0 +1,65 @@
+import { fileURLToPath } from 'node:url';
+import { type NatsServer, startTestNats } from '@jetsaga/devstack';
+import { connectNats, type NatsConnection } from '@jetsaga/platform';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { applyTopology, applyTopologyFrom, loadTopology } from './topology.js';
+
+const TOPOLOGY = fileURLToPath(new URL('../../../k8s/topology', import.meta.url));
+
+describe('npm start applies k8s/topology through the reconcile steps (real nats-server, no cluster)', () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+
+  beforeAll(async () => {
+    nats = await startTestNats(inject('natsServerBin'));
+    nc = await connectNats(nats.url, 'topology-test');
+    jsm = await jetstreamManager(nc);
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it('creates every stream and consumer as declared, each verified in sync', async () => {
+    const applied = await applyTopologyFrom(nc, TOPOLOGY);
+    expect(applied.map((resource) => `${resource.kind}/${resource.name}`)).toEqual([
+      'EventStream/events',
+      'EventStream/deadlines',
+      'EventStream/dlq',
+      'EventConsumer/order',
+      'EventConsumer/order-deadlines',
+      'EventConsumer/inventory',
+      'EventConsumer/payment',
+      'EventConsumer/sales',
+    ]);
+    // Created in one pass, verified in the next.
+    for (const resource of applied) expect(resource.passes, resource.name).toBe(2);
+    const deadlines = await jsm.streams.info('DEADLINES');
+    expect(deadlines.config).toMatchObject({ subjects: ['deadlines.>'], allow_msg_schedules: true, storage: 'file' });
+    const order = await jsm.consumers.info('EVENTS', 'order');
+    expect(order.config.filter_subjects).toEqual(['events.*.*.StockUnavailable', 'events.*.*.PaymentRefused', 'events.*.*.SaleConfirmed']);
+    expect(order.config.max_deliver).toBe(6);
+  });
+
+  it('is idempotent: a second run changes nothing', async () => {
+    const applied = await applyTopologyFrom(nc, TOPOLOGY);
+    for (const resource of applied) expect([resource.name, resource.passes, resource.outcome.action]).toEqual([resource.name, 1, 'none']);
+  });
+
+  it('puts drifted JetStream state back: a narrowed filter, a lost consumer, a changed stream limit', async () => {
+    await jsm.consumers.update('EVENTS', 'payment', { filter_subjects: ['events.*.*.StockReserved'] });
+    await jsm.consumers.delete('EVENTS', 'sales');
+    await jsm.streams.update('DEADLINES', { ...(await jsm.streams.info('DEADLINES')).config, max_age: 3_600_000_000_000 });
+    const applied = await applyTopology(jsm, await loadTopology(TOPOLOGY));
+    const passes = Object.fromEntries(applied.map((resource) => [resource.name, resource.passes]));
+    expect(passes).toMatchObject({ payment: 2, sales: 2, deadlines: 2, events: 1, order: 1 });
+    expect((await jsm.consumers.info('EVENTS', 'payment')).config.filter_subjects).toEqual([
+      'events.*.*.StockReserved',
+      'events.*.*.OrderCancelled',
+    ]);
+    expect((await jsm.consumers.info('EVENTS', 'sales')).config.durable_name).toBe('sales');
+    expect((await jsm.streams.info('DEADLINES')).config.max_age).toBe(24 * 3_600_000_000_000);
+  });
+});
