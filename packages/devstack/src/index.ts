@@ -1,9 +1,19 @@
 export { type NatsServer, type NatsServerOptions, startNatsServer } from './nats-server.js';
+export {
+  type JaegerOptions,
+  type JaegerServer,
+  type PrometheusOptions,
+  type PrometheusServer,
+  startJaeger,
+  startPrometheus,
+} from './observability-servers.js';
+export { ensureJaeger, ensurePrometheus, JAEGER_VERSION, PROMETHEUS_MINIMUM, type PrometheusTools } from './observability-tools.js';
 export { freePort, isPortFree, preferredPort, waitFor } from './ports.js';
 export { type PostgresOptions, type PostgresServer, startPostgres } from './postgres.js';
 export { type ProcessSpec, Supervisor, type SupervisorEvent, type SupervisorOptions } from './supervisor.js';
 export {
   DEFAULT_PORTS,
+  METRICS_PORT_OFFSET,
   REPO_ROOT,
   type RunningSystem,
   SERVICES,
@@ -11,6 +21,7 @@ export {
   type SystemOptions,
   serviceEntry,
   startSystem,
+  TELEMETRY_PRELOAD,
 } from './system.js';
 export { createTestDatabase, startTestNats, type TestEnvironment } from './testing.js';
 export {

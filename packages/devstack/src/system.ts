@@ -16,6 +16,12 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
   sales: 8084,
 };
 
+/** Each service's named `metrics` port sits this far above its HTTP port when `npm start` has its preferred ports (8080 -> 9464). */
+export const METRICS_PORT_OFFSET = 1384;
+
+/** Loaded before each service's own modules: starts OpenTelemetry when an OTLP endpoint is configured. */
+export const TELEMETRY_PRELOAD = fileURLToPath(new URL('packages/platform/dist/register.js', `file://${REPO_ROOT}`));
+
 export type SystemOptions = {
   natsUrl: string;
   databaseUrl: string;
@@ -30,6 +36,8 @@ export type SystemOptions = {
 export type RunningSystem = {
   gatewayUrl: string;
   urls: Record<ServiceName, string>;
+  /** Each service's Prometheus endpoint (`.../metrics`). */
+  metricsUrls: Record<ServiceName, string>;
   supervisor: Supervisor;
   stop(): Promise<void>;
 };
@@ -44,6 +52,14 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   for (const name of SERVICES) {
     ports[name] = options.ports === 'preferred' ? await preferredPort(DEFAULT_PORTS[name]) : await freePort();
   }
+  const metricsPorts = {} as Record<ServiceName, number>;
+  for (const name of SERVICES) {
+    metricsPorts[name] = options.ports === 'preferred' ? await preferredPort(DEFAULT_PORTS[name] + METRICS_PORT_OFFSET) : await freePort();
+  }
+  const metricsUrls = Object.fromEntries(SERVICES.map((name) => [name, `http://127.0.0.1:${metricsPorts[name]}/metrics`])) as Record<
+    ServiceName,
+    string
+  >;
   const urls = Object.fromEntries(SERVICES.map((name) => [name, `http://127.0.0.1:${ports[name]}`])) as Record<ServiceName, string>;
   const common: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -64,8 +80,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     supervisor.add({
       name,
       command: process.execPath,
-      args: ['--enable-source-maps', serviceEntry(name)],
-      env: { ...common, PORT: String(ports[name]) },
+      args: ['--enable-source-maps', '--import', TELEMETRY_PRELOAD, serviceEntry(name)],
+      env: { ...common, PORT: String(ports[name]), METRICS_PORT: String(metricsPorts[name]), OTEL_SERVICE_NAME: name },
       cwd: REPO_ROOT,
     });
   }
@@ -80,5 +96,5 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     await supervisor.stop();
     throw error;
   }
-  return { gatewayUrl: urls.gateway, urls, supervisor, stop: () => supervisor.stop() };
+  return { gatewayUrl: urls.gateway, urls, metricsUrls, supervisor, stop: () => supervisor.stop() };
 }

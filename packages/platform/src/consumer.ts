@@ -13,6 +13,7 @@ import {
 import { type NatsConnection, nanos, headers as natsHeaders } from '@nats-io/nats-core';
 import { PermanentError } from './errors.js';
 import type { Logger } from './log.js';
+import { processObserved, watchConsumers } from './messaging-metrics.js';
 import { isNotFound } from './nats.js';
 
 /** Default redelivery schedule after a transient failure: 1s, 5s, 30s, 60s, i.e. five attempts in all. */
@@ -130,6 +131,7 @@ export class EventConsumer<T> {
     const consumer = await this.js.consumers.get(spec.stream, spec.durable);
     this.messages = await consumer.consume({ max_messages: Math.max(64, (this.options.concurrency ?? 16) * 4) });
     this.loop = this.run(this.messages);
+    watchConsumers(nc, [spec], this.options.log);
   }
 
   async stop(): Promise<void> {
@@ -151,7 +153,10 @@ export class EventConsumer<T> {
       while (this.inFlight.size >= concurrency) await Promise.race(this.inFlight);
       const key = keyOf(delivery);
       const previous = this.chains.get(key) ?? Promise.resolve();
-      const task = previous.then(() => this.process(msg, delivery));
+      // Traced and measured around the settlement code, which sees the message as it is.
+      const task = previous.then(() =>
+        processObserved(this.options.spec.durable, msg, delivery, (observed) => this.process(observed, delivery), this.options.log),
+      );
       this.chains.set(key, task);
       this.inFlight.add(task);
       void task.finally(() => {

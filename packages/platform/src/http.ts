@@ -4,6 +4,7 @@ import { isUuid, uuidv7 } from '@jetsaga/events';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { type FieldError, HttpError, NotFoundError, ValidationError } from './errors.js';
+import { httpMetrics } from './http-metrics.js';
 import type { Logger } from './log.js';
 
 declare module 'hono' {
@@ -52,11 +53,12 @@ export type HttpAppOptions = {
   readiness?: Record<string, () => Promise<void>>;
 };
 
-/** A Hono app with request ids, /healthz, /readyz and problem+json for every error. */
+/** A Hono app with request ids, RED metrics per route, /healthz, /readyz and problem+json for every error. */
 export function createHttpApp(options: HttpAppOptions): Hono {
   const { log } = options;
   const app = new Hono();
   app.use(requestId());
+  app.use(httpMetrics());
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const checks: Record<string, string> = {};

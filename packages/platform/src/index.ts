@@ -39,6 +39,21 @@ export {
 } from './http.js';
 export { claimEvent, inboxMigration } from './inbox.js';
 export { createLogger, type Logger } from './log.js';
+export { processObserved, publishObserved, watchConsumers, watchOutbox } from './messaging-metrics.js';
+export {
+  counter,
+  gauge,
+  histogram,
+  initMetrics,
+  LATENCY_BUCKETS,
+  type MetricsRegistry,
+  type MetricsServer,
+  metricsRegistry,
+  observe,
+  startMetricsServer,
+  traceExemplar,
+} from './metrics.js';
+export { httpMetrics, type HttpMetricsOptions } from './http-metrics.js';
 export { connectNats, ensureStreams, ensureTopology, isNotFound, type NatsConnection, type StreamSpec, streamSpecs } from './nats.js';
 export {
   enqueue,
@@ -58,3 +73,18 @@ export {
   type ServiceDeps,
   watchParent,
 } from './service.js';
+export {
+  currentTraceId,
+  envelopeFacts,
+  logFacts,
+  MESSAGING,
+  messageTypeOf,
+  startBatchSpan,
+  stopTelemetry,
+  subjectTemplate,
+  traceContextOf,
+  tracer,
+  traceProcess,
+  traceSend,
+  withTraceHeaders,
+} from './telemetry.js';

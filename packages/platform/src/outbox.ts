@@ -4,6 +4,8 @@ import { type NatsConnection, headers as natsHeaders } from '@nats-io/nats-core'
 import type pg from 'pg';
 import { type Db, type Tx, withTransaction } from './db.js';
 import type { Logger } from './log.js';
+import { publishObserved } from './messaging-metrics.js';
+import { withTraceHeaders } from './telemetry.js';
 
 export const outboxMigration = {
   id: 'platform/001_outbox',
@@ -40,12 +42,16 @@ export function eventMessage(event: DomainEvent): OutboxMessage {
   return { id: event.id, subject: eventSubject(event.aggregateType, event.aggregateId, event.type), payload: event };
 }
 
-/** Writes messages in the caller's transaction: they exist exactly when the state change that caused them commits. */
+/**
+ * Writes messages in the caller's transaction: they exist exactly when the state change that caused them commits.
+ * The current trace context is stored with each message, so the relay's send, which happens later and elsewhere,
+ * continues the trace of the request or handler that caused it.
+ */
 export async function enqueue(tx: Tx, messages: readonly OutboxMessage[]): Promise<void> {
   if (messages.length === 0) return;
   const values: unknown[] = [];
   const rows = messages.map((message, index) => {
-    values.push(message.id, message.subject, JSON.stringify(message.headers ?? {}), JSON.stringify(message.payload));
+    values.push(message.id, message.subject, JSON.stringify(withTraceHeaders(message.headers)), JSON.stringify(message.payload));
     const base = index * 4;
     return `($${base + 1}, $${base + 2}, $${base + 3}::jsonb, $${base + 4}::jsonb)`;
   });
@@ -56,7 +62,14 @@ export async function enqueueEvents(tx: Tx, events: readonly DomainEvent[]): Pro
   await enqueue(tx, events.map(eventMessage));
 }
 
-type OutboxRow = { position: number; message_id: string; subject: string; headers: Record<string, string>; payload: unknown };
+type OutboxRow = {
+  position: number;
+  message_id: string;
+  subject: string;
+  headers: Record<string, string>;
+  payload: unknown;
+  created_at: Date;
+};
 
 export type OutboxRelayOptions = {
   db: Db;
@@ -139,7 +152,7 @@ export class OutboxRelay {
       ]);
       if (!lock.rows[0]?.locked) return 0;
       const { rows } = await tx.query<OutboxRow>(
-        'SELECT position, message_id, subject, headers, payload FROM outbox WHERE published_at IS NULL ORDER BY position LIMIT $1',
+        'SELECT position, message_id, subject, headers, payload, created_at FROM outbox WHERE published_at IS NULL ORDER BY position LIMIT $1',
         [this.batchSize],
       );
       if (rows.length === 0) return 0;
@@ -177,9 +190,18 @@ export class OutboxRelay {
   }
 
   private publish(row: OutboxRow) {
-    const hdrs = natsHeaders();
-    for (const [key, value] of Object.entries(row.headers)) hdrs.set(key, value);
-    return this.js.publish(row.subject, JSON.stringify(row.payload), { msgID: row.message_id, headers: hdrs });
+    const message = {
+      subject: row.subject,
+      messageId: row.message_id,
+      headers: row.headers,
+      payload: row.payload,
+      createdAt: row.created_at,
+    };
+    return publishObserved(message, (body, headers) => {
+      const hdrs = natsHeaders();
+      for (const [key, value] of Object.entries(headers)) hdrs.set(key, value);
+      return this.js.publish(row.subject, body, { msgID: row.message_id, headers: hdrs });
+    });
   }
 
   /** Waits for new rows (a notification) or the poll interval; a back-off wait only ends early on stop. */

@@ -8,7 +8,10 @@ import { createHttpApp, startHttpServer } from './http.js';
 import { inboxMigration } from './inbox.js';
 import { createLogger, type Logger } from './log.js';
 import { connectNats, ensureTopology, type NatsConnection } from './nats.js';
+import { watchOutbox } from './messaging-metrics.js';
+import { initMetrics, startMetricsServer } from './metrics.js';
 import { OutboxRelay, outboxMigration } from './outbox.js';
+import { stopTelemetry } from './telemetry.js';
 
 /** What every handler and route gets: I/O comes in as plain values, never from globals. */
 export type ServiceDeps = {
@@ -43,6 +46,9 @@ const baseConfig = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
   LOG_LEVEL: configFields.logLevel(),
+  /** The named `metrics` port (Prometheus, OpenMetrics); 0 takes any free port and logs it. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  METRICS_HOST: z.string().optional(),
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
 });
 
@@ -64,7 +70,7 @@ async function retry<T>(what: string, log: Logger, fn: () => Promise<T>, deadlin
   }
 }
 
-export type RunningService = { port: number; stop(): Promise<void>; deps: ServiceDeps };
+export type RunningService = { port: number; metricsPort: number; stop(): Promise<void>; deps: ServiceDeps };
 
 /**
  * Starts one bounded context: migrations, JetStream topology, the outbox relay, its consumers and its HTTP API,
@@ -73,6 +79,7 @@ export type RunningService = { port: number; stop(): Promise<void>; deps: Servic
 export async function runService(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env): Promise<RunningService> {
   const config = loadConfig(baseConfig, env);
   const log = createLogger(definition.name, config.LOG_LEVEL);
+  initMetrics(definition.name);
   const db = createPool(config.DATABASE_URL, definition.schema, { max: config.DB_POOL_MAX, applicationName: definition.name });
   const applied = await retry('postgres', log, () =>
     migrate(db, definition.schema, [outboxMigration, inboxMigration, ...definition.migrations]),
@@ -84,6 +91,7 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
   const deps: ServiceDeps = { db, nc, log, now: () => new Date(), newId: () => uuidv7(), env };
   const relay = new OutboxRelay({ db, nc, schema: definition.schema, log });
   relay.start();
+  watchOutbox(db, definition.schema, log);
 
   const consumers = (definition.consumers?.(deps) ?? []).map(
     (consumer) =>
@@ -113,17 +121,20 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
   if (definition.routes) app.route('/', definition.routes(deps));
   const server = await startHttpServer(app, config.PORT ?? definition.defaultPort, config.HOST);
   log.info({ port: server.port, host: config.HOST }, `${definition.name} listening`);
+  const metrics = await startMetricsServer({ port: config.METRICS_PORT, host: config.METRICS_HOST ?? config.HOST, log });
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       log.info('shutting down');
       await server.close();
+      await metrics.close();
       for (const consumer of consumers) await consumer.stop();
       await relay.stop();
       await nc.drain().catch(() => undefined);
       await db.end();
       log.info('stopped');
+      await stopTelemetry();
     })();
     return stopping;
   };
@@ -137,7 +148,7 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
     );
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, shutdown);
   watchParent(env, log, shutdown);
-  return { port: server.port, stop, deps };
+  return { port: server.port, metricsPort: metrics.port, stop, deps };
 }
 
 /**

@@ -1,4 +1,14 @@
-import { createHttpApp, createLogger, loadConfig, NotFoundError, startHttpServer, watchParent } from '@jetsaga/platform';
+import {
+  createHttpApp,
+  createLogger,
+  initMetrics,
+  loadConfig,
+  NotFoundError,
+  startHttpServer,
+  startMetricsServer,
+  stopTelemetry,
+  watchParent,
+} from '@jetsaga/platform';
 import { z } from 'zod';
 import { forward, ROUTES, type Upstream, upstreamFor } from './proxy.js';
 
@@ -6,6 +16,7 @@ const config = loadConfig(
   z.object({
     HOST: z.string().default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ORDER_URL: z.url().default('http://127.0.0.1:8081'),
     INVENTORY_URL: z.url().default('http://127.0.0.1:8082'),
@@ -22,6 +33,7 @@ const upstreams: Record<Upstream, string> = {
 };
 
 const log = createLogger('gateway', config.LOG_LEVEL);
+initMetrics('gateway');
 const readiness = Object.fromEntries(
   Object.entries(upstreams).map(([name, url]) => [
     name,
@@ -42,7 +54,11 @@ app.get('/', (c) => c.json({ name: 'jetsaga', routes: ROUTES.map((route) => rout
 
 const server = await startHttpServer(app, config.PORT, config.HOST);
 log.info({ port: server.port, host: config.HOST }, 'gateway listening');
+const metrics = await startMetricsServer({ port: config.METRICS_PORT, host: config.HOST, log });
 
-const shutdown = () => void server.close().then(() => process.exit(0));
+const shutdown = () =>
+  void Promise.all([server.close(), metrics.close()])
+    .then(() => stopTelemetry())
+    .then(() => process.exit(0));
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, shutdown);
 watchParent(process.env, log, shutdown);

@@ -16,6 +16,7 @@ export function upstreamFor(path: string): Upstream | undefined {
   return ROUTES.find((route) => path === route.prefix || path.startsWith(`${route.prefix}/`))?.upstream;
 }
 
+const TRACE_CONTEXT = new Set(['traceparent', 'tracestate']);
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'te', 'trailer']);
 
 /** Forwards the request as it came, with the gateway's request id, and the answer as it went. */
@@ -23,7 +24,8 @@ export async function forward(c: Context, baseUrl: string): Promise<Response> {
   const incoming = new URL(c.req.url);
   const target = new URL(incoming.pathname + incoming.search, baseUrl);
   const headers = new Headers();
-  for (const [key, value] of c.req.raw.headers) if (!HOP_BY_HOP.has(key)) headers.set(key, value);
+  // The caller's trace context is continued by this request's own client span, which sends its own.
+  for (const [key, value] of c.req.raw.headers) if (!HOP_BY_HOP.has(key) && !TRACE_CONTEXT.has(key)) headers.set(key, value);
   headers.set('x-request-id', c.get('requestId'));
   headers.set('x-forwarded-host', incoming.host);
   const hasBody = !['GET', 'HEAD'].includes(c.req.method);

@@ -1,6 +1,17 @@
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { isConflict, isNotFoundStatus } from './kube.js';
 
+/**
+ * Lease times are MicroTime: the API server insists on six fractional digits, while Date#toISOString (what
+ * client-node serializes with) writes three.
+ */
+class MicroTime extends Date {
+  override toISOString(): string {
+    return super.toISOString().replace(/Z$/, '000Z');
+  }
+}
+const micro = (date: Date | string | undefined): Date | undefined => (date === undefined ? undefined : new MicroTime(date));
+
 export type LeaderElectionOptions = {
   kubeConfig: KubeConfig;
   namespace: string;
@@ -66,7 +77,7 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<void> {
     const { namespace, name, identity, leaseDurationSeconds } = this.options;
-    const now = new Date();
+    const now = new MicroTime();
     let lease: V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
@@ -106,7 +117,7 @@ export class LeaderElector {
             holderIdentity: identity,
             leaseDurationSeconds,
             renewTime: now,
-            acquireTime: takingOver ? now : spec.acquireTime,
+            acquireTime: takingOver ? now : micro(spec.acquireTime),
             leaseTransitions: (spec.leaseTransitions ?? 0) + (takingOver ? 1 : 0),
           },
         },
@@ -126,7 +137,16 @@ export class LeaderElector {
     await this.api.replaceNamespacedLease({
       name,
       namespace,
-      body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date() } },
+      body: {
+        ...lease,
+        spec: {
+          ...lease.spec,
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          acquireTime: micro(lease.spec?.acquireTime),
+          renewTime: new MicroTime(),
+        },
+      },
     });
   }
 }

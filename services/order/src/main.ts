@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { cartRoutes } from './carts/routes.js';
 import { httpLookups } from './lookups.js';
 import { migrations } from './migrations.js';
+import { watchSagas } from './orders/metrics.js';
 import { orderConsumers } from './orders/reactions.js';
 import { orderRoutes } from './orders/routes.js';
 
@@ -15,7 +16,7 @@ const config = loadConfig(
   }),
 );
 
-await runService({
+const service = await runService({
   name: 'order',
   schema: 'orders',
   defaultPort: 8081,
@@ -26,3 +27,4 @@ await runService({
   },
   consumers: orderConsumers,
 });
+watchSagas(service.deps.db);

@@ -30,4 +30,9 @@ export const migrations: Migration[] = [
       CREATE INDEX orders_status ON orders (status, id);
     `,
   },
+  {
+    // The trace the checkout started: GET /api/orders/:id returns it, so a user can open the saga in Tempo or Jaeger.
+    id: 'order/002_trace_id',
+    sql: `ALTER TABLE orders ADD COLUMN trace_id text;`,
+  },
 ];

@@ -10,6 +10,8 @@ export type Order = {
   lines: Array<{ productId: string; quantity: number; priceCents: number }>;
   totalCents: number;
   correlationId: string;
+  /** The trace the checkout started, when tracing is on. */
+  traceId?: string;
 };
 
 /** A thin client over the gateway's HTTP contract, as a user's client would call it. */

@@ -1,5 +1,6 @@
 import { type DomainEvent, deadlineFiredSubject, deadlineScheduleSubject, materialize } from '@jetsaga/events';
 import {
+  currentTraceId,
   enqueue,
   enqueueEvents,
   NotFoundError,
@@ -120,7 +121,7 @@ export function cartRoutes(options: CartRoutesOptions): Hono {
       };
       const events = [...materialize(cartEvents, id, base), ...materialize(orderEvents, orderId, base)];
       await saveCart(tx, cartEvents.reduce(evolveCart, cart));
-      await insertOrder(tx, orderEvents.reduce(evolveOrder, initialOrder), correlationId);
+      await insertOrder(tx, orderEvents.reduce(evolveOrder, initialOrder), correlationId, currentTraceId());
       const placed = events.find((event) => event.type === 'OrderPlaced');
       if (placed?.type !== 'OrderPlaced') throw new Error('unreachable: checkout places an order');
       await enqueueEvents(tx, events);

@@ -19,6 +19,7 @@ import {
   withTransaction,
 } from '@jetsaga/platform';
 import { z } from 'zod';
+import { recordSagaEnd, type SagaEnd } from './metrics.js';
 import { decideOrder, evolveOrder, isTerminal, type OrderCommand } from './order.js';
 import { loadOrder, updateOrderStatus } from './store.js';
 
@@ -67,12 +68,12 @@ async function applyToOrder(
   orderId: string,
   command: OrderCommand,
   cause: { id: string; correlationId: string; actor: string },
-): Promise<void> {
+): Promise<SagaEnd | undefined> {
   const order = await loadOrder(tx, orderId, true);
   // Reactions can only arrive for orders this service placed; a missing one is a message from elsewhere.
   if (!order) throw new InvalidEventError(`order ${orderId} does not exist`);
   const drafts = decideOrder(order, command);
-  if (drafts.length === 0) return;
+  if (drafts.length === 0) return undefined;
   const next = drafts.reduce(evolveOrder, order);
   await updateOrderStatus(tx, next);
   await enqueueEvents(
@@ -87,6 +88,8 @@ async function applyToOrder(
   );
   // A deadline that fired is spent; any other way of ending the saga leaves a timer to remove.
   if (isTerminal(next) && cause.actor !== 'deadline') await enqueue(tx, [cancelDeadline(orderId, deps.newId())]);
+  if (next.status === 'NONE' || !isTerminal(next)) return undefined;
+  return { status: next.status, reason: next.reason, placedAt: order.placedAt, traceId: order.traceId };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- domain events and deadline timers are decoded differently
@@ -100,14 +103,16 @@ export function orderConsumers(deps: ServiceDeps): ConsumerDefinition<any>[] {
     handle: async (event) => {
       const reaction = commandFor(event);
       if (!reaction) return;
-      await withTransaction(deps.db, async (tx) => {
-        if (!(await claimEvent(tx, ORDER_CONSUMER, event))) return;
-        await applyToOrder(tx, deps, reaction.orderId, reaction.command, {
+      const ended = await withTransaction(deps.db, async (tx) => {
+        if (!(await claimEvent(tx, ORDER_CONSUMER, event))) return undefined;
+        return applyToOrder(tx, deps, reaction.orderId, reaction.command, {
           id: event.id,
           correlationId: event.correlationId,
           actor: 'order-service',
         });
       });
+      // Counted once committed: a rolled-back attempt ended nothing.
+      if (ended) recordSagaEnd(ended, deps.now());
     },
   };
   const deadlines: ConsumerDefinition<DeadlineFired> = {
@@ -118,9 +123,9 @@ export function orderConsumers(deps: ServiceDeps): ConsumerDefinition<any>[] {
       return parsed.data;
     },
     handle: async (deadline) => {
-      await withTransaction(deps.db, async (tx) => {
-        if (!(await claimEvent(tx, ORDER_DEADLINES_CONSUMER, { id: deadline.deadlineId, type: 'OrderDeadline' }))) return;
-        await applyToOrder(
+      const ended = await withTransaction(deps.db, async (tx) => {
+        if (!(await claimEvent(tx, ORDER_DEADLINES_CONSUMER, { id: deadline.deadlineId, type: 'OrderDeadline' }))) return undefined;
+        return applyToOrder(
           tx,
           deps,
           deadline.orderId,
@@ -128,6 +133,7 @@ export function orderConsumers(deps: ServiceDeps): ConsumerDefinition<any>[] {
           { id: deadline.deadlineId, correlationId: deadline.correlationId, actor: 'deadline' },
         );
       });
+      if (ended) recordSagaEnd(ended, deps.now());
     },
   };
   return [events, deadlines];

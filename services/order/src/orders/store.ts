@@ -12,9 +12,11 @@ type OrderRow = {
   total_cents: number;
   correlation_id: string;
   deadline_at: Date;
+  trace_id: string | null;
+  created_at: Date;
 };
 
-export type StoredOrder = Order & { status: OrderStatus; correlationId: string };
+export type StoredOrder = Order & { status: OrderStatus; correlationId: string; traceId?: string; placedAt: Date };
 
 function fromRow(row: OrderRow): StoredOrder {
   return {
@@ -27,23 +29,25 @@ function fromRow(row: OrderRow): StoredOrder {
     deadlineAt: row.deadline_at.toISOString(),
     reason: row.reason,
     correlationId: row.correlation_id,
+    ...(row.trace_id ? { traceId: row.trace_id } : {}),
+    placedAt: row.created_at,
   };
 }
 
 export async function loadOrder(tx: Pick<Tx, 'query'>, id: string, lock = false): Promise<StoredOrder | undefined> {
   const { rows } = await tx.query<OrderRow>(
-    `SELECT id, cart_id, customer_id, status, reason, lines, total_cents, correlation_id, deadline_at
+    `SELECT id, cart_id, customer_id, status, reason, lines, total_cents, correlation_id, deadline_at, trace_id, created_at
      FROM orders WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
     [id],
   );
   return rows[0] && fromRow(rows[0]);
 }
 
-export async function insertOrder(tx: Tx, order: Order, correlationId: string): Promise<void> {
+export async function insertOrder(tx: Tx, order: Order, correlationId: string, traceId?: string): Promise<void> {
   if (order.status === 'NONE') return;
   await tx.query(
-    `INSERT INTO orders (id, cart_id, customer_id, status, reason, lines, total_cents, correlation_id, deadline_at)
-     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)`,
+    `INSERT INTO orders (id, cart_id, customer_id, status, reason, lines, total_cents, correlation_id, deadline_at, trace_id)
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)`,
     [
       order.id,
       order.cartId,
@@ -54,6 +58,7 @@ export async function insertOrder(tx: Tx, order: Order, correlationId: string): 
       order.totalCents,
       correlationId,
       order.deadlineAt,
+      traceId ?? null,
     ],
   );
 }
@@ -72,5 +77,6 @@ export function orderView(order: StoredOrder) {
     lines: order.lines,
     totalCents: order.totalCents,
     correlationId: order.correlationId,
+    ...(order.traceId ? { traceId: order.traceId } : {}),
   };
 }

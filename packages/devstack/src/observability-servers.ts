@@ -1,0 +1,167 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePort, waitFor } from './ports.js';
+
+export type JaegerServer = {
+  /** OTLP over HTTP: what `OTEL_EXPORTER_OTLP_ENDPOINT` points at. */
+  otlpHttpUrl: string;
+  /** The UI and the HTTP query API (`/api/traces/<id>`, `/api/services`). */
+  queryUrl: string;
+  stop(): Promise<void>;
+};
+
+export type JaegerOptions = {
+  bin: string;
+  /** Holds the configuration and the log. */
+  dir: string;
+  /** Fixed ports (npm start beside a browser) or any free ones (tests). */
+  ports?: { otlpHttp: number; otlpGrpc: number; query: number; queryGrpc: number };
+  host?: string;
+};
+
+function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function launch(bin: string, args: string[], logFile: string): ChildProcess {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(logFile, { flags: 'a' });
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  child.once('exit', () => log.end());
+  return child;
+}
+
+/**
+ * Jaeger v2 with in-memory storage, receiving OTLP over HTTP and answering trace queries, on loopback only. Its own
+ * telemetry is off, so that several can run side by side (a test beside `npm start`).
+ */
+export async function startJaeger(options: JaegerOptions): Promise<JaegerServer> {
+  const host = options.host ?? '127.0.0.1';
+  const ports = options.ports ?? {
+    otlpHttp: await freePort(),
+    otlpGrpc: await freePort(),
+    query: await freePort(),
+    queryGrpc: await freePort(),
+  };
+  await mkdir(options.dir, { recursive: true });
+  const config = join(options.dir, 'jaeger.yaml');
+  await writeFile(
+    config,
+    `service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 100000
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: ${host}:${ports.query}
+    grpc:
+      endpoint: ${host}:${ports.queryGrpc}
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: ${host}:${ports.otlpHttp}
+      grpc:
+        endpoint: ${host}:${ports.otlpGrpc}
+processors:
+  batch:
+    timeout: 100ms
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+`,
+  );
+  const child = launch(options.bin, ['--config', config], join(options.dir, 'jaeger.log'));
+  const queryUrl = `http://${host}:${ports.query}`;
+  try {
+    await waitFor(
+      'jaeger to answer queries',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`jaeger exited with ${child.exitCode}; see ${join(options.dir, 'jaeger.log')}`);
+        return (await fetch(`${queryUrl}/api/services`, { signal: AbortSignal.timeout(1000) })).ok;
+      },
+      30_000,
+      100,
+    );
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { otlpHttpUrl: `http://${host}:${ports.otlpHttp}`, queryUrl, stop: () => stopChild(child) };
+}
+
+export type PrometheusServer = { url: string; stop(): Promise<void> };
+
+export type PrometheusOptions = {
+  bin: string;
+  /** Holds the configuration, the TSDB and the log. */
+  dir: string;
+  /** prometheus.yml contents; rule files it names are relative to `dir`. */
+  config: string;
+  port?: number;
+  host?: string;
+};
+
+/** A Prometheus with exemplar storage, its data in `dir`, listening on loopback. */
+export async function startPrometheus(options: PrometheusOptions): Promise<PrometheusServer> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? (await freePort());
+  await mkdir(options.dir, { recursive: true });
+  const config = join(options.dir, 'prometheus.yml');
+  await writeFile(config, options.config);
+  const child = launch(
+    options.bin,
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(options.dir, 'data')}`,
+      `--web.listen-address=${host}:${port}`,
+      '--enable-feature=exemplar-storage',
+      '--web.enable-lifecycle',
+    ],
+    join(options.dir, 'prometheus.log'),
+  );
+  const url = `http://${host}:${port}`;
+  try {
+    await waitFor(
+      'prometheus to be ready',
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`prometheus exited with ${child.exitCode}; see ${join(options.dir, 'prometheus.log')}`);
+        return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok;
+      },
+      30_000,
+      100,
+    );
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { url, stop: () => stopChild(child) };
+}

@@ -1,0 +1,167 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { cacheDir, compareVersions, type Say } from './tools.js';
+
+const run = promisify(execFile);
+
+/** Jaeger v2 stands in for Tempo on a machine: same OTLP in, and an HTTP API to read a trace back. */
+export const JAEGER_VERSION = '1.76.0';
+/** Debian 12's Prometheus; anything from 2.40 on has the API and promtool features the checks use. */
+export const PROMETHEUS_MINIMUM = '2.40.0';
+
+function toolDir(name: string, version: string): string {
+  return join(cacheDir(), 'tools', `${name}-${version}`);
+}
+
+async function output(bin: string, args: string[]): Promise<string | undefined> {
+  try {
+    const { stdout, stderr } = await run(bin, args, { timeout: 20_000 });
+    return stdout + stderr;
+  } catch {
+    return undefined;
+  }
+}
+
+function semver(text: string | undefined): string | undefined {
+  return text ? /(\d+\.\d+\.\d+)/.exec(text)?.[1] : undefined;
+}
+
+function spawnChecked(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv }, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const keep = (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-4000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.once('error', (error) => reject(new Error(`${what}: cannot run ${command}`, { cause: error })));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${what}: ${command} ${args.join(' ')} exited with ${code}\n${tail}`)),
+    );
+  });
+}
+
+/**
+ * Finds Jaeger v2: JAEGER_BIN, else the pinned version from the cache, else builds it from the Go module proxy
+ * into the cache (about 3 minutes with an empty Go cache, once per machine). `go install` refuses the module because
+ * of its replace lines, so the build goes through a throwaway module that requires it.
+ */
+export async function ensureJaeger(say: Say = () => undefined): Promise<string> {
+  if (process.env.JAEGER_BIN) return process.env.JAEGER_BIN;
+  const dir = toolDir('jaeger', JAEGER_VERSION);
+  const bin = join(dir, 'jaeger');
+  if (existsSync(bin)) return bin;
+  say(`building jaeger v${JAEGER_VERSION} with Go into ${dir} (once per machine, about 3 min)`);
+  await mkdir(dir, { recursive: true });
+  const staging = await mkdtemp(join(dir, '.build-'));
+  try {
+    await writeFile(
+      join(staging, 'go.mod'),
+      [
+        'module jetsaga.local/jaeger-build',
+        '',
+        'go 1.24',
+        '',
+        `require github.com/jaegertracing/jaeger v${JAEGER_VERSION}`,
+        '',
+        // The one replace line of Jaeger's own go.mod; without it the module graph does not resolve.
+        'replace github.com/Shopify/sarama => github.com/Shopify/sarama v1.33.0',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(
+      join(staging, 'tools.go'),
+      '//go:build tools\n\npackage tools\n\nimport _ "github.com/jaegertracing/jaeger/cmd/jaeger"\n',
+    );
+    // The checksum database has no entries for these module paths here; the proxy still serves them.
+    const env = { CGO_ENABLED: '0', GOFLAGS: '-mod=mod', GONOSUMDB: 'go.opentelemetry.io/collector,github.com/open-telemetry' };
+    await spawnChecked('go', ['mod', 'tidy', '-e'], { cwd: staging, env }, 'resolving jaeger');
+    await spawnChecked(
+      'go',
+      ['build', '-o', join(staging, 'jaeger'), 'github.com/jaegertracing/jaeger/cmd/jaeger'],
+      { cwd: staging, env },
+      'building jaeger',
+    );
+    await rename(join(staging, 'jaeger'), bin);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  return bin;
+}
+
+export type PrometheusTools = { prometheus: string; promtool: string; version: string };
+
+async function prometheusVersion(bin: string): Promise<string | undefined> {
+  return semver(await output(bin, ['--version']));
+}
+
+/**
+ * Finds Prometheus and promtool: PROMETHEUS_BIN/PROMTOOL_BIN, else both on PATH when new enough, else Debian's
+ * package unpacked into the cache (no service is installed or started; `apt-get update` runs first when the package
+ * lists do not know it yet, which needs root, as in CI).
+ */
+export async function ensurePrometheus(say: Say = () => undefined): Promise<PrometheusTools> {
+  if (process.env.PROMETHEUS_BIN && process.env.PROMTOOL_BIN) {
+    const version = (await prometheusVersion(process.env.PROMETHEUS_BIN)) ?? 'unknown';
+    return { prometheus: process.env.PROMETHEUS_BIN, promtool: process.env.PROMTOOL_BIN, version };
+  }
+  const onPath = await prometheusVersion('prometheus');
+  if (onPath && compareVersions(onPath, PROMETHEUS_MINIMUM) >= 0 && (await output('promtool', ['--version']))) {
+    return { prometheus: 'prometheus', promtool: 'promtool', version: onPath };
+  }
+  const cached = await cachedPrometheus();
+  if (cached) return cached;
+  let candidate = await aptCandidate('prometheus');
+  if (!candidate) {
+    say("apt-get update (Debian's package lists do not know prometheus yet)");
+    await spawnChecked('apt-get', ['update'], { env: { DEBIAN_FRONTEND: 'noninteractive' } }, 'apt-get update');
+    candidate = await aptCandidate('prometheus');
+  }
+  if (!candidate) throw new Error("Debian's package lists have no prometheus package; set PROMETHEUS_BIN and PROMTOOL_BIN");
+  const version = semver(candidate) ?? candidate;
+  const dir = toolDir('prometheus', version);
+  say(`unpacking Debian's prometheus ${candidate} into ${dir} (once per machine)`);
+  await mkdir(dir, { recursive: true });
+  const staging = await mkdtemp(join(dir, '.unpack-'));
+  try {
+    await spawnChecked('apt-get', ['download', `prometheus=${candidate}`], { cwd: staging }, 'downloading prometheus');
+    const deb = (await readdir(staging)).find((name) => name.endsWith('.deb'));
+    if (!deb) throw new Error('apt-get download left no .deb');
+    await spawnChecked('dpkg-deb', ['-x', deb, 'root'], { cwd: staging }, 'unpacking prometheus');
+    for (const tool of ['promtool', 'prometheus']) {
+      // prometheus goes last: its presence marks the cache entry complete.
+      await copyFile(join(staging, 'root', 'usr', 'bin', tool), join(staging, tool));
+      await rename(join(staging, tool), join(dir, tool));
+    }
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  return { prometheus: join(dir, 'prometheus'), promtool: join(dir, 'promtool'), version };
+}
+
+async function cachedPrometheus(): Promise<PrometheusTools | undefined> {
+  const tools = join(cacheDir(), 'tools');
+  const entries = existsSync(tools) ? await readdir(tools) : [];
+  const versions = entries
+    .filter((name) => name.startsWith('prometheus-'))
+    .map((name) => name.slice('prometheus-'.length))
+    .filter(
+      (version) => compareVersions(version, PROMETHEUS_MINIMUM) >= 0 && existsSync(join(tools, `prometheus-${version}`, 'prometheus')),
+    )
+    .sort(compareVersions)
+    .reverse();
+  const version = versions[0];
+  if (!version) return undefined;
+  const dir = join(tools, `prometheus-${version}`);
+  return { prometheus: join(dir, 'prometheus'), promtool: join(dir, 'promtool'), version };
+}
+
+async function aptCandidate(name: string): Promise<string | undefined> {
+  const policy = await output('apt-cache', ['policy', name]);
+  const candidate = policy && /Candidate:\s*(\S+)/.exec(policy)?.[1];
+  return candidate && candidate !== '(none)' ? candidate : undefined;
+}

@@ -1,0 +1,346 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { KubeClient, type KubeObject, kubeRequest, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import { connectNats, createLogger, type NatsConnection } from '@jetsaga/platform';
+import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { FIELD_MANAGER, FINALIZER, LEASE_NAME } from './constants.js';
+import { kubeConfigFor } from './kube.js';
+import { type RunningOperator, startOperator } from './operator.js';
+import type { Condition } from './resources.js';
+
+/**
+ * The operator against a real kube-apiserver (with etcd) and a real nats-server, both on loopback. Every wait is
+ * for a condition with a deadline; nothing here is a mock of NATS or the Kubernetes API. Projections talk to a
+ * small HTTP server that speaks the event store's projection API (the event store itself is another service).
+ */
+const server = inject('kube');
+const kube = new KubeClient(server, 'jetsaga-test');
+const namespace = `operator-${randomBytes(3).toString('hex')}`;
+const GROUP_VERSION = 'jetsaga.dev/v1alpha1';
+// Retries (a watch opened while CRD storage initializes) are logged as warnings; the assertions say what matters.
+const log = createLogger('operator-test', 'error');
+
+type Status = { observedGeneration?: number; conditions?: Condition[]; [figure: string]: unknown };
+type Resource = KubeObject & {
+  spec: Record<string, unknown>;
+  status?: Status;
+  metadata: KubeObject['metadata'] & {
+    generation?: number;
+    finalizers?: string[];
+    managedFields?: { manager: string; operation: string; subresource?: string }[];
+  };
+};
+
+const ref = (kind: string, name: string) => ({ apiVersion: GROUP_VERSION, kind, metadata: { name, namespace } });
+const get = (kind: string, name: string) => kube.get<Resource>(ref(kind, name), namespace);
+const apply = (kind: string, name: string, spec: Record<string, unknown>) =>
+  kube.apply({ ...ref(kind, name), spec } as KubeObject, namespace);
+/**
+ * The operator runs with the chart's own ServiceAccount, Role and RoleBinding (rendered by helm), through a token
+ * the API server issues for that account: the tests pass only if the least-privilege RBAC is enough.
+ */
+async function operatorToken(): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    inject('helmBin'),
+    [
+      'template',
+      'jetsaga',
+      `${inject('chartsDir')}/operator`,
+      '--namespace',
+      namespace,
+      '--show-only',
+      'templates/rbac.yaml',
+      '--show-only',
+      'templates/operator.yaml',
+    ],
+    { timeout: 60_000 },
+  );
+  const objects = parseAllDocuments(stdout).map((document) => document.toJS() as KubeObject | null);
+  for (const object of objects)
+    if (object && ['ServiceAccount', 'Role', 'RoleBinding'].includes(object.kind)) await kube.apply(object, namespace);
+  const response = await kubeRequest(server, 'POST', `/api/v1/namespaces/${namespace}/serviceaccounts/jetsaga-operator/token`, {
+    contentType: 'application/json',
+    text: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } }),
+  });
+  expect(response.status).toBe(201);
+  return (JSON.parse(response.body) as { status: { token: string } }).status.token;
+}
+
+const ready = (resource: Resource | undefined) => resource?.status?.conditions?.find((condition) => condition.type === 'Ready');
+
+/** Waits until the resource's Ready condition has this status and reason for its current generation. */
+async function readyAs(kind: string, name: string, status: 'True' | 'False', reason?: string, timeoutMs = 20_000): Promise<Resource> {
+  return waitFor(
+    `${kind} ${name} Ready=${status}${reason ? ` (${reason})` : ''}`,
+    async () => {
+      const resource = await get(kind, name);
+      const condition = ready(resource);
+      const current =
+        condition?.observedGeneration === resource?.metadata.generation &&
+        resource?.status?.observedGeneration === resource?.metadata.generation;
+      return current && condition?.status === status && (!reason || condition.reason === reason) ? resource : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+async function missing<T>(what: string, probe: () => Promise<T>): Promise<void> {
+  await waitFor(what, async () => {
+    try {
+      await probe();
+      return false;
+    } catch (error) {
+      return /not found/i.test(String(error)) ? true : false;
+    }
+  });
+}
+
+/** The event store's projection API, as a test double of that one service (its own tests cover the real one). */
+function projectionApi() {
+  const reports: { name: string; version: number; position: number; lag: number; state: string }[] = [
+    { name: 'order-summaries', version: 1, position: 120, lag: 0, state: 'live' },
+  ];
+  const rebuilds: { name: string; version: number }[] = [];
+  const http: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const match = /^\/api\/projections\/([^/]+)\/rebuild$/.exec(request.url ?? '');
+      if (request.method === 'GET' && request.url === '/api/projections') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reports));
+      } else if (request.method === 'POST' && match) {
+        const { version } = JSON.parse(body) as { version: number };
+        rebuilds.push({ name: match[1]!, version });
+        reports.push({ name: match[1]!, version, position: 0, lag: 120, state: 'rebuilding' });
+        response.writeHead(202).end();
+      } else {
+        response.writeHead(404).end();
+      }
+    });
+  });
+  return { http, reports, rebuilds };
+}
+
+describe("the operator (with its chart's RBAC only) on a real kube-apiserver and nats-server", () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let leader: RunningOperator;
+  let standby: RunningOperator | undefined;
+  const events = projectionApi();
+  let eventStoreUrl: string;
+  let token: string;
+
+  const start = (identity: string) =>
+    startOperator({
+      kubeConfig: kubeConfigFor(server.url, token, Buffer.from(server.caPem).toString('base64')),
+      namespace,
+      nc,
+      eventStoreUrl,
+      identity,
+      log,
+      resyncMs: 300,
+      backoffMs: 300,
+      leaseDurationSeconds: 3,
+      leaseRetryMs: 200,
+      http: { host: '127.0.0.1', port: 0, metricsPort: 0 },
+    });
+
+  beforeAll(async () => {
+    const crds = fileURLToPath(new URL('../../../charts/operator/crds', import.meta.url));
+    for (const file of await readdir(crds)) {
+      const crd = parse(await readFile(`${crds}/${file}`, 'utf8')) as KubeObject;
+      await kube.apply(crd);
+      await waitFor(`CRD ${crd.metadata.name}`, () => kube.crdEstablished(crd.metadata.name));
+    }
+    kube.forgetDiscovery();
+    await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+    token = await operatorToken();
+    nats = await startTestNats(inject('natsServerBin'));
+    nc = await connectNats(nats.url, 'operator-test');
+    jsm = await jetstreamManager(nc);
+    await new Promise<void>((resolve) => events.http.listen(0, '127.0.0.1', resolve));
+    eventStoreUrl = `http://127.0.0.1:${(events.http.address() as AddressInfo).port}`;
+    leader = await start('operator-a');
+    await waitFor('operator-a to lead', async () => leader.isLeader());
+  });
+
+  afterAll(async () => {
+    await standby?.stop();
+    await leader?.stop();
+    await nc?.close();
+    await nats?.stop();
+    events.http.close();
+  });
+
+  it("runs on its chart's Role alone: the same token is refused Secrets, Pods and other namespaces", async () => {
+    const as = { ...server, token };
+    expect((await kubeRequest(as, 'GET', `/api/v1/namespaces/${namespace}/secrets`)).status).toBe(403);
+    expect((await kubeRequest(as, 'GET', `/api/v1/namespaces/${namespace}/pods`)).status).toBe(403);
+    expect((await kubeRequest(as, 'GET', '/apis/jetsaga.dev/v1alpha1/namespaces/default/eventstreams')).status).toBe(403);
+    expect((await kubeRequest(as, 'GET', `/apis/jetsaga.dev/v1alpha1/namespaces/${namespace}/eventstreams`)).status).toBe(200);
+  });
+
+  it('EventStream: creates the stream, reports Ready with live figures, status written by server-side apply', async () => {
+    await apply('EventStream', 'events', { name: 'EVENTS', subjects: ['events.>'], duplicateWindow: '2m', allowAtomic: true });
+    const resource = await readyAs('EventStream', 'events', 'True', 'InSync');
+    expect(resource.metadata.finalizers).toContain(FINALIZER);
+    const info = await jsm.streams.info('EVENTS');
+    expect(info.config).toMatchObject({ subjects: ['events.>'], storage: 'file', num_replicas: 1, duplicate_window: 120_000_000_000 });
+    const js = jetstream(nc);
+    for (let i = 0; i < 3; i++) await js.publish(`events.order.o${i}.OrderPlaced`, '{}');
+    const counted = await waitFor('status.messages = 3', async () =>
+      (await get('EventStream', 'events'))?.status?.messages === 3 ? true : undefined,
+    );
+    expect(counted).toBe(true);
+    const managers = (await get('EventStream', 'events'))!.metadata.managedFields!;
+    expect(managers).toContainEqual(expect.objectContaining({ manager: FIELD_MANAGER, operation: 'Apply', subresource: 'status' }));
+  });
+
+  it('EventStream: an edit of the spec reaches JetStream and is observed at the new generation', async () => {
+    await apply('EventStream', 'events', { name: 'EVENTS', subjects: ['events.>', 'legacy.>'], duplicateWindow: '5m', allowAtomic: true });
+    const resource = await readyAs('EventStream', 'events', 'True', 'InSync');
+    expect(resource.metadata.generation).toBe(2);
+    expect((await jsm.streams.info('EVENTS')).config).toMatchObject({
+      subjects: ['events.>', 'legacy.>'],
+      duplicate_window: 300_000_000_000,
+    });
+  });
+
+  it('EventStream: drift is corrected (a stream edited behind the operator, a stream deleted in NATS)', async () => {
+    const config = (await jsm.streams.info('EVENTS')).config;
+    await jsm.streams.update('EVENTS', { ...config, subjects: ['events.>'] });
+    await waitFor('subjects restored', async () => ((await jsm.streams.info('EVENTS')).config.subjects.length === 2 ? true : undefined));
+    await jsm.streams.delete('EVENTS');
+    await waitFor('stream recreated', async () =>
+      (await jsm.streams.info('EVENTS').catch(() => undefined))?.config.subjects.length === 2 ? true : undefined,
+    );
+    await readyAs('EventStream', 'events', 'True', 'InSync');
+  });
+
+  it('EventStream: a change JetStream cannot make in place is reported, not forced', async () => {
+    await apply('EventStream', 'scratch', { name: 'SCRATCH', subjects: ['scratch.>'] });
+    await readyAs('EventStream', 'scratch', 'True');
+    await apply('EventStream', 'scratch', { name: 'SCRATCH', subjects: ['scratch.>'], storage: 'Memory' });
+    const blocked = await readyAs('EventStream', 'scratch', 'False', 'ImmutableField');
+    expect(ready(blocked)?.message).toMatch(/storage: "file" -> "memory"/);
+    expect((await jsm.streams.info('SCRATCH')).config.storage).toBe('file');
+  });
+
+  it('EventConsumer: waits for its stream and dead-letter stream, then creates the consumer with live figures', async () => {
+    await apply('EventConsumer', 'order', {
+      stream: 'EVENTS',
+      durableName: 'order',
+      filterSubjects: ['events.*.*.OrderPlaced'],
+      maxDeliver: 6,
+      deadLetter: { stream: 'DLQ', subject: 'dlq.order' },
+    });
+    const waiting = await readyAs('EventConsumer', 'order', 'False', 'StreamMissing');
+    expect(ready(waiting)?.message).toMatch(/dlq\.order is not captured by stream DLQ/);
+    await apply('EventStream', 'dlq', { name: 'DLQ', subjects: ['dlq.>'] });
+    await readyAs('EventConsumer', 'order', 'True', 'InSync');
+    // Live figures: two messages match the filter, one does not.
+    const js = jetstream(nc);
+    await js.publish('events.order.o1.OrderPlaced', '{}');
+    await js.publish('events.order.o2.OrderPlaced', '{}');
+    await js.publish('events.order.o1.OrderCompleted', '{}');
+    await waitFor('status.pending = 2', async () => ((await get('EventConsumer', 'order'))?.status?.pending === 2 ? true : undefined));
+    const info = await jsm.consumers.info('EVENTS', 'order');
+    expect(info.config).toMatchObject({ filter_subjects: ['events.*.*.OrderPlaced'], max_deliver: 6, ack_policy: 'explicit' });
+    expect(info.config.metadata?.['jetsaga.dev/dead-letter']).toBe('DLQ:dlq.order');
+  });
+
+  it('EventConsumer: a filter subject and max deliver change is applied to the durable consumer', async () => {
+    await apply('EventConsumer', 'order', {
+      stream: 'EVENTS',
+      durableName: 'order',
+      filterSubjects: ['events.*.*.OrderPlaced', 'events.*.*.OrderCancelled'],
+      maxDeliver: 10,
+      deadLetter: { stream: 'DLQ', subject: 'dlq.order' },
+    });
+    await readyAs('EventConsumer', 'order', 'True', 'InSync');
+    expect((await jsm.consumers.info('EVENTS', 'order')).config).toMatchObject({
+      filter_subjects: ['events.*.*.OrderPlaced', 'events.*.*.OrderCancelled'],
+      max_deliver: 10,
+    });
+  });
+
+  it('EventConsumer: a consumer deleted in NATS is recreated', async () => {
+    await jsm.consumers.delete('EVENTS', 'order');
+    const info = await waitFor('consumer recreated', () => jsm.consumers.info('EVENTS', 'order').catch(() => undefined));
+    expect(info.config.max_deliver).toBe(10);
+  });
+
+  it('deletion: the finalizer deletes the consumer and the stream; preventDelete keeps the stream', async () => {
+    await kube.delete(ref('EventConsumer', 'order'), namespace);
+    await waitFor('EventConsumer gone', async () => ((await get('EventConsumer', 'order')) === undefined ? true : undefined));
+    await missing('consumer deleted in NATS', () => jsm.consumers.info('EVENTS', 'order'));
+
+    await apply('EventStream', 'dlq', { name: 'DLQ', subjects: ['dlq.>'], preventDelete: true });
+    await readyAs('EventStream', 'dlq', 'True');
+    await kube.delete(ref('EventStream', 'dlq'), namespace);
+    await waitFor('EventStream dlq gone', async () => ((await get('EventStream', 'dlq')) === undefined ? true : undefined));
+    expect((await jsm.streams.info('DLQ')).config.name).toBe('DLQ');
+
+    await kube.delete(ref('EventStream', 'scratch'), namespace);
+    await missing('stream SCRATCH deleted in NATS', () => jsm.streams.info('SCRATCH'));
+  });
+
+  it('Projection: a version change asks the event store for a rebuild and reports its progress until live', async () => {
+    await apply('Projection', 'order-summaries', { version: 1 });
+    const live = await readyAs('Projection', 'order-summaries', 'True', 'Live');
+    expect(live.status).toMatchObject({ activeVersion: 1, position: 120, lag: 0 });
+    expect(events.rebuilds).toEqual([]);
+
+    await apply('Projection', 'order-summaries', { version: 2 });
+    const rebuilding = await readyAs('Projection', 'order-summaries', 'False', 'Rebuilding');
+    expect(events.rebuilds).toEqual([{ name: 'order-summaries', version: 2 }]);
+    expect(rebuilding.status).toMatchObject({ activeVersion: 1, rebuildVersion: 2 });
+
+    Object.assign(events.reports[1]!, { position: 60, lag: 60 });
+    await waitFor('progress reported', async () =>
+      (await get('Projection', 'order-summaries'))?.status?.position === 60 ? true : undefined,
+    );
+    // Blue-green: the event store switches when the new version has caught up.
+    Object.assign(events.reports[1]!, { position: 120, lag: 0, state: 'live' });
+    events.reports[0]!.state = 'retired';
+    const switched = await readyAs('Projection', 'order-summaries', 'True', 'Live');
+    expect(switched.status).toMatchObject({ activeVersion: 2, lag: 0 });
+    expect(events.rebuilds).toHaveLength(1);
+  });
+
+  it('leader election: a second instance stays passive until the leader releases its Lease, then takes over', async () => {
+    standby = await start('operator-b');
+    const lease = () =>
+      kube.get<{ spec: { holderIdentity: string; renewTime: string } }>(
+        { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LEASE_NAME } },
+        namespace,
+      );
+    // Passive across several renewals by the leader.
+    const renewals = new Set<string>();
+    await waitFor('three renewals by operator-a while operator-b stands by', async () => {
+      const current = await lease();
+      expect(current?.spec.holderIdentity).toBe('operator-a');
+      expect(standby!.isLeader()).toBe(false);
+      renewals.add(current!.spec.renewTime);
+      return renewals.size >= 3 ? true : undefined;
+    });
+    expect(await standby.metrics.registry.getSingleMetricAsString('jetsaga_operator_leader')).toMatch(/jetsaga_operator_leader 0/);
+    // Nothing reconciles a resource created now except the leader.
+    await leader.stop();
+    await waitFor('operator-b to lead', async () => standby!.isLeader());
+    expect((await lease())?.spec.holderIdentity).toBe('operator-b');
+    await apply('EventStream', 'after-failover', { name: 'AFTER', subjects: ['after.>'] });
+    await readyAs('EventStream', 'after-failover', 'True', 'InSync');
+    const metrics = await standby.metrics.registry.metrics();
+    expect(metrics).toMatch(/jetsaga_operator_reconcile_total\{kind="EventStream",action="created"\} 1/);
+    expect(metrics).toMatch(/jetsaga_operator_leader 1/);
+  });
+});
