@@ -1,11 +1,19 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { KubeClient, type KubeObject, kubeRequest, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import {
+  freePort as freePortNumber,
+  KubeClient,
+  type KubeObject,
+  kubeRequest,
+  type NatsServer,
+  startTestNats,
+  waitFor,
+} from '@jetsaga/devstack';
 import { connectNats, createLogger, type NatsConnection } from '@jetsaga/platform';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -342,5 +350,40 @@ describe("the operator (with its chart's RBAC only) on a real kube-apiserver and
     const metrics = await standby.metrics.registry.metrics();
     expect(metrics).toMatch(/jetsaga_operator_reconcile_total\{kind="EventStream",action="created"\} 1/);
     expect(metrics).toMatch(/jetsaga_operator_leader 1/);
+  });
+
+  it('the built entry point (dist/main.js) leads, serves probes and metrics, and releases its Lease on SIGTERM', async () => {
+    const own = `${namespace}-main`;
+    await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: own } });
+    const [port, metricsPort] = [await freePortNumber(), await freePortNumber()];
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url))], {
+      env: {
+        ...process.env,
+        KUBECONFIG: server.kubeconfig,
+        NATS_URL: nats.url,
+        WATCH_NAMESPACE: own,
+        POD_NAME: 'operator-main',
+        PORT: String(port),
+        METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: 'error',
+        LEASE_RETRY_SECONDS: '0.2',
+      },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor('operator process ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok);
+      await waitFor('operator process leads', async () =>
+        /jetsaga_operator_leader 1/.test(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()) ? true : undefined,
+      );
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    const lease = await kube.get<{ spec: { holderIdentity?: string } }>(
+      { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LEASE_NAME } },
+      own,
+    );
+    expect(lease?.spec.holderIdentity ?? '').toBe('');
   });
 });

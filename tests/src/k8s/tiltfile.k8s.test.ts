@@ -146,3 +146,20 @@ describe('the Tiltfile (run in a real Starlark interpreter with recording Tilt s
     await expect(lintTiltfile(broken)).rejects.toThrow(/extensions are not available/);
   });
 });
+
+describe('the Dockerfile (read, not built: no registry and no base image here)', () => {
+  it("takes the base image as a build argument, runs the runtime stage as the chart's non-root user, one exec-ed process", async () => {
+    const dockerfile = await readFile(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20[\w.-]*$/m);
+    const stages = dockerfile.split(/^FROM /m).slice(1);
+    const runtime = stages.at(-1)!;
+    expect(runtime).toMatch(/^\$\{NODE_IMAGE\} AS runtime/);
+    expect(runtime).toMatch(/^USER 1000:1000$/m);
+    expect(runtime).not.toMatch(/^RUN /m);
+    expect(runtime).toMatch(/^CMD \["sh", "-c", "exec node services\/\$\{JETSAGA_SERVICE\}\/dist\/main\.js"\]$/m);
+    const objects = await helmTemplate(helm, join(charts, 'order'));
+    const pod = podSpec(objects.find((object) => object.kind === 'Deployment')!);
+    expect(pod.securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 1000 });
+    expect(pod.containers[0]!.image).toBe('jetsaga:0.1.0');
+  });
+});
