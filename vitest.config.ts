@@ -35,7 +35,8 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // After the other projects: the API server and the Go builds would compete with them for two cores.
+          // A group of its own: vitest runs unit, then k8s, then the sequential integration files, never two at once
+          // (the API server and the Go builds would compete with real servers for two cores).
           sequence: { groupOrder: 1 },
         },
       },

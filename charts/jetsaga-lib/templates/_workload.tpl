@@ -270,6 +270,8 @@ spec:
       {{- include "jetsaga-lib.selectorLabels" . | nindent 6 }}
   policyTypes: [Ingress, Egress]
   ingress:
+    {{- /* An empty `from` would admit everyone: with no callers, there is no rule for `http` at all. */}}
+    {{- if or $np.allowAllIngress $np.ingressFrom }}
     - ports:
         - port: http
           protocol: TCP
@@ -282,6 +284,7 @@ spec:
               app.kubernetes.io/instance: {{ $.Release.Name }}
         {{- end }}
       {{- end }}
+    {{- end }}
     - ports:
         - port: metrics
           protocol: TCP

@@ -18,6 +18,7 @@ import { deleteConsumer, deleteStream, reconcileConsumer, reconcileStream, type 
 import type { OperatorMetrics } from './metrics.js';
 import { httpEventStore, reconcileProjection } from './projection.js';
 import {
+  type Condition,
   eventConsumerSpec,
   eventStreamSpec,
   InvalidSpecError,
@@ -64,6 +65,8 @@ export class Controller {
   private readonly informers = new Map<KindName, Informer<CustomObject> & ObjectCache<CustomObject>>();
   private readonly timers = new Map<string, { due: number; timer: NodeJS.Timeout }>();
   private readonly ready = new Set<string>();
+  /** Last Ready status per resource key, for the resources gauge. */
+  private readonly readiness = new Map<string, Condition['status']>();
   private readonly handlers: Record<KindName, Handler>;
   private working?: Promise<void>;
   private stopped = false;
@@ -160,7 +163,10 @@ export class Controller {
   private async process(key: string): Promise<void> {
     const [kind, namespace, name] = key.split('/') as [KindName, string, string];
     const object = this.informers.get(kind)?.get(name, namespace);
-    if (!object) return;
+    if (!object) {
+      this.recordReadiness(key, kind, undefined);
+      return;
+    }
     const { metrics, log } = this.options;
     const stopTimer = metrics.duration.startTimer({ kind });
     try {
@@ -206,6 +212,14 @@ export class Controller {
     return { action: outcome.action, requeue: outcome.requeue };
   }
 
+  private recordReadiness(key: string, kind: KindName, status: Condition['status'] | undefined): void {
+    if (status) this.readiness.set(key, status);
+    else this.readiness.delete(key);
+    const counts: Record<Condition['status'], number> = { True: 0, False: 0, Unknown: 0 };
+    for (const [other, value] of this.readiness) if (other.startsWith(`${kind}/`)) counts[value] += 1;
+    for (const [ready, count] of Object.entries(counts)) this.options.metrics.ready.set({ kind, ready }, count);
+  }
+
   /** Server-side apply of our finalizer alone: applying without it removes only the entry this manager owns. */
   private async applyFinalizer(kind: KindName, object: CustomObject, present: boolean): Promise<void> {
     const { namespace } = this.options;
@@ -232,7 +246,7 @@ export class Controller {
     condition: ConditionUpdate,
     figures: Record<string, unknown> | undefined,
   ): Promise<void> {
-    const { namespace, metrics } = this.options;
+    const { namespace } = this.options;
     const generation = object.metadata.generation ?? 0;
     const conditions = setCondition(
       object.status?.conditions,
@@ -242,7 +256,7 @@ export class Controller {
       (this.options.now ?? (() => new Date()))(),
     );
     const status = { observedGeneration: generation, conditions, ...figures };
-    metrics.ready.set({ kind, ready: condition.status }, 1);
+    this.recordReadiness(keyOf(kind, namespace, object.metadata.name), kind, condition.status);
     if (sameStatus(object.status, status)) return;
     await this.api.patchNamespacedCustomObjectStatus(
       {

@@ -350,6 +350,9 @@ describe("the operator (with its chart's RBAC only) on a real kube-apiserver and
     const metrics = await standby.metrics.registry.metrics();
     expect(metrics).toMatch(/jetsaga_operator_reconcile_total\{kind="EventStream",action="created"\} 1/);
     expect(metrics).toMatch(/jetsaga_operator_leader 1/);
+    // Only the resources this instance has seen since it took over; all that exist are Ready.
+    expect(metrics).toMatch(/jetsaga_operator_resources\{kind="EventStream",ready="True"\} [1-9]/);
+    expect(metrics).toMatch(/jetsaga_operator_resources\{kind="EventStream",ready="False"\} 0/);
   });
 
   it('the built entry point (dist/main.js) leads, serves probes and metrics, and releases its Lease on SIGTERM', async () => {

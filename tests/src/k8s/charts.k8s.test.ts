@@ -139,6 +139,11 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
     expect(policy('gateway').ingress[0]!.from).toBeUndefined();
     expect(policy('order').egress.flatMap((rule) => names(rule.to))).toEqual(expect.arrayContaining(['nats', 'inventory', 'payment']));
     expect(policy('order').egress.flatMap((rule) => names(rule.to))).not.toContain('sales');
+    // Only the gateway takes traffic from anyone: every other ingress rule names its peers.
+    for (const name of SERVICE_CHARTS.filter((service) => service !== 'gateway')) {
+      for (const rule of policy(name).ingress) expect(rule.from?.length, `${name} ingress ${JSON.stringify(rule)}`).toBeGreaterThan(0);
+    }
+    expect(policy('operator').ingress).toHaveLength(1);
     expect(policy('gateway').egress.flatMap((rule) => names(rule.to))).not.toContain('postgres');
   });
 
