@@ -114,7 +114,8 @@ async function round(mode, tools) {
 
 const work = await mkdtemp(join(tmpdir(), 'jetsaga-bench-'));
 const natsBin = await ensureNatsServer(say);
-const postgres = await startPostgres({ dir: join(work, 'pg'), ephemeral: true, fast: true });
+// Its own temporary directory: as root, Postgres runs as `postgres`, which must be able to reach it.
+const postgres = await startPostgres({ dir: await mkdtemp(join(tmpdir(), 'jetsaga-bench-pg-')), ephemeral: true, fast: true });
 const jaeger = await startJaeger({ bin: await ensureJaeger(say), dir: join(work, 'jaeger') });
 const tools = { natsBin, postgres, jaeger };
 const results = { off: [], on: [] };

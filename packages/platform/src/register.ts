@@ -9,10 +9,10 @@
  * (`OTEL_TRACES_EXPORTER`), and off otherwise, or with `OTEL_SDK_DISABLED=true`: then nothing is loaded at all.
  */
 import { register } from 'node:module';
-import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { tracingConfigured } from './telemetry-sdk-config.js';
 
 if (tracingConfigured(process.env)) {
+  const { createAddHookMessageChannel } = await import('import-in-the-middle');
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
   const { startTelemetry } = await import('./telemetry-sdk.js');

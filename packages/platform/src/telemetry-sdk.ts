@@ -29,7 +29,8 @@ export function startTelemetry(env: NodeJS.ProcessEnv): void {
         requireParentforOutgoingSpans: true,
       }),
       new UndiciInstrumentation({ requireParentforSpans: true }),
-      new PgInstrumentation({ requireParentSpan: true }),
+      // Pool check-outs add a span per transaction and say nothing the query spans do not.
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       // Log lines get trace_id and span_id; the lines themselves stay on stdout.
       new PinoInstrumentation({ disableLogSending: true }),
     ],
