@@ -34,7 +34,8 @@ describe('alert rules (promtool)', () => {
     const result = await run(promtool, ['test', 'rules', ...testFiles], { cwd: work }).catch(
       (error: { stdout: string; stderr: string }) => error,
     );
-    expect(`${result.stdout}${result.stderr}`).not.toMatch(/FAILED/);
+    const output = `${result.stdout}${result.stderr}`;
+    expect(output, output).not.toMatch(/FAILED/);
     expect(result.stdout).toMatch(/SUCCESS/);
   });
 
