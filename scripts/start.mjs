@@ -92,7 +92,7 @@ try {
     natsUrl,
     databaseUrl,
     ports: 'preferred',
-    output: { kind: 'lines', onLine: (name, line) => console.log(`${name.padEnd(9)} | ${line}`) },
+    output: { kind: 'lines', onLine: (name, line) => console.log(`${name.padEnd(11)} | ${line}`) },
     onEvent: (event) => {
       if (event.kind === 'exited' && event.restartInMs !== undefined) {
         say(`${event.name} exited (code ${event.code}, signal ${event.signal}); restarting in ${event.restartInMs} ms`);
@@ -103,7 +103,7 @@ try {
 
   say('ready:');
   say(`  gateway   ${system.gatewayUrl}   (try: npm run demo)`);
-  for (const [name, url] of Object.entries(system.urls)) if (name !== 'gateway') say(`  ${name.padEnd(9)} ${url}`);
+  for (const [name, url] of Object.entries(system.urls)) if (name !== 'gateway') say(`  ${name.padEnd(11)} ${url}`);
   if (natsMonitor) say(`  nats mon  ${natsMonitor}`);
   say('Ctrl-C stops everything.');
 } catch (error) {

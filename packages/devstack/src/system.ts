@@ -4,7 +4,7 @@ import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-export const SERVICES = ['order', 'inventory', 'payment', 'sales', 'gateway'] as const;
+export const SERVICES = ['order', 'inventory', 'payment', 'sales', 'event-store', 'gateway'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** Ports `npm start` prefers, so that its URLs are stable; any free port is taken when one is busy. */
@@ -14,6 +14,7 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
   inventory: 8082,
   payment: 8083,
   sales: 8084,
+  'event-store': 8085,
 };
 
 /** Each service's named `metrics` port sits this far above its HTTP port when `npm start` has its preferred ports (8080 -> 9464). */
@@ -70,6 +71,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     INVENTORY_URL: urls.inventory,
     PAYMENT_URL: urls.payment,
     SALES_URL: urls.sales,
+    EVENT_STORE_URL: urls['event-store'],
     ...Object.fromEntries(
       Object.entries(process.env).filter(([key]) => key.startsWith('OTEL_') || key === 'LOG_LEVEL' || key === 'SAGA_DEADLINE_MS'),
     ),

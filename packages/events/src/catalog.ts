@@ -12,7 +12,8 @@ export type EventDefinition<T extends string = string, A extends string = string
   schemaVersion: number;
   data: S;
   description: string;
-  upcasters?: Readonly<Record<number, (data: unknown) => unknown>>;
+  /** `upcasters[n]` reads version n's data as version n + 1; it may use the envelope (occurredAt, say). */
+  upcasters?: Readonly<Record<number, (data: unknown, envelope: Envelope) => unknown>>;
 };
 
 function defineEvent<T extends string, A extends string, S extends z.ZodType>(
@@ -33,6 +34,9 @@ export type OrderLine = z.infer<typeof orderLineSchema>;
 
 export const CANCELLATION_REASONS = ['OUT_OF_STOCK', 'PAYMENT_REFUSED', 'DEADLINE_EXCEEDED'] as const;
 export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
+
+/** The saga timeout that v1 OrderPlaced events implied. */
+export const V1_SAGA_TIMEOUT_MS = 30_000;
 
 export const catalog = [
   defineEvent({
@@ -73,8 +77,15 @@ export const catalog = [
   defineEvent({
     type: 'OrderPlaced',
     aggregateType: 'order',
-    schemaVersion: 1,
-    description: 'Checkout created an order; the saga starts (CommandeCreee).',
+    schemaVersion: 2,
+    description: 'Checkout created an order; the saga starts (CommandeCreee). v2 added deadlineAt.',
+    upcasters: {
+      // v1 orders had no explicit deadline: the saga timeout was a fixed 30 s after the order was placed.
+      1: (data, envelope) => ({
+        ...(data as object),
+        deadlineAt: new Date(Date.parse(envelope.occurredAt) + V1_SAGA_TIMEOUT_MS).toISOString(),
+      }),
+    },
     data: z.object({
       orderId: z.uuid(),
       cartId: z.uuid(),
@@ -162,6 +173,13 @@ export const catalog = [
     description: 'The sale was recorded in the books (VenteConfirmee).',
     data: z.object({ orderId: z.uuid(), customerId: z.uuid(), lines: z.array(orderLineSchema), totalCents: cents }),
   }),
+  defineEvent({
+    type: 'NoteAdded',
+    aggregateType: 'annotation',
+    schemaVersion: 1,
+    description: 'An operator attached a note, optionally to a saga (appended through the event store API).',
+    data: z.object({ text: z.string().min(1).max(10_000), correlationId: z.uuid().optional() }),
+  }),
 ] as const;
 
 type Catalog = typeof catalog;
@@ -223,7 +241,7 @@ export function parseEvent(raw: unknown): DomainEvent {
   while (schemaVersion < definition.schemaVersion) {
     const upcast = definition.upcasters?.[schemaVersion];
     if (!upcast) throw new InvalidEventError(`no upcaster for ${definition.type} v${schemaVersion}`);
-    data = upcast(data);
+    data = upcast(data, envelope.data);
     schemaVersion += 1;
   }
   const parsed = definition.data.safeParse(data);

@@ -71,3 +71,27 @@ describe('subjects', () => {
     expect(late).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });
+
+describe('schema evolution', () => {
+  it('reads a v1 OrderPlaced (no deadline) as v2, with the deadline v1 implied', () => {
+    const orderId = uuidv7();
+    const v1 = {
+      ...meta(),
+      type: 'OrderPlaced',
+      schemaVersion: 1,
+      aggregateType: 'order',
+      aggregateId: orderId,
+      occurredAt: '2026-01-01T12:00:00.000Z',
+      data: {
+        orderId,
+        cartId: uuidv7(),
+        customerId: uuidv7(),
+        lines: [{ productId: uuidv7(), quantity: 1, priceCents: 100 }],
+        totalCents: 100,
+      },
+    };
+    const read = parseEvent(v1);
+    expect(read.schemaVersion).toBe(2);
+    expect(read.type === 'OrderPlaced' && read.data.deadlineAt).toBe('2026-01-01T12:00:30.000Z');
+  });
+});

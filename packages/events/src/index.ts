@@ -15,6 +15,7 @@ export {
   eventJsonSchemas,
   materialize,
   type OrderLine,
+  V1_SAGA_TIMEOUT_MS,
   orderLineSchema,
   parseEvent,
 } from './catalog.js';

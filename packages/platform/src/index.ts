@@ -72,6 +72,7 @@ export {
   type ServiceDefinition,
   type ServiceDeps,
   watchParent,
+  type Worker,
 } from './service.js';
 export {
   currentTraceId,

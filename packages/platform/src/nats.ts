@@ -40,6 +40,8 @@ export function streamSpecs(replicas = 1): StreamSpec[] {
       subjects: [EVENTS_SUBJECTS],
       retention: RetentionPolicy.Limits,
       duplicate_window: nanos(2 * 60 * 1000),
+      // Appends of several events to one aggregate are one atomic batch (server 2.12+).
+      allow_atomic: true,
       description: 'Every domain event of every service (the event log).',
     },
     {

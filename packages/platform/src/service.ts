@@ -30,11 +30,15 @@ export type ConsumerDefinition<T = DomainEvent> = {
   concurrency?: number;
 };
 
+export type Worker = { start(): void | Promise<void>; stop(): Promise<void> };
+
 export type ServiceDefinition = {
   name: string;
   schema: string;
   defaultPort: number;
   migrations: readonly Migration[];
+  /** Background work beside consumers (the event store's mirror and projections), started before the routes. */
+  workers?: (deps: ServiceDeps) => Worker[];
   routes?: (deps: ServiceDeps) => Hono;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each consumer decodes and handles its own message type
   consumers?: (deps: ServiceDeps) => ConsumerDefinition<any>[];
@@ -105,6 +109,8 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
       }),
   );
   for (const consumer of consumers) await retry('consumer', log, () => consumer.start());
+  const workers = definition.workers?.(deps) ?? [];
+  for (const worker of workers) await worker.start();
 
   const app = createHttpApp({
     log,
@@ -130,6 +136,7 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
       await server.close();
       await metrics.close();
       for (const consumer of consumers) await consumer.stop();
+      for (const worker of workers) await worker.stop();
       await relay.stop();
       await nc.drain().catch(() => undefined);
       await db.end();

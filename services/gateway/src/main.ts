@@ -22,6 +22,7 @@ const config = loadConfig(
     INVENTORY_URL: z.url().default('http://127.0.0.1:8082'),
     PAYMENT_URL: z.url().default('http://127.0.0.1:8083'),
     SALES_URL: z.url().default('http://127.0.0.1:8084'),
+    EVENT_STORE_URL: z.url().default('http://127.0.0.1:8085'),
   }),
 );
 
@@ -30,6 +31,7 @@ const upstreams: Record<Upstream, string> = {
   inventory: config.INVENTORY_URL,
   payment: config.PAYMENT_URL,
   sales: config.SALES_URL,
+  'event-store': config.EVENT_STORE_URL,
 };
 
 const log = createLogger('gateway', config.LOG_LEVEL);
@@ -46,11 +48,13 @@ const readiness = Object.fromEntries(
 const app = createHttpApp({ log, readiness });
 
 app.all('/api/*', async (c) => {
-  const upstream = upstreamFor(c.req.path);
+  const upstream = upstreamFor(c.req.method, c.req.path);
   if (!upstream) throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);
   return forward(c, upstreams[upstream]);
 });
-app.get('/', (c) => c.json({ name: 'jetsaga', routes: ROUTES.map((route) => route.prefix), health: '/healthz', readiness: '/readyz' }));
+app.get('/', (c) =>
+  c.json({ name: 'jetsaga', routes: [...new Set(ROUTES.map((route) => route.prefix))], health: '/healthz', readiness: '/readyz' }),
+);
 
 const server = await startHttpServer(app, config.PORT, config.HOST);
 log.info({ port: server.port, host: config.HOST }, 'gateway listening');

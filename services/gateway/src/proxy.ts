@@ -1,19 +1,34 @@
 import { UpstreamError } from '@jetsaga/platform';
 import type { Context } from 'hono';
 
-export type Upstream = 'order' | 'inventory' | 'payment' | 'sales';
+export type Upstream = 'order' | 'inventory' | 'payment' | 'sales' | 'event-store';
 
-/** Which service owns which part of the API. The gateway holds no state and no business rule. */
-export const ROUTES: ReadonlyArray<{ prefix: string; upstream: Upstream }> = [
+type Route = { prefix: string; upstream: Upstream; exact?: { method: string } };
+
+/**
+ * Which service owns which part of the API. The gateway holds no state and no business rule. The first match wins:
+ * the order list is a read model of the event store (CQRS), a single order is the order service's own record.
+ */
+export const ROUTES: readonly Route[] = [
+  { prefix: '/api/orders', upstream: 'event-store', exact: { method: 'GET' } },
   { prefix: '/api/customers', upstream: 'payment' },
   { prefix: '/api/products', upstream: 'inventory' },
   { prefix: '/api/carts', upstream: 'order' },
   { prefix: '/api/orders', upstream: 'order' },
   { prefix: '/api/sales', upstream: 'sales' },
+  { prefix: '/api/events', upstream: 'event-store' },
+  { prefix: '/api/streams', upstream: 'event-store' },
+  { prefix: '/api/aggregates', upstream: 'event-store' },
+  { prefix: '/api/sagas', upstream: 'event-store' },
+  { prefix: '/api/reports', upstream: 'event-store' },
+  { prefix: '/api/projections', upstream: 'event-store' },
+  { prefix: '/api/event-store', upstream: 'event-store' },
 ];
 
-export function upstreamFor(path: string): Upstream | undefined {
-  return ROUTES.find((route) => path === route.prefix || path.startsWith(`${route.prefix}/`))?.upstream;
+export function upstreamFor(method: string, path: string): Upstream | undefined {
+  return ROUTES.find((route) =>
+    route.exact ? path === route.prefix && method === route.exact.method : path === route.prefix || path.startsWith(`${route.prefix}/`),
+  )?.upstream;
 }
 
 const TRACE_CONTEXT = new Set(['traceparent', 'tracestate']);

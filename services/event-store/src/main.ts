@@ -1,0 +1,49 @@
+import { readQuery, runService } from '@jetsaga/platform';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { eventRoutes } from './events/routes.js';
+import { migrations } from './migrations.js';
+import { Mirror } from './mirror/mirror.js';
+import { verifyMirror } from './mirror/verify.js';
+import { PROJECTIONS } from './projections/definitions.js';
+import { ProjectionEngine } from './projections/engine.js';
+import { readModelRoutes } from './projections/routes.js';
+import { sagaRoutes } from './sagas/routes.js';
+import { stateRoutes } from './state/routes.js';
+import { streamRoutes } from './streams/routes.js';
+
+const verifyQuery = z.strictObject({
+  fromPosition: z.coerce.number().int().min(1).optional(),
+  toPosition: z.coerce.number().int().min(1).optional(),
+});
+
+let mirror: Mirror;
+let engine: ProjectionEngine;
+
+await runService({
+  name: 'event-store',
+  schema: 'eventstore',
+  defaultPort: 8085,
+  migrations,
+  workers: (deps) => {
+    engine = new ProjectionEngine({ db: deps.db, log: deps.log, definitions: PROJECTIONS });
+    mirror = new Mirror({ db: deps.db, nc: deps.nc, log: deps.log, onAdvance: () => engine.notify() });
+    return [mirror, engine];
+  },
+  routes: (deps) =>
+    new Hono()
+      .route('/', eventRoutes(deps))
+      .route('/', streamRoutes(deps))
+      .route('/', stateRoutes(deps))
+      .route('/', sagaRoutes(deps))
+      .route('/', readModelRoutes(deps, engine))
+      .get('/api/event-store/status', async (c) => c.json({ mirror: await mirror.status(), projections: await engine.status() }))
+      .get('/api/event-store/verify', async (c) => {
+        const query = readQuery(c, verifyQuery);
+        return c.json(await verifyMirror(deps.db, deps.nc, { from: query.fromPosition, to: query.toPosition }));
+      })
+      .post('/api/event-store/mirror/reset', async (c) => {
+        await mirror.reset();
+        return c.json(await mirror.status(), 202);
+      }),
+});

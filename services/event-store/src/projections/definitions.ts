@@ -1,0 +1,168 @@
+import type { DomainEvent } from '@jetsaga/events';
+import type { RowOp } from './ops.js';
+
+export type TableSpec = { columns: string; key: readonly string[] };
+
+/**
+ * A read model: its tables (created per version, so a rebuild builds beside the live one) and a pure function from
+ * one event to row operations.
+ */
+export type ProjectionDefinition = {
+  name: string;
+  description: string;
+  tables: Readonly<Record<string, TableSpec>>;
+  project(event: DomainEvent): RowOp[];
+};
+
+const day = (iso: string) => iso.slice(0, 10);
+
+export const orderSummaries: ProjectionDefinition = {
+  name: 'order-summaries',
+  description: 'One row per order: status, reason, total; answers GET /api/orders.',
+  tables: {
+    orders: {
+      columns: `order_id uuid NOT NULL, customer_id uuid, status text, reason text, total_cents bigint NOT NULL DEFAULT 0,
+                line_count integer NOT NULL DEFAULT 0, correlation_id uuid, placed_at timestamptz, ended_at timestamptz`,
+      key: ['order_id'],
+    },
+  },
+  project(event) {
+    switch (event.type) {
+      case 'OrderPlaced':
+        return [
+          {
+            table: 'orders',
+            key: { order_id: event.data.orderId },
+            set: {
+              customer_id: event.data.customerId,
+              status: 'PENDING',
+              total_cents: event.data.totalCents,
+              line_count: event.data.lines.length,
+              correlation_id: event.correlationId,
+              placed_at: event.occurredAt,
+            },
+          },
+        ];
+      case 'OrderCompleted':
+        return [{ table: 'orders', key: { order_id: event.data.orderId }, set: { status: 'COMPLETED', ended_at: event.occurredAt } }];
+      case 'OrderCancelled':
+        return [
+          {
+            table: 'orders',
+            key: { order_id: event.data.orderId },
+            set: { status: 'CANCELLED', reason: event.data.reason, ended_at: event.occurredAt },
+          },
+        ];
+      default:
+        return [];
+    }
+  },
+};
+
+export const salesDaily: ProjectionDefinition = {
+  name: 'sales-daily',
+  description: 'Units, revenue and orders per product and per day (UTC) of confirmed sales.',
+  tables: {
+    sales: {
+      columns: `day date NOT NULL, product_id uuid NOT NULL, quantity bigint NOT NULL DEFAULT 0,
+                revenue_cents bigint NOT NULL DEFAULT 0, orders bigint NOT NULL DEFAULT 0`,
+      key: ['day', 'product_id'],
+    },
+  },
+  project(event) {
+    if (event.type !== 'SaleConfirmed') return [];
+    return event.data.lines.map((line) => ({
+      table: 'sales',
+      key: { day: day(event.occurredAt), product_id: line.productId },
+      add: { quantity: line.quantity, revenue_cents: line.quantity * line.priceCents, orders: 1 },
+    }));
+  },
+};
+
+export const stockLevels: ProjectionDefinition = {
+  name: 'stock-levels',
+  description: 'Available, reserved and sold units per product.',
+  tables: {
+    stock: {
+      columns: `product_id uuid NOT NULL, sku text, name text, price_cents bigint, available bigint NOT NULL DEFAULT 0,
+                reserved bigint NOT NULL DEFAULT 0, sold bigint NOT NULL DEFAULT 0`,
+      key: ['product_id'],
+    },
+  },
+  project(event) {
+    const lines = (
+      sign: { available: number; reserved: number; sold: number },
+      list: ReadonlyArray<{ productId: string; quantity: number }>,
+    ) =>
+      list.map((line) => ({
+        table: 'stock',
+        key: { product_id: line.productId },
+        add: { available: sign.available * line.quantity, reserved: sign.reserved * line.quantity, sold: sign.sold * line.quantity },
+      }));
+    switch (event.type) {
+      case 'ProductCreated':
+        return [
+          {
+            table: 'stock',
+            key: { product_id: event.data.productId },
+            set: { sku: event.data.sku, name: event.data.name, price_cents: event.data.priceCents },
+            add: { available: event.data.stock },
+          },
+        ];
+      case 'StockReserved':
+        return lines({ available: -1, reserved: 1, sold: 0 }, event.data.lines);
+      case 'StockReleased':
+        return lines({ available: 1, reserved: -1, sold: 0 }, event.data.lines);
+      case 'StockCommitted':
+        return lines({ available: 0, reserved: -1, sold: 1 }, event.data.lines);
+      default:
+        return [];
+    }
+  },
+};
+
+const SAGA_EVENTS = new Set([
+  'OrderPlaced',
+  'StockReserved',
+  'StockUnavailable',
+  'StockReleased',
+  'StockCommitted',
+  'PaymentAccepted',
+  'PaymentRefused',
+  'PaymentRefunded',
+  'SaleConfirmed',
+  'OrderCompleted',
+  'OrderCancelled',
+]);
+
+export const sagaTimelines: ProjectionDefinition = {
+  name: 'saga-timelines',
+  description: 'One row per saga: its order, outcome, start, end and number of steps.',
+  tables: {
+    sagas: {
+      columns: `correlation_id uuid NOT NULL, order_id uuid, customer_id uuid, outcome text, reason text, started_at timestamptz,
+                ended_at timestamptz, steps integer NOT NULL DEFAULT 0, last_type text`,
+      key: ['correlation_id'],
+    },
+  },
+  project(event) {
+    if (!SAGA_EVENTS.has(event.type)) return [];
+    const op: RowOp = { table: 'sagas', key: { correlation_id: event.correlationId }, set: { last_type: event.type }, add: { steps: 1 } };
+    if (event.type === 'OrderPlaced') {
+      op.set = {
+        ...op.set,
+        order_id: event.data.orderId,
+        customer_id: event.data.customerId,
+        outcome: 'PENDING',
+        started_at: event.occurredAt,
+      };
+    } else if (event.type === 'OrderCompleted') {
+      op.set = { ...op.set, outcome: 'COMPLETED', ended_at: event.occurredAt };
+    } else if (event.type === 'OrderCancelled') {
+      op.set = { ...op.set, outcome: 'CANCELLED', reason: event.data.reason, ended_at: event.occurredAt };
+    }
+    return [op];
+  },
+};
+
+export const PROJECTIONS: readonly ProjectionDefinition[] = [orderSummaries, salesDaily, stockLevels, sagaTimelines];

@@ -1,0 +1,150 @@
+import type { DomainEvent, OrderLine } from '@jetsaga/events';
+
+/**
+ * Read-side folds: the state of an aggregate as its API shows it, rebuilt from events alone. They are written here,
+ * not imported from the services, because the event store reads every service's history without depending on any
+ * service's code; the end-to-end tests check that both agree.
+ */
+export type Fold<S> = { initial: S; apply: (state: S, event: DomainEvent) => S };
+
+export type OrderState = {
+  id: string;
+  customerId: string;
+  status: 'PENDING' | 'COMPLETED' | 'CANCELLED';
+  reason?: string;
+  lines: OrderLine[];
+  totalCents: number;
+  correlationId: string;
+} | null;
+
+export const orderFold: Fold<OrderState> = {
+  initial: null,
+  apply(state, event) {
+    switch (event.type) {
+      case 'OrderPlaced':
+        return {
+          id: event.data.orderId,
+          customerId: event.data.customerId,
+          status: 'PENDING',
+          lines: event.data.lines,
+          totalCents: event.data.totalCents,
+          correlationId: event.correlationId,
+        };
+      case 'OrderCompleted':
+        return state && { ...state, status: 'COMPLETED' };
+      case 'OrderCancelled':
+        return state && { ...state, status: 'CANCELLED', reason: event.data.reason };
+      default:
+        return state;
+    }
+  },
+};
+
+export type CartState = {
+  id: string;
+  customerId: string;
+  status: 'OPEN' | 'CHECKED_OUT';
+  items: Array<{ productId: string; quantity: number; priceCents: number }>;
+  totalCents: number;
+  orderId?: string;
+} | null;
+
+export const cartFold: Fold<CartState> = {
+  initial: null,
+  apply(state, event) {
+    switch (event.type) {
+      case 'CartCreated':
+        return { id: event.data.cartId, customerId: event.data.customerId, status: 'OPEN', items: [], totalCents: 0 };
+      case 'CartItemAdded': {
+        if (!state) return state;
+        const { productId, quantity, priceCents } = event.data;
+        const existing = state.items.find((item) => item.productId === productId);
+        const items = existing
+          ? state.items.map((item) => (item.productId === productId ? { productId, quantity: item.quantity + quantity, priceCents } : item))
+          : [...state.items, { productId, quantity, priceCents }];
+        return { ...state, items, totalCents: items.reduce((sum, item) => sum + item.quantity * item.priceCents, 0) };
+      }
+      case 'CartCheckedOut':
+        return state && { ...state, status: 'CHECKED_OUT', orderId: event.data.orderId };
+      default:
+        return state;
+    }
+  },
+};
+
+export type ProductState = {
+  id: string;
+  sku: string;
+  name: string;
+  priceCents: number;
+  available: number;
+  reserved: number;
+} | null;
+
+function quantityOf(lines: readonly OrderLine[], productId: string): number {
+  return lines.filter((line) => line.productId === productId).reduce((sum, line) => sum + line.quantity, 0);
+}
+
+/** A product's stock moves with the reservations that name it. */
+export function productFold(productId: string): Fold<ProductState> {
+  return {
+    initial: null,
+    apply(state, event) {
+      switch (event.type) {
+        case 'ProductCreated':
+          if (event.data.productId !== productId) return state;
+          return {
+            id: productId,
+            sku: event.data.sku,
+            name: event.data.name,
+            priceCents: event.data.priceCents,
+            available: event.data.stock,
+            reserved: 0,
+          };
+        case 'StockReserved': {
+          const q = quantityOf(event.data.lines, productId);
+          return state && { ...state, available: state.available - q, reserved: state.reserved + q };
+        }
+        case 'StockReleased': {
+          const q = quantityOf(event.data.lines, productId);
+          return state && { ...state, available: state.available + q, reserved: state.reserved - q };
+        }
+        case 'StockCommitted': {
+          const q = quantityOf(event.data.lines, productId);
+          return state && { ...state, reserved: state.reserved - q };
+        }
+        default:
+          return state;
+      }
+    },
+  };
+}
+
+export type CustomerState = { id: string; name: string; email: string; balanceCents: number } | null;
+
+export function customerFold(customerId: string): Fold<CustomerState> {
+  return {
+    initial: null,
+    apply(state, event) {
+      switch (event.type) {
+        case 'CustomerRegistered':
+          if (event.data.customerId !== customerId) return state;
+          return { id: customerId, name: event.data.name, email: event.data.email, balanceCents: event.data.balanceCents };
+        case 'PaymentAccepted':
+          return state && event.data.customerId === customerId
+            ? { ...state, balanceCents: state.balanceCents - event.data.amountCents }
+            : state;
+        case 'PaymentRefunded':
+          return state && event.data.customerId === customerId
+            ? { ...state, balanceCents: state.balanceCents + event.data.amountCents }
+            : state;
+        default:
+          return state;
+      }
+    },
+  };
+}
+
+export function replay<S>(fold: Fold<S>, events: readonly DomainEvent[]): S {
+  return events.reduce(fold.apply, fold.initial);
+}
