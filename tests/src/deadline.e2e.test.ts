@@ -56,6 +56,31 @@ describe('saga deadlines (JetStream message schedules)', () => {
     expect(await api.getProduct(clock.id)).toMatchObject({ available: 3, reserved: 0 });
   });
 
+  it('takes a sale that crossed the deadline off the books: SaleCancelled, money refunded, stock back', async () => {
+    const henry = await api.customer(30_000);
+    const chair = await api.product(5, 6_000);
+    const cart = await api.cart(henry.id);
+    await api.addItem(cart.id, chair.id, 2);
+    const salesBefore = (await api.call('GET', '/api/sales/summary')).body;
+    // Sales hangs after the payment was taken: the deadline cancels the order while PaymentAccepted waits for sales.
+    t.system.supervisor.signal('sales', 'SIGSTOP');
+    let orderId: string;
+    try {
+      orderId = await api.checkout(cart.id);
+      expect(await api.terminal(orderId, 30_000)).toMatchObject({ status: 'CANCELLED', reason: 'DEADLINE_EXCEEDED' });
+      await waitFor('the payment to be refunded', async () => (await api.getCustomer(henry.id)).balanceCents === 30_000);
+    } finally {
+      t.system.supervisor.signal('sales', 'SIGCONT');
+    }
+    for (const durable of ['sales', 'inventory', 'payment', 'order']) await waitForConsumerIdle(t.nc, EVENTS_STREAM, durable);
+    const { rows } = await t.sql.query('SELECT status FROM sales.sales WHERE order_id = $1', [orderId]);
+    expect(rows.map((row) => row.status)).toEqual(['CANCELLED']);
+    expect((await api.call('GET', '/api/sales/summary')).body).toEqual(salesBefore);
+    expect(await api.getProduct(chair.id)).toMatchObject({ available: 5, reserved: 0 });
+    expect((await api.getCustomer(henry.id)).balanceCents).toBe(30_000);
+    expect((await api.order(orderId)).status).toBe('CANCELLED');
+  });
+
   it('removes the schedule of a saga that ended in time', async () => {
     const grace = await api.customer(20_000);
     const vase = await api.product(3, 1_000);

@@ -141,6 +141,13 @@ export const catalog = [
     data: z.object({ orderId: z.uuid(), lines: z.array(orderLineSchema) }),
   }),
   defineEvent({
+    type: 'StockRestocked',
+    aggregateType: 'reservation',
+    schemaVersion: 1,
+    description: 'Units committed to a sale that was then cancelled went back on the shelf (StockRemisEnRayon), a compensation.',
+    data: z.object({ orderId: z.uuid(), lines: z.array(orderLineSchema) }),
+  }),
+  defineEvent({
     type: 'PaymentAccepted',
     aggregateType: 'payment',
     schemaVersion: 1,
@@ -171,6 +178,14 @@ export const catalog = [
     aggregateType: 'sale',
     schemaVersion: 1,
     description: 'The sale was recorded in the books (VenteConfirmee).',
+    data: z.object({ orderId: z.uuid(), customerId: z.uuid(), lines: z.array(orderLineSchema), totalCents: cents }),
+  }),
+  defineEvent({
+    type: 'SaleCancelled',
+    aggregateType: 'sale',
+    schemaVersion: 1,
+    description:
+      'A sale confirmed while its order was being cancelled (the deadline won the race) was taken off the books (VenteAnnulee), a compensation.',
     data: z.object({ orderId: z.uuid(), customerId: z.uuid(), lines: z.array(orderLineSchema), totalCents: cents }),
   }),
   defineEvent({

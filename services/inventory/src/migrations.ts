@@ -22,4 +22,12 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    id: 'inventory/002_restocked',
+    sql: `
+      ALTER TABLE reservations DROP CONSTRAINT reservations_status_check;
+      ALTER TABLE reservations ADD CONSTRAINT reservations_status_check
+        CHECK (status IN ('RESERVED', 'REJECTED', 'RELEASED', 'COMMITTED', 'RESTOCKED', 'VOIDED'));
+    `,
+  },
 ];

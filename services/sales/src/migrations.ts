@@ -15,4 +15,11 @@ export const migrations: Migration[] = [
       CREATE INDEX sales_confirmed_at ON sales (confirmed_at) WHERE status = 'CONFIRMED';
     `,
   },
+  {
+    id: 'sales/002_cancelled_sales',
+    sql: `
+      ALTER TABLE sales DROP CONSTRAINT sales_status_check;
+      ALTER TABLE sales ADD CONSTRAINT sales_status_check CHECK (status IN ('CONFIRMED', 'CANCELLED', 'VOIDED'));
+    `,
+  },
 ];

@@ -70,11 +70,13 @@ export const salesDaily: ProjectionDefinition = {
     },
   },
   project(event) {
-    if (event.type !== 'SaleConfirmed') return [];
+    if (event.type !== 'SaleConfirmed' && event.type !== 'SaleCancelled') return [];
+    // A cancelled sale comes off the day it is cancelled, so a closed day's figures never change.
+    const sign = event.type === 'SaleConfirmed' ? 1 : -1;
     return event.data.lines.map((line) => ({
       table: 'sales',
       key: { day: day(event.occurredAt), product_id: line.productId },
-      add: { quantity: line.quantity, revenue_cents: line.quantity * line.priceCents, orders: 1 },
+      add: { quantity: sign * line.quantity, revenue_cents: sign * line.quantity * line.priceCents, orders: sign },
     }));
   },
 };
@@ -115,6 +117,8 @@ export const stockLevels: ProjectionDefinition = {
         return lines({ available: 1, reserved: -1, sold: 0 }, event.data.lines);
       case 'StockCommitted':
         return lines({ available: 0, reserved: -1, sold: 1 }, event.data.lines);
+      case 'StockRestocked':
+        return lines({ available: 1, reserved: 0, sold: -1 }, event.data.lines);
       default:
         return [];
     }
@@ -131,6 +135,8 @@ const SAGA_EVENTS = new Set([
   'PaymentRefused',
   'PaymentRefunded',
   'SaleConfirmed',
+  'SaleCancelled',
+  'StockRestocked',
   'OrderCompleted',
   'OrderCancelled',
 ]);

@@ -113,6 +113,10 @@ export function productFold(productId: string): Fold<ProductState> {
           const q = quantityOf(event.data.lines, productId);
           return state && { ...state, reserved: state.reserved - q };
         }
+        case 'StockRestocked': {
+          const q = quantityOf(event.data.lines, productId);
+          return state && { ...state, available: state.available + q };
+        }
         default:
           return state;
       }

@@ -33,7 +33,7 @@ export const REBUILDERS: Record<string, Rebuilder> = {
       selectEvents(
         deps.db,
         `((aggregate_type = 'product' AND aggregate_id = $1)
-          OR (type IN ('StockReserved', 'StockReleased', 'StockCommitted') AND data->'lines' @> jsonb_build_array(jsonb_build_object('productId', $1::text))))`,
+          OR (type IN ('StockReserved', 'StockReleased', 'StockCommitted', 'StockRestocked') AND data->'lines' @> jsonb_build_array(jsonb_build_object('productId', $1::text))))`,
         [id],
       ),
   },

@@ -25,6 +25,8 @@ export function commandFor(event: DomainEvent): ReservationCommand | undefined {
       return { type: 'Release', orderId: event.data.orderId, reason: 'ORDER_CANCELLED' };
     case 'SaleConfirmed':
       return { type: 'Commit', orderId: event.data.orderId };
+    case 'SaleCancelled':
+      return { type: 'Restock', orderId: event.data.orderId };
     default:
       return undefined;
   }
@@ -53,7 +55,7 @@ export function inventoryConsumers(deps: ServiceDeps): ConsumerDefinition[] {
       spec: {
         stream: EVENTS_STREAM,
         durable: INVENTORY_CONSUMER,
-        filterSubjects: ['OrderPlaced', 'PaymentRefused', 'OrderCancelled', 'SaleConfirmed'].map(eventTypeFilter),
+        filterSubjects: ['OrderPlaced', 'PaymentRefused', 'OrderCancelled', 'SaleConfirmed', 'SaleCancelled'].map(eventTypeFilter),
       },
       handle: async (event) => {
         const command = commandFor(event);

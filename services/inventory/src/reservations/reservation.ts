@@ -1,6 +1,6 @@
 import type { EventDraft, OrderLine } from '@jetsaga/events';
 
-export type ReservationStatus = 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED' | 'VOIDED';
+export type ReservationStatus = 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED' | 'RESTOCKED' | 'VOIDED';
 
 /**
  * A reservation per order. VOIDED is a tombstone: the order was cancelled before its OrderPlaced was handled
@@ -14,9 +14,10 @@ export type StockLevels = ReadonlyMap<string, StockLevel>;
 export type ReservationCommand =
   | { type: 'Reserve'; orderId: string; customerId: string; lines: OrderLine[]; totalCents: number }
   | { type: 'Release'; orderId: string; reason: 'PAYMENT_REFUSED' | 'ORDER_CANCELLED' }
-  | { type: 'Commit'; orderId: string };
+  | { type: 'Commit'; orderId: string }
+  | { type: 'Restock'; orderId: string };
 
-export type ReservationEvent = EventDraft<'StockReserved' | 'StockUnavailable' | 'StockReleased' | 'StockCommitted'>;
+export type ReservationEvent = EventDraft<'StockReserved' | 'StockUnavailable' | 'StockReleased' | 'StockCommitted' | 'StockRestocked'>;
 
 /** Quantities per product; an order naming a product twice needs the sum of both lines. */
 export function quantitiesByProduct(lines: readonly OrderLine[]): Map<string, number> {
@@ -43,6 +44,10 @@ export function decideReservation(state: Reservation, stock: StockLevels, comman
     case 'Commit':
       if (state.status !== 'RESERVED') return [];
       return [{ type: 'StockCommitted', data: { orderId: command.orderId, lines: state.lines } }];
+    case 'Restock':
+      // Only units that left with a cancelled sale come back; a reservation released earlier already did.
+      if (state.status !== 'COMMITTED') return [];
+      return [{ type: 'StockRestocked', data: { orderId: command.orderId, lines: state.lines } }];
     default: {
       const unknown: never = command;
       throw new Error(`unknown reservation command ${JSON.stringify(unknown)}`);
@@ -65,6 +70,8 @@ export function evolveReservation(state: Reservation, event: ReservationEvent): 
       return { status: 'RELEASED', orderId: event.data.orderId, lines: event.data.lines };
     case 'StockCommitted':
       return { status: 'COMMITTED', orderId: event.data.orderId, lines: event.data.lines };
+    case 'StockRestocked':
+      return { status: 'RESTOCKED', orderId: event.data.orderId, lines: event.data.lines };
     default: {
       const unknown: never = event;
       throw new Error(`unknown reservation event ${JSON.stringify(unknown)}`);
@@ -81,6 +88,8 @@ export function stockDeltas(event: ReservationEvent): Array<{ productId: string;
       return [...quantitiesByProduct(event.data.lines)].map(([productId, q]) => ({ productId, available: q, reserved: -q }));
     case 'StockCommitted':
       return [...quantitiesByProduct(event.data.lines)].map(([productId, q]) => ({ productId, available: 0, reserved: -q }));
+    case 'StockRestocked':
+      return [...quantitiesByProduct(event.data.lines)].map(([productId, q]) => ({ productId, available: q, reserved: 0 }));
     case 'StockUnavailable':
       return [];
     default: {

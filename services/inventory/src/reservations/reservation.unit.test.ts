@@ -66,6 +66,20 @@ describe('reservation', () => {
     expect(decideReservation(voided, stock(9, 9), reserve)).toEqual([]);
   });
 
+  it('puts committed units back on the shelf when their sale is cancelled, and only those', () => {
+    const committed: Reservation = { status: 'COMMITTED', orderId, lines };
+    const restocked = decideReservation(committed, stock(0, 0), { type: 'Restock', orderId });
+    expect(restocked).toEqual([{ type: 'StockRestocked', data: { orderId, lines } }]);
+    expect(stockDeltas(restocked[0] as ReservationEvent)).toEqual([
+      { productId: lamp, available: 2, reserved: 0 },
+      { productId: desk, available: 1, reserved: 0 },
+    ]);
+    const again = restocked.reduce(evolveReservation, committed);
+    expect(decideReservation(again, stock(0, 0), { type: 'Restock', orderId })).toEqual([]);
+    const released: Reservation = { status: 'RELEASED', orderId, lines };
+    expect(decideReservation(released, stock(0, 0), { type: 'Restock', orderId })).toEqual([]);
+  });
+
   it('moves stock from available to reserved, back, or out', () => {
     expect(stockDeltas(reserved)).toEqual([
       { productId: lamp, available: -2, reserved: 2 },

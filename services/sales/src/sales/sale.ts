@@ -1,21 +1,32 @@
 import type { EventDraft, OrderLine } from '@jetsaga/events';
 
-/** VOIDED is a tombstone: the order was cancelled before its payment arrived here, so no sale follows. */
-export type Sale = { status: 'NONE' } | { status: 'CONFIRMED' | 'VOIDED'; orderId: string };
+/**
+ * VOIDED is a tombstone: the order was cancelled before its payment arrived here, so no sale follows. CANCELLED is a
+ * sale confirmed while its order was being cancelled (the deadline and the payment crossed): it is taken off the books.
+ */
+export type Sale =
+  | { status: 'NONE' }
+  | { status: 'VOIDED'; orderId: string }
+  | { status: 'CONFIRMED' | 'CANCELLED'; orderId: string; customerId: string; lines: OrderLine[]; totalCents: number };
 
 export type SaleCommand =
   | { type: 'ConfirmSale'; orderId: string; customerId: string; lines: OrderLine[]; totalCents: number }
   | { type: 'VoidSale'; orderId: string };
 
-export function decideSale(state: Sale, command: SaleCommand): EventDraft<'SaleConfirmed'>[] {
+export type SaleEvent = EventDraft<'SaleConfirmed' | 'SaleCancelled'>;
+
+export function decideSale(state: Sale, command: SaleCommand): SaleEvent[] {
   switch (command.type) {
     case 'ConfirmSale': {
       if (state.status !== 'NONE') return [];
       const { orderId, customerId, lines, totalCents } = command;
       return [{ type: 'SaleConfirmed', data: { orderId, customerId, lines, totalCents } }];
     }
-    case 'VoidSale':
-      return [];
+    case 'VoidSale': {
+      if (state.status !== 'CONFIRMED') return [];
+      const { orderId, customerId, lines, totalCents } = state;
+      return [{ type: 'SaleCancelled', data: { orderId, customerId, lines, totalCents } }];
+    }
     default: {
       const unknown: never = command;
       throw new Error(`unknown sale command ${JSON.stringify(unknown)}`);
@@ -25,4 +36,18 @@ export function decideSale(state: Sale, command: SaleCommand): EventDraft<'SaleC
 
 export function shouldVoid(state: Sale, command: SaleCommand): boolean {
   return state.status === 'NONE' && command.type === 'VoidSale';
+}
+
+export function evolveSale(state: Sale, event: SaleEvent): Sale {
+  const { orderId, customerId, lines, totalCents } = event.data;
+  switch (event.type) {
+    case 'SaleConfirmed':
+      return { status: 'CONFIRMED', orderId, customerId, lines, totalCents };
+    case 'SaleCancelled':
+      return state.status === 'CONFIRMED' ? { ...state, status: 'CANCELLED' } : state;
+    default: {
+      const unknown: never = event;
+      throw new Error(`unknown sale event ${JSON.stringify(unknown)}`);
+    }
+  }
 }
