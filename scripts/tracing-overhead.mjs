@@ -2,7 +2,8 @@
 // `npm run bench:tracing`: what tracing costs. Runs the same saga load against the whole system with tracing off and
 // with tracing on (every span exported over OTLP to a local Jaeger), alternating off/on rounds in one run on one
 // machine, and prints saga throughput for each and the difference. Everything runs on loopback and stops by itself.
-//   SAGAS (per round, default 150), CONCURRENCY (default 15), ROUNDS (per mode, default 2)
+//   SAGAS (per round, default 150), CONCURRENCY (default 15), ROUNDS (per mode, default 2),
+//   MODES (default off,on; `sampled` adds tracing with 10% of sagas sampled at the first service)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ import { connectNats, ensureTopology } from '../packages/platform/dist/index.js'
 const SAGAS = Number(process.env.SAGAS ?? 150);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 15);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
+const MODES = (process.env.MODES ?? 'off,on').split(',');
 const say = (message) => console.log(`[bench] ${message}`);
 
 async function call(base, method, path, body) {
@@ -57,10 +59,13 @@ async function round(mode, tools) {
   await ensureTopology(nc, { update: true });
   await nc.close();
   const logDir = await mkdtemp(join(tmpdir(), 'jetsaga-bench-logs-'));
-  const env =
-    mode === 'on'
-      ? { OTEL_EXPORTER_OTLP_ENDPOINT: tools.jaeger.otlpHttpUrl, LOG_LEVEL: 'warn' }
-      : { OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' };
+  const traced = { OTEL_EXPORTER_OTLP_ENDPOINT: tools.jaeger.otlpHttpUrl, LOG_LEVEL: 'warn' };
+  const env = {
+    off: { OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' },
+    on: traced,
+    sampled: { ...traced, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+  }[mode];
+  if (!env) throw new Error(`unknown mode ${mode}`);
   const system = await startSystem({
     natsUrl: nats.url,
     databaseUrl,
@@ -118,22 +123,23 @@ const natsBin = await ensureNatsServer(say);
 const postgres = await startPostgres({ dir: await mkdtemp(join(tmpdir(), 'jetsaga-bench-pg-')), ephemeral: true, fast: true });
 const jaeger = await startJaeger({ bin: await ensureJaeger(say), dir: join(work, 'jaeger') });
 const tools = { natsBin, postgres, jaeger };
-const results = { off: [], on: [] };
+const results = Object.fromEntries(MODES.map((mode) => [mode, []]));
 try {
   say(`${ROUNDS} rounds per mode, ${SAGAS} sagas per round, ${CONCURRENCY} at a time`);
   for (let i = 0; i < ROUNDS; i++) {
-    for (const mode of ['off', 'on']) {
+    for (const mode of MODES) {
       const rate = await round(mode, tools);
       results[mode].push(rate);
-      say(`tracing ${mode.padEnd(3)} round ${i + 1}: ${rate.toFixed(1)} sagas/s`);
+      say(`tracing ${mode.padEnd(7)} round ${i + 1}: ${rate.toFixed(1)} sagas/s`);
     }
   }
   const mean = (values) => values.reduce((sum, value) => sum + value, 0) / values.length;
-  const off = mean(results.off);
-  const on = mean(results.on);
-  say(
-    `tracing off: ${off.toFixed(1)} sagas/s; tracing on: ${on.toFixed(1)} sagas/s; overhead ${(((off - on) / off) * 100).toFixed(1)}% of throughput`,
-  );
+  const off = results.off ? mean(results.off) : undefined;
+  for (const mode of MODES) {
+    const rate = mean(results[mode]);
+    const cost = off && mode !== 'off' ? `; ${(((off - rate) / off) * 100).toFixed(1)}% less than with tracing off` : '';
+    say(`tracing ${mode}: ${rate.toFixed(1)} sagas/s${cost}`);
+  }
 } finally {
   await jaeger.stop();
   await postgres.stop();
