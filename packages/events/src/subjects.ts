@@ -59,3 +59,16 @@ export function deadlineFiredSubject(aggregateType: string, aggregateId: string)
 export function dlqSubject(consumer: string): string {
   return `dlq.${token('consumer', consumer)}`;
 }
+
+/** A dead letter put back for one consumer only (its `<durable>-redrive` consumer reads this subject of DLQ). */
+export function dlqRedriveSubject(consumer: string): string {
+  return `dlq.redrive.${token('consumer', consumer)}`;
+}
+
+/**
+ * JetStream's advisory when a consumer gave up on a message (max deliveries reached without an ack or term). The
+ * ADVISORIES stream keeps them, so a message that escaped its consumer (a crash on the last attempt) still reaches
+ * the DLQ.
+ */
+export const ADVISORIES_STREAM = 'ADVISORIES';
+export const MAX_DELIVERIES_ADVISORIES = '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>';

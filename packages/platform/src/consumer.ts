@@ -1,4 +1,4 @@
-import { dlqSubject, InvalidEventError } from '@jetsaga/events';
+import { DLQ_STREAM, dlqRedriveSubject, dlqSubject, InvalidEventError } from '@jetsaga/events';
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -46,6 +46,11 @@ export const DLQ_HEADERS = {
 
 function attemptsOf(spec: ConsumerSpec): number {
   return spec.maxAttempts ?? (spec.backoffMs ?? DEFAULT_BACKOFF_MS).length + 1;
+}
+
+/** The consumer on DLQ that receives this consumer's redriven dead letters, with the same retry budget. */
+export function redriveSpec(spec: ConsumerSpec): ConsumerSpec {
+  return { ...spec, stream: DLQ_STREAM, durable: `${spec.durable}-redrive`, filterSubjects: [dlqRedriveSubject(spec.durable)] };
 }
 
 export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> {
@@ -114,6 +119,8 @@ export class EventConsumer<T> {
   private readonly js: JetStreamClient;
   private messages?: ConsumerMessages;
   private loop?: Promise<void>;
+  private redriven?: ConsumerMessages;
+  private redriveLoop?: Promise<void>;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly chains = new Map<string, Promise<void>>();
   private readonly backoff: readonly number[];
@@ -131,12 +138,19 @@ export class EventConsumer<T> {
     const consumer = await this.js.consumers.get(spec.stream, spec.durable);
     this.messages = await consumer.consume({ max_messages: Math.max(64, (this.options.concurrency ?? 16) * 4) });
     this.loop = this.run(this.messages);
+    // Dead letters put back by the redrive API come to this consumer alone, through its own consumer on DLQ.
+    const redrive = redriveSpec(spec);
+    await ensureConsumer(await jetstreamManager(nc), redrive);
+    this.redriven = await (await this.js.consumers.get(redrive.stream, redrive.durable)).consume({ max_messages: 16 });
+    this.redriveLoop = this.run(this.redriven);
     watchConsumers(nc, [spec], this.options.log);
   }
 
   async stop(): Promise<void> {
     this.messages?.stop();
+    this.redriven?.stop();
     await this.loop;
+    await this.redriveLoop;
     await Promise.all(this.inFlight);
   }
 
@@ -217,9 +231,11 @@ export class EventConsumer<T> {
       if (!key.startsWith('Nats-')) hdrs.set(key, value);
     }
     const message = error instanceof Error ? error.message : String(error);
-    hdrs.set(DLQ_HEADERS.subject, delivery.subject);
-    hdrs.set(DLQ_HEADERS.stream, spec.stream);
-    hdrs.set(DLQ_HEADERS.sequence, String(delivery.streamSequence));
+    // A redriven message that fails again keeps naming where it first came from.
+    const redriven = delivery.subject === dlqRedriveSubject(spec.durable);
+    hdrs.set(DLQ_HEADERS.subject, redriven ? (delivery.headers[DLQ_HEADERS.subject] ?? delivery.subject) : delivery.subject);
+    hdrs.set(DLQ_HEADERS.stream, redriven ? (delivery.headers[DLQ_HEADERS.stream] ?? spec.stream) : spec.stream);
+    hdrs.set(DLQ_HEADERS.sequence, redriven ? (delivery.headers[DLQ_HEADERS.sequence] ?? '') : String(delivery.streamSequence));
     hdrs.set(DLQ_HEADERS.consumer, spec.durable);
     hdrs.set(DLQ_HEADERS.attempts, String(delivery.deliveryCount));
     hdrs.set(DLQ_HEADERS.reason, reason);
@@ -227,7 +243,7 @@ export class EventConsumer<T> {
     hdrs.set(DLQ_HEADERS.failedAt, new Date().toISOString());
     await this.js.publish(dlqSubject(spec.durable), msg.data, {
       headers: hdrs,
-      msgID: `${spec.durable}:${spec.stream}:${delivery.streamSequence}:${delivery.deliveryCount}`,
+      msgID: `${spec.durable}:${redriven ? DLQ_STREAM : spec.stream}:${delivery.streamSequence}:${delivery.deliveryCount}`,
     });
   }
 }

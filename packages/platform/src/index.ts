@@ -10,6 +10,7 @@ export {
   DLQ_HEADERS,
   EventConsumer,
   ensureConsumer,
+  redriveSpec,
 } from './consumer.js';
 export { createPool, type Db, type Migration, migrate, type Tx, withTransaction } from './db.js';
 export { type Decider, given, type Outcome } from './decider.js';

@@ -1,4 +1,13 @@
-import { DEADLINES_STREAM, DEADLINES_SUBJECTS, DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS } from '@jetsaga/events';
+import {
+  ADVISORIES_STREAM,
+  DEADLINES_STREAM,
+  DEADLINES_SUBJECTS,
+  DLQ_STREAM,
+  DLQ_SUBJECTS,
+  EVENTS_STREAM,
+  EVENTS_SUBJECTS,
+  MAX_DELIVERIES_ADVISORIES,
+} from '@jetsaga/events';
 import {
   DiscardPolicy,
   type JetStreamManager,
@@ -61,6 +70,14 @@ export function streamSpecs(replicas = 1): StreamSpec[] {
       retention: RetentionPolicy.Limits,
       duplicate_window: nanos(2 * 60 * 1000),
       description: 'Dead letters: messages that exhausted their attempts or could never be processed.',
+    },
+    {
+      ...common,
+      name: ADVISORIES_STREAM,
+      subjects: [MAX_DELIVERIES_ADVISORIES],
+      retention: RetentionPolicy.Limits,
+      max_age: 7 * 24 * HOUR_NS,
+      description: 'JetStream max-deliveries advisories, kept so that no message escapes the DLQ.',
     },
   ];
 }

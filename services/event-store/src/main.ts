@@ -1,6 +1,8 @@
 import { readQuery, runService } from '@jetsaga/platform';
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { advisoryConsumer } from './dlq/advisories.js';
+import { dlqRoutes } from './dlq/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { migrations } from './migrations.js';
 import { Mirror } from './mirror/mirror.js';
@@ -25,6 +27,7 @@ await runService({
   schema: 'eventstore',
   defaultPort: 8085,
   migrations,
+  consumers: (deps) => [advisoryConsumer(deps)],
   workers: (deps) => {
     engine = new ProjectionEngine({ db: deps.db, log: deps.log, definitions: PROJECTIONS });
     mirror = new Mirror({ db: deps.db, nc: deps.nc, log: deps.log, onAdvance: () => engine.notify() });
@@ -37,6 +40,7 @@ await runService({
       .route('/', stateRoutes(deps))
       .route('/', sagaRoutes(deps))
       .route('/', readModelRoutes(deps, engine))
+      .route('/', dlqRoutes(deps))
       .get('/api/event-store/status', async (c) => c.json({ mirror: await mirror.status(), projections: await engine.status() }))
       .get('/api/event-store/verify', async (c) => {
         const query = readQuery(c, verifyQuery);

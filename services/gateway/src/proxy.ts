@@ -23,6 +23,7 @@ export const ROUTES: readonly Route[] = [
   { prefix: '/api/reports', upstream: 'event-store' },
   { prefix: '/api/projections', upstream: 'event-store' },
   { prefix: '/api/event-store', upstream: 'event-store' },
+  { prefix: '/api/dlq', upstream: 'event-store' },
 ];
 
 export function upstreamFor(method: string, path: string): Upstream | undefined {
