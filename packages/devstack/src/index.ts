@@ -54,3 +54,4 @@ export {
   startKubeApiserver,
 } from './kube-apiserver.js';
 export { KubeApiError, KubeClient, type KubeObject, type KubeTestServer } from './k8s-testing.js';
+export { ensureK6, ensureNatsCli, K6_VERSION, NATSCLI_VERSION } from './bench-tools.js';

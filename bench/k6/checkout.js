@@ -1,0 +1,63 @@
+/* global __ENV, open */
+// k6 load for `npm run bench`: one iteration is one shopper (cart, one line, checkout) against the gateway, started
+// open loop at RATE iterations per second for DURATION by the constant-arrival-rate executor. The saga that each
+// checkout starts is timed by the bench itself, from the events in JetStream; k6 reports the HTTP side.
+import { check } from 'k6';
+import http from 'k6/http';
+import { Counter } from 'k6/metrics';
+
+const base = __ENV.BASE_URL;
+const seed = JSON.parse(open(__ENV.SEED_FILE));
+const rate = Number(__ENV.RATE);
+const maxVUs = Number(__ENV.MAX_VUS);
+
+const accepted = new Counter('checkouts_accepted');
+const failedFlows = new Counter('flows_failed');
+
+export const options = {
+  scenarios: {
+    shoppers: {
+      executor: 'constant-arrival-rate',
+      rate,
+      timeUnit: '1s',
+      duration: __ENV.DURATION,
+      preAllocatedVUs: Math.min(maxVUs, Math.max(10, Math.ceil(rate / 5))),
+      maxVUs,
+      gracefulStop: '10s',
+    },
+  },
+  summaryTrendStats: ['avg', 'p(50)', 'p(95)', 'p(99)', 'max'],
+  // Thresholds that always pass: they make k6 keep per-request sub-metrics in its summary.
+  thresholds: {
+    'http_req_duration{name:cart}': ['max>=0'],
+    'http_req_duration{name:item}': ['max>=0'],
+    'http_req_duration{name:checkout}': ['max>=0'],
+  },
+};
+
+const json = { 'content-type': 'application/json' };
+
+function pick(list) {
+  return list[Math.floor(Math.random() * list.length)];
+}
+
+export default function shopper() {
+  const cart = http.post(`${base}/api/carts`, JSON.stringify({ customerId: pick(seed.customers) }), {
+    headers: json,
+    tags: { name: 'cart' },
+  });
+  if (!check(cart, { 'cart created': (r) => r.status === 201 })) return void failedFlows.add(1);
+  const cartId = cart.json('id');
+  const item = http.post(`${base}/api/carts/${cartId}/items`, JSON.stringify({ productId: pick(seed.products), quantity: 1 }), {
+    headers: json,
+    tags: { name: 'item' },
+  });
+  if (!check(item, { 'item added': (r) => r.status === 200 })) return void failedFlows.add(1);
+  const checkout = http.post(`${base}/api/carts/${cartId}/checkout`, null, { tags: { name: 'checkout' } });
+  if (!check(checkout, { 'checkout accepted': (r) => r.status === 202 })) return void failedFlows.add(1);
+  accepted.add(1);
+}
+
+export function handleSummary(data) {
+  return { [__ENV.SUMMARY_FILE]: JSON.stringify(data) };
+}

@@ -1,0 +1,444 @@
+/* global AbortSignal */
+// The benchmark: the whole system as `npm start` runs it (same processes, outbox, inbox, mirror, projections and
+// tracing as configured), on fresh servers, under open-loop load from k6, once with nats-server's
+// `sync_interval: always` (the default) and once without. Everything runs on loopback and stops by itself.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { EVENTS_STREAM } from '../../packages/events/dist/index.js';
+import { createTestDatabase, startNatsServer, startPostgres, startSystem, waitFor } from '../../packages/devstack/dist/index.js';
+import { connectNats } from '../../packages/platform/dist/index.js';
+import { applyTopologyFrom } from '../../services/operator/dist/index.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { loadAverage, machine, round, sampleProcesses } from './processes.mjs';
+import { nodeJetStream, natsBench, postgresInsert } from './raw.mjs';
+import { latencySummary, trackSagas } from './sagas.mjs';
+import { summarizeProfiles } from './profiles.mjs';
+
+const TOPOLOGY = fileURLToPath(new URL('../../k8s/topology', import.meta.url));
+const K6_SCRIPT = fileURLToPath(new URL('../k6/checkout.js', import.meta.url));
+const PROJECTIONS = ['order-summaries', 'sales-daily', 'stock-levels', 'saga-timelines'];
+
+async function call(base, method, path, body) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await response.text();
+  if (response.status >= 300) throw new Error(`${method} ${path} -> ${response.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function pool(count, limit, task) {
+  let next = 0;
+  const results = [];
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < count) {
+        const index = next++;
+        results[index] = await task(index);
+      }
+    }),
+  );
+  return results;
+}
+
+/** Customers with balance and products with stock for every saga of the run; fewer products means hotter rows. */
+async function seed(base, options, file) {
+  const customers = await pool(options.customers, 16, async (index) => {
+    const customer = await call(base, 'POST', '/api/customers', {
+      name: `Bench ${index}`,
+      email: `bench-${index}-${Date.now()}@example.org`,
+      balanceCents: 1_000_000_000,
+    });
+    return customer.id;
+  });
+  const products = await pool(options.products, 16, async (index) => {
+    const product = await call(base, 'POST', '/api/products', {
+      sku: `BENCH-${index}-${Date.now()}`,
+      name: `Bench product ${index}`,
+      priceCents: 100,
+      stock: 10_000_000,
+    });
+    return product.id;
+  });
+  await writeFile(file, JSON.stringify({ customers, products }));
+}
+
+function runK6(k6, env, onPid) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(k6, ['run', '--quiet', '--no-usage-report', '--no-color', K6_SCRIPT], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, K6_NO_USAGE_REPORT: 'true', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    onPid(child.pid);
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`k6 exited with ${code}:\n${stderr}`))));
+  });
+}
+
+function k6Trend(metrics, name) {
+  const values = metrics[name]?.values;
+  if (!values) return null;
+  return { p50: round(values['p(50)'], 1), p95: round(values['p(95)'], 1), p99: round(values['p(99)'], 1), max: round(values.max, 1) };
+}
+
+async function lastSequence(jsm) {
+  return (await jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+}
+
+/** One arrival-rate step: k6 offers `rate` shoppers/s for `seconds`; then the step's sagas are given time to end. */
+async function step(ctx, rate, seconds, { record = true } = {}) {
+  const { options, tracker, jsm, system } = ctx;
+  const summaryFile = join(ctx.work, `k6-${ctx.label}-${rate}-${Date.now()}.json`);
+  let k6Pid;
+  const sampler = sampleProcesses(() => ctx.targets(k6Pid));
+  const spawnedAt = Date.now();
+  const firstSeq = await lastSequence(jsm);
+  await runK6(
+    ctx.k6,
+    {
+      BASE_URL: system.gatewayUrl,
+      SEED_FILE: ctx.seedFile,
+      RATE: String(rate),
+      DURATION: `${seconds}s`,
+      MAX_VUS: String(Math.max(20, Math.min(options.maxVus, rate * 2))),
+      SUMMARY_FILE: summaryFile,
+    },
+    (pid) => (k6Pid = pid),
+  );
+  const exitedAt = Date.now();
+  const lastSeq = await lastSequence(jsm);
+  const processes = sampler.stop();
+  const unfinished = await tracker.drain(exitedAt, options.drainSeconds * 1000);
+  if (!record) return undefined;
+  const { metrics } = JSON.parse(await readFile(summaryFile, 'utf8'));
+  const placed = tracker.placementsIn(spawnedAt, exitedAt);
+  const activeFrom = placed[0] ?? spawnedAt;
+  const activeTo = activeFrom + seconds * 1000;
+  const sagas = tracker.placedIn(activeFrom, activeTo);
+  const completed = tracker.endedIn(activeFrom, activeTo).length;
+  const iterations = metrics.iterations?.values.count ?? 0;
+  const dropped = metrics.dropped_iterations?.values.count ?? 0;
+  const failed = metrics.flows_failed?.values.count ?? 0;
+  const accepted = metrics.checkouts_accepted?.values.count ?? 0;
+  const latency = latencySummary(sagas);
+  const result = {
+    offeredPerSecond: rate,
+    seconds,
+    startedPerSecond: round(iterations / seconds, 1),
+    acceptedPerSecond: round(accepted / seconds, 1),
+    completedPerSecond: round(completed / seconds, 1),
+    eventsPerSecond: round((lastSeq - firstSeq) / ((exitedAt - spawnedAt) / 1000), 1),
+    sagas: sagas.length,
+    outcomes: {
+      completed: sagas.filter((saga) => saga.outcome === 'COMPLETED').length,
+      cancelled: sagas.filter((saga) => saga.outcome === 'CANCELLED').length,
+    },
+    unfinished,
+    errors: failed,
+    droppedIterations: dropped,
+    latencyMs: latency,
+    httpMs: {
+      cart: k6Trend(metrics, 'http_req_duration{name:cart}'),
+      item: k6Trend(metrics, 'http_req_duration{name:item}'),
+      checkout: k6Trend(metrics, 'http_req_duration{name:checkout}'),
+    },
+    processes,
+    loadAverage: loadAverage(),
+  };
+  const offered = rate * seconds;
+  result.sustained =
+    completed >= 0.95 * offered && unfinished === 0 && failed <= 0.01 * Math.max(1, iterations) && dropped <= 0.01 * offered;
+  result.withinObjective = result.sustained && latency.p99 !== null && latency.p99 <= options.objectiveMs;
+  return result;
+}
+
+/** Mirror catch-up: wipe the mirror and time the copy of the whole stream back into Postgres. */
+async function mirrorCatchUp(base) {
+  const before = await call(base, 'GET', '/api/event-store/status');
+  const events = before.mirror.streamPosition;
+  const started = performance.now();
+  await call(base, 'POST', '/api/event-store/mirror/reset');
+  await waitFor(
+    'the mirror to copy the stream again',
+    async () => (await call(base, 'GET', '/api/event-store/status')).mirror.position >= events,
+    300_000,
+    20,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { events, seconds: round(seconds, 3), perSecond: Math.round(events / seconds) };
+}
+
+async function projectionsCaughtUp(base) {
+  await waitFor(
+    'projections to catch up with the mirror',
+    async () => {
+      const { projections } = await call(base, 'GET', '/api/projections');
+      return projections.every((projection) => projection.lag === 0 && projection.state === 'LIVE');
+    },
+    300_000,
+    50,
+  );
+}
+
+/** Rebuild of each projection from position 1 beside the live one, until the new version is live. */
+async function projectionRebuilds(base) {
+  const results = [];
+  for (const name of PROJECTIONS) {
+    await projectionsCaughtUp(base);
+    const status = await call(base, 'GET', '/api/event-store/status');
+    const events = status.mirror.position;
+    const started = performance.now();
+    const building = await call(base, 'POST', `/api/projections/${name}/rebuild`);
+    await waitFor(
+      `projection ${name} v${building.version} to go live`,
+      async () => {
+        const { projections } = await call(base, 'GET', '/api/projections');
+        return projections.some(
+          (projection) => projection.name === name && projection.version === building.version && projection.state === 'LIVE',
+        );
+      },
+      300_000,
+      20,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    results.push({ name, events, seconds: round(seconds, 3), perSecond: Math.round(events / seconds) });
+  }
+  return results;
+}
+
+/** One complete pass on a fresh nats-server with the given durability setting. */
+async function pass(shared, { syncAlways, full }) {
+  const { options, say } = shared;
+  const label = syncAlways ? 'sync-always' : 'sync-default';
+  const work = await mkdtemp(join(shared.work, `${label}-`));
+  const nats = await startNatsServer({ bin: shared.natsBin, dir: join(work, 'nats'), syncAlways, name: 'jetsaga-bench' });
+  const nc = await connectNats(nats.url, 'bench');
+  const cleanups = [async () => nc.close(), () => nats.stop()];
+  try {
+    await applyTopologyFrom(nc, TOPOLOGY);
+    const jsm = await jetstreamManager(nc);
+    const databaseUrl = await createTestDatabase(shared.postgres.url, 'bench');
+    const profileDir = join(work, 'profiles');
+    const profiling = options.profile && full;
+    if (profiling) await mkdir(profileDir, { recursive: true });
+    const logDir = join(work, 'logs');
+    await mkdir(logDir, { recursive: true });
+    say(`${label}: starting the system (nats-server sync_interval ${syncAlways ? 'always' : 'default (2 min)'})`);
+    const system = await startSystem({
+      natsUrl: nats.url,
+      databaseUrl,
+      ports: 'free',
+      env: {
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+        ...(profiling ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+      },
+      output: { kind: 'files', pathFor: (name) => join(logDir, `${name}.log`) },
+    });
+    let systemStopped = false;
+    const pids = {};
+    const stopSystem = async () => {
+      if (systemStopped) return;
+      systemStopped = true;
+      for (const name of system.supervisor.names()) pids[system.supervisor.pid(name)] = name;
+      await system.stop();
+    };
+    cleanups.push(stopSystem);
+    const seedFile = join(work, 'seed.json');
+    await seed(system.gatewayUrl, options, seedFile);
+    const tracker = await trackSagas(nc);
+    cleanups.push(() => tracker.stop());
+    const ctx = {
+      options,
+      label,
+      work,
+      tracker,
+      jsm,
+      system,
+      seedFile,
+      k6: shared.k6,
+      targets: (k6Pid) => ({
+        ...Object.fromEntries(system.supervisor.names().map((name) => [name, { root: system.supervisor.pid(name) }])),
+        'nats-server': { root: nats.pid() },
+        postgres: { root: shared.postgresPid(), tree: true },
+        k6: k6Pid ? { root: k6Pid } : undefined,
+        'bench driver': { root: process.pid },
+      }),
+    };
+    say(`${label}: warm-up, ${options.warmupRate}/s for ${options.warmupSeconds} s`);
+    await step(ctx, options.warmupRate, options.warmupSeconds, { record: false });
+    const steps = [];
+    for (const rate of options.rates) {
+      say(`${label}: ${rate} shoppers/s for ${options.stepSeconds} s`);
+      const result = await step(ctx, rate, options.stepSeconds);
+      steps.push(result);
+      say(
+        `${label}: ${rate}/s offered -> ${result.completedPerSecond}/s completed, saga p50 ${result.latencyMs.p50} ms p99 ${result.latencyMs.p99} ms` +
+          `${result.unfinished ? `, ${result.unfinished} unfinished` : ''}${result.errors ? `, ${result.errors} errors` : ''}`,
+      );
+      if (result.completedPerSecond < 0.5 * rate || result.unfinished > 0.2 * result.sagas) {
+        say(`${label}: saturated; higher rates skipped`);
+        break;
+      }
+    }
+    const status = await waitFor(
+      'the mirror to catch up with the stream',
+      async () => {
+        const current = await call(system.gatewayUrl, 'GET', '/api/event-store/status');
+        return current.mirror.lag === 0 ? current : undefined;
+      },
+      120_000,
+      100,
+    );
+    const result = { syncAlways, steps, stream: { events: status.mirror.streamPosition } };
+    if (full) {
+      say(`${label}: mirror catch-up over ${status.mirror.streamPosition} events`);
+      result.mirrorCatchUp = await mirrorCatchUp(system.gatewayUrl);
+      say(`${label}: projection rebuilds`);
+      result.projectionRebuilds = await projectionRebuilds(system.gatewayUrl);
+    }
+    const sql = new (await import('pg')).default.Pool({ connectionString: databaseUrl, max: 1 });
+    const { rows } = await sql.query('SELECT avg(octet_length(payload))::int AS size FROM eventstore.events');
+    await sql.end();
+    const size = rows[0]?.size ?? 512;
+    result.stream.averageEventBytes = size;
+    await tracker.stop();
+    await stopSystem();
+    if (profiling) result.profile = await summarizeProfiles(profileDir, pids, options.profileKeepDir);
+    say(`${label}: raw JetStream limits at ${size} bytes per message`);
+    result.raw = {
+      messageBytes: size,
+      natscli: await natsBench(shared.natsCli, nats.url, { messages: options.rawMessages, size }),
+      nodeClient: await nodeJetStream(nc, { messages: options.rawMessages, size }),
+    };
+    if (full) {
+      say(`${label}: raw Postgres batched insert`);
+      result.raw.postgresInsert = await postgresInsert(databaseUrl, { rows: options.rawRows });
+    }
+    return result;
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => say(`clean-up: ${error.message}`));
+    if (!options.keep) await rm(work, { recursive: true, force: true });
+  }
+}
+
+function best(steps, predicate) {
+  return steps.filter(predicate).reduce((top, entry) => (!top || entry.offeredPerSecond > top.offeredPerSecond ? entry : top), undefined);
+}
+
+/** Ratios and verdicts computed from one pass's figures. */
+function summarize(pass, objectiveMs) {
+  const sustained = best(pass.steps, (entry) => entry.sustained);
+  const withinObjective = best(pass.steps, (entry) => entry.withinObjective);
+  const peak = pass.steps.reduce((top, entry) => Math.max(top, entry.completedPerSecond), 0);
+  const peakEvents = pass.steps.reduce((top, entry) => Math.max(top, entry.eventsPerSecond), 0);
+  pass.summary = {
+    highestSustainedRate: sustained?.offeredPerSecond ?? null,
+    highestRateWithinObjective: withinObjective?.offeredPerSecond ?? null,
+    objectiveP99Ms: objectiveMs,
+    peakCompletedPerSecond: peak,
+    peakEventsPerSecond: peakEvents,
+    ratios: {
+      sagaEventsVsRawPublish: pass.raw ? round(peakEvents / pass.raw.natscli.publishPerSecond, 4) : null,
+      mirrorRowsVsRawInsert:
+        pass.mirrorCatchUp && pass.raw?.postgresInsert
+          ? round(pass.mirrorCatchUp.perSecond / pass.raw.postgresInsert.rowsPerSecond, 3)
+          : null,
+    },
+  };
+}
+
+function objectives(report) {
+  const always = report.passes[0];
+  const at500 = always.steps.find((entry) => entry.offeredPerSecond === 500);
+  const rebuild = always.projectionRebuilds ? Math.min(...always.projectionRebuilds.map((entry) => entry.perSecond)) : null;
+  const rss = always.steps.flatMap((entry) =>
+    Object.entries(entry.processes)
+      .filter(([name]) => !['nats-server', 'postgres', 'k6', 'bench driver'].includes(name))
+      .map(([, figures]) => figures.peakMemoryMb),
+  );
+  const maxRss = rss.length ? Math.max(...rss) : null;
+  return [
+    {
+      name: 'completed sagas/s sustained',
+      objective: '>= 1000',
+      measured: always.summary.peakCompletedPerSecond,
+      met: always.summary.highestSustainedRate >= 1000,
+    },
+    {
+      name: 'saga p99 at 500/s',
+      objective: '<= 50 ms',
+      measured: at500 ? at500.latencyMs.p99 : 'not reached',
+      met: Boolean(at500?.sustained && at500.latencyMs.p99 <= 50),
+    },
+    {
+      name: 'mirror catch-up events/s',
+      objective: '>= 50000',
+      measured: always.mirrorCatchUp?.perSecond ?? null,
+      met: (always.mirrorCatchUp?.perSecond ?? 0) >= 50_000,
+    },
+    { name: 'projection rebuild events/s (slowest)', objective: '>= 50000', measured: rebuild, met: (rebuild ?? 0) >= 50_000 },
+    { name: 'service RSS under load (max, MB)', objective: '<= 150', measured: maxRss, met: maxRss !== null && maxRss <= 150 },
+  ];
+}
+
+export async function runBench(options, say) {
+  const started = performance.now();
+  const work = await mkdtemp(join(tmpdir(), 'jetsaga-bench-'));
+  const pgDir = await mkdtemp(join(tmpdir(), 'jetsaga-bench-pg-'));
+  say('starting Postgres (embedded, durable settings as npm start)');
+  const postgres = await startPostgres({ dir: pgDir, ephemeral: true });
+  // The postmaster's pid is the first line of its pid file; its backends are its children.
+  const postgresPid = () => Number(readFileSync(join(pgDir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const before = machine();
+  const shared = { ...options.tools, options, say, work, postgres, postgresPid };
+  try {
+    const passes = [await pass(shared, { syncAlways: true, full: true })];
+    if (options.compareSync) passes.push(await pass(shared, { syncAlways: false, full: false }));
+    for (const entry of passes) summarize(entry, options.objectiveMs);
+    const report = {
+      schema: 'jetsaga-bench/1',
+      generatedAt: new Date().toISOString(),
+      quick: options.quick,
+      durationSeconds: round((performance.now() - started) / 1000, 1),
+      machine: { ...before, loadAverageAfter: loadAverage(), node: process.version, natsServer: options.natsServerVersion },
+      options: {
+        rates: options.rates,
+        stepSeconds: options.stepSeconds,
+        warmupSeconds: options.warmupSeconds,
+        customers: options.customers,
+        products: options.products,
+        objectiveMs: options.objectiveMs,
+        rawMessages: options.rawMessages,
+        rawRows: options.rawRows,
+        tracing: process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? 'on' : 'off',
+        logLevel: process.env.LOG_LEVEL ?? 'info',
+      },
+      passes,
+    };
+    const [always, relaxed] = passes;
+    if (relaxed) {
+      report.durability = {
+        rawPublishSyncAlwaysVsDefault: round(always.raw.natscli.publishPerSecond / relaxed.raw.natscli.publishPerSecond, 3),
+        nodePublishSyncAlwaysVsDefault: round(always.raw.nodeClient.publishPerSecond / relaxed.raw.nodeClient.publishPerSecond, 3),
+        peakSagasSyncAlwaysVsDefault: relaxed.summary.peakCompletedPerSecond
+          ? round(always.summary.peakCompletedPerSecond / relaxed.summary.peakCompletedPerSecond, 3)
+          : null,
+      };
+    }
+    report.objectives = objectives(report);
+    return report;
+  } finally {
+    await postgres.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}

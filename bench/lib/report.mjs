@@ -1,0 +1,264 @@
+// The report beside the JSON: a Markdown table and an SVG chart (saga latency and completed rate vs offered rate).
+
+const fmt = (value, digits = 0) =>
+  value === null || value === undefined
+    ? '—'
+    : typeof value === 'number'
+      ? value.toLocaleString('en-US', { maximumFractionDigits: digits })
+      : String(value);
+
+const SERVICES = ['gateway', 'order', 'inventory', 'payment', 'sales', 'event-store', 'nats-server', 'postgres', 'k6'];
+
+function passTitle(pass) {
+  return pass.syncAlways ? 'nats-server `sync_interval: always` (default)' : 'nats-server default `sync_interval` (2 min)';
+}
+
+export function markdown(report) {
+  const lines = [];
+  const m = report.machine;
+  lines.push(`# jetsaga benchmark${report.quick ? ' (quick)' : ''}`, '');
+  lines.push(
+    `${report.generatedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.cores} cores (${m.cpuModel}), ${m.memoryGb} GB, Node ${m.node}, ` +
+      `nats-server ${m.natsServer}; load average ${m.loadAverage.join(' / ')} before, ${m.loadAverageAfter.join(' / ')} after ` +
+      `(other work on the machine shows here). Everything co-located: six services, nats-server, Postgres and k6 on the same cores. ` +
+      `Tracing ${report.options.tracing}, log level ${report.options.logLevel}; ${report.options.customers} customers, ` +
+      `${report.options.products} products; ${report.options.stepSeconds} s per step; run took ${fmt(report.durationSeconds)} s.`,
+    '',
+  );
+  lines.push(
+    'One shopper = `POST /api/carts`, `POST /api/carts/:id/items`, `POST /api/carts/:id/checkout`, started open loop by k6 ' +
+      '(constant-arrival-rate). Saga latency = OrderPlaced `occurredAt` (the checkout) to the JetStream timestamp of ' +
+      'OrderCompleted/OrderCancelled, read from the stream by an ordered consumer. Sustained = at least 95% of the offered ' +
+      'sagas completed within the step, none left unfinished, under 1% errors.',
+    '',
+  );
+  for (const pass of report.passes) {
+    lines.push(`## Sagas, ${passTitle(pass)}`, '');
+    lines.push(
+      '| offered/s | completed/s | events/s | saga p50 ms | p95 ms | p99 ms | max ms | unfinished | errors | checkout HTTP p99 ms | sustained |',
+    );
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--:|');
+    for (const step of pass.steps) {
+      lines.push(
+        `| ${fmt(step.offeredPerSecond)} | ${fmt(step.completedPerSecond, 1)} | ${fmt(step.eventsPerSecond)} | ${fmt(step.latencyMs.p50, 1)} | ` +
+          `${fmt(step.latencyMs.p95, 1)} | ${fmt(step.latencyMs.p99, 1)} | ${fmt(step.latencyMs.max, 1)} | ${fmt(step.unfinished)} | ` +
+          `${fmt(step.errors + step.droppedIterations)} | ${fmt(step.httpMs.checkout?.p99, 1)} | ${step.withinObjective ? 'yes, p99 in objective' : step.sustained ? 'yes' : 'no'} |`,
+      );
+    }
+    const s = pass.summary;
+    lines.push(
+      '',
+      `Highest sustained rate: **${fmt(s.highestSustainedRate)}/s**; highest with p99 <= ${s.objectiveP99Ms} ms: **${fmt(s.highestRateWithinObjective)}/s**; ` +
+        `peak completed ${fmt(s.peakCompletedPerSecond, 1)} sagas/s, ${fmt(s.peakEventsPerSecond)} events/s stored.`,
+      '',
+    );
+    lines.push(`CPU (% of one core) and peak memory (MB; RSS, PSS summed for Postgres) per process and step:`, '');
+    lines.push(`| offered/s | ${SERVICES.join(' | ')} |`);
+    lines.push(`|---:|${SERVICES.map(() => '---:').join('|')}|`);
+    for (const step of pass.steps) {
+      const cells = SERVICES.map((name) => {
+        const p = step.processes[name];
+        return p ? `${fmt(p.cpuPercent)}% ${fmt(p.peakMemoryMb)}` : '—';
+      });
+      lines.push(`| ${fmt(step.offeredPerSecond)} | ${cells.join(' | ')} |`);
+    }
+    lines.push('');
+    if (pass.raw) {
+      lines.push(`Raw limits on the same servers (${pass.raw.messageBytes}-byte messages, the events' average size):`, '');
+      lines.push('| measure | rate/s |', '|---|---:|');
+      lines.push(`| JetStream async publish, natscli \`nats bench\` | ${fmt(pass.raw.natscli.publishPerSecond)} |`);
+      lines.push(`| JetStream ordered consume, natscli | ${fmt(pass.raw.natscli.consumePerSecond)} |`);
+      lines.push(
+        `| JetStream async publish, Node client (${pass.raw.nodeClient.window} in flight) | ${fmt(pass.raw.nodeClient.publishPerSecond)} |`,
+      );
+      lines.push(`| JetStream ordered consume, Node client | ${fmt(pass.raw.nodeClient.consumePerSecond)} |`);
+      if (pass.raw.postgresInsert) {
+        lines.push(
+          `| Postgres batched insert (mirror's statement, ${pass.raw.postgresInsert.batch} rows per transaction) | ${fmt(pass.raw.postgresInsert.rowsPerSecond)} |`,
+        );
+      }
+      if (pass.mirrorCatchUp)
+        lines.push(
+          `| mirror catch-up (${fmt(pass.mirrorCatchUp.events)} events into an empty mirror) | ${fmt(pass.mirrorCatchUp.perSecond)} |`,
+        );
+      for (const rebuild of pass.projectionRebuilds ?? [])
+        lines.push(`| projection rebuild \`${rebuild.name}\` (${fmt(rebuild.events)} events) | ${fmt(rebuild.perSecond)} |`);
+      lines.push('');
+      const r = s.ratios;
+      lines.push(
+        `Ratios: saga events/s vs raw JetStream publish ${fmt(r.sagaEventsVsRawPublish, 4)}` +
+          (r.mirrorRowsVsRawInsert !== null ? `; mirror rows/s vs raw insert rows/s ${fmt(r.mirrorRowsVsRawInsert, 3)}` : '') +
+          '.',
+        '',
+      );
+    }
+  }
+  if (report.durability) {
+    const d = report.durability;
+    lines.push('## Cost of durability (`sync_interval: always` / default)', '');
+    lines.push(
+      `Raw publish (natscli): ${fmt(d.rawPublishSyncAlwaysVsDefault, 3)}x; raw publish (Node client): ${fmt(d.nodePublishSyncAlwaysVsDefault, 3)}x; ` +
+        `peak completed sagas/s: ${fmt(d.peakSagasSyncAlwaysVsDefault, 3)}x.`,
+      '',
+    );
+  }
+  lines.push('## Objectives (sync_interval always)', '', '| objective | target | measured | met |', '|---|---|---|:--:|');
+  for (const o of report.objectives) lines.push(`| ${o.name} | ${o.objective} | ${fmt(o.measured, 1)} | ${o.met ? 'yes' : 'no'} |`);
+  lines.push('');
+  const profile = report.passes[0]?.profile;
+  if (profile) {
+    lines.push('## CPU profile (self time, sync_interval always pass)', '');
+    for (const [name, summary] of Object.entries(profile)) {
+      lines.push(`### ${name} (${summary.busySeconds} s busy of ${summary.wallSeconds} s)`, '');
+      lines.push('| function | self ms | % |', '|---|---:|---:|');
+      for (const entry of summary.functions.slice(0, 10)) lines.push(`| \`${entry.name}\` | ${fmt(entry.ms)} | ${fmt(entry.percent, 1)} |`);
+      lines.push(
+        '',
+        `By package: ${summary.packages
+          .slice(0, 8)
+          .map((entry) => `${entry.name} ${fmt(entry.percent, 1)}%`)
+          .join(', ')}`,
+        '',
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const escape = (text) => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Log-scale axis over [min, max] onto [from, to] pixels. */
+function logScale(min, max, from, to) {
+  const lo = Math.log10(min);
+  const hi = Math.log10(max);
+  return (value) => from + ((Math.log10(Math.max(value, min)) - lo) / Math.max(hi - lo, 1e-9)) * (to - from);
+}
+
+function ticks(min, max) {
+  const out = [];
+  for (let decade = 10 ** Math.floor(Math.log10(min)); decade <= max; decade *= 10) {
+    for (const m of [1, 2, 5]) if (decade * m >= min && decade * m <= max) out.push(decade * m);
+  }
+  return out;
+}
+
+function panel({ x0, y0, width, height, title, xLabel, yLabel, xs, ys, series, guides }) {
+  const x = logScale(xs[0], xs[1], x0, x0 + width);
+  const y = logScale(ys[0], ys[1], y0 + height, y0);
+  const parts = [`<text x="${x0 + width / 2}" y="${y0 - 12}" text-anchor="middle" font-weight="bold">${escape(title)}</text>`];
+  parts.push(`<rect x="${x0}" y="${y0}" width="${width}" height="${height}" fill="none" stroke="#999"/>`);
+  for (const t of ticks(xs[0], xs[1])) {
+    parts.push(`<line x1="${x(t)}" y1="${y0}" x2="${x(t)}" y2="${y0 + height}" stroke="#eee"/>`);
+    parts.push(`<text x="${x(t)}" y="${y0 + height + 16}" text-anchor="middle">${t}</text>`);
+  }
+  for (const t of ticks(ys[0], ys[1])) {
+    parts.push(`<line x1="${x0}" y1="${y(t)}" x2="${x0 + width}" y2="${y(t)}" stroke="#eee"/>`);
+    parts.push(`<text x="${x0 - 6}" y="${y(t) + 4}" text-anchor="end">${t}</text>`);
+  }
+  parts.push(`<text x="${x0 + width / 2}" y="${y0 + height + 36}" text-anchor="middle">${escape(xLabel)}</text>`);
+  parts.push(`<text transform="translate(${x0 - 48} ${y0 + height / 2}) rotate(-90)" text-anchor="middle">${escape(yLabel)}</text>`);
+  for (const guide of guides) {
+    const points = guide.points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ');
+    parts.push(`<polyline points="${points}" fill="none" stroke="#c00" stroke-dasharray="2 4"/>`);
+    parts.push(`<text x="${x0 + width - 4}" y="${y(guide.points[1][1]) - 4}" text-anchor="end" fill="#c00">${escape(guide.label)}</text>`);
+  }
+  for (const s of series) {
+    const points = s.points.filter(([, py]) => py !== null && py > 0);
+    if (points.length === 0) continue;
+    parts.push(
+      `<polyline points="${points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
+    for (const [px, py] of points) parts.push(`<circle cx="${x(px).toFixed(1)}" cy="${y(py).toFixed(1)}" r="3" fill="${s.color}"/>`);
+  }
+  return parts.join('\n');
+}
+
+export function svg(report) {
+  const width = 980;
+  const height = 430;
+  const steps = report.passes.flatMap((pass) => pass.steps);
+  const rates = steps.map((step) => step.offeredPerSecond);
+  const xs = [Math.min(...rates) / 1.3, Math.max(...rates) * 1.3];
+  const latencies = steps.flatMap((step) => [step.latencyMs.p50, step.latencyMs.p99]).filter((value) => value > 0);
+  const ys = [
+    Math.max(1, Math.min(...latencies, report.options.objectiveMs) / 1.5),
+    Math.max(...latencies, report.options.objectiveMs) * 1.5,
+  ];
+  const completed = steps.map((step) => step.completedPerSecond).filter((value) => value > 0);
+  const cs = [Math.max(0.5, Math.min(...completed, ...rates) / 1.5), Math.max(...completed, ...rates) * 1.3];
+  const colors = { true: ['#1f77b4', '#ff7f0e'], false: ['#6baed6', '#fdae6b'] };
+  const latencySeries = report.passes.flatMap((pass) => {
+    const [c50, c99] = colors[pass.syncAlways];
+    const tag = pass.syncAlways ? 'sync always' : 'sync default';
+    return [
+      { label: `p50, ${tag}`, color: c50, dashed: !pass.syncAlways, points: pass.steps.map((s) => [s.offeredPerSecond, s.latencyMs.p50]) },
+      { label: `p99, ${tag}`, color: c99, dashed: !pass.syncAlways, points: pass.steps.map((s) => [s.offeredPerSecond, s.latencyMs.p99]) },
+    ];
+  });
+  const rateSeries = report.passes.map((pass) => ({
+    label: `completed, ${pass.syncAlways ? 'sync always' : 'sync default'}`,
+    color: colors[pass.syncAlways][0],
+    dashed: !pass.syncAlways,
+    points: pass.steps.map((s) => [s.offeredPerSecond, s.completedPerSecond]),
+  }));
+  const m = report.machine;
+  const body = [
+    panel({
+      x0: 80,
+      y0: 50,
+      width: 360,
+      height: 280,
+      title: 'Saga latency vs offered rate',
+      xLabel: 'offered shoppers/s (log)',
+      yLabel: 'ms (log)',
+      xs,
+      ys,
+      series: latencySeries,
+      guides: [
+        {
+          label: `objective ${report.options.objectiveMs} ms`,
+          points: [
+            [xs[0], report.options.objectiveMs],
+            [xs[1], report.options.objectiveMs],
+          ],
+        },
+      ],
+    }),
+    panel({
+      x0: 580,
+      y0: 50,
+      width: 360,
+      height: 280,
+      title: 'Completed sagas/s vs offered',
+      xLabel: 'offered shoppers/s (log)',
+      yLabel: 'completed sagas/s (log)',
+      xs,
+      ys: cs,
+      series: rateSeries,
+      guides: [
+        {
+          label: 'completed = offered',
+          points: [
+            [xs[0], xs[0]],
+            [xs[1], xs[1]],
+          ],
+        },
+      ],
+    }),
+  ];
+  const legend = [...latencySeries, ...rateSeries.slice(0, 0)].map(
+    (s, i) =>
+      `<line x1="${80 + i * 200}" y1="${height - 44}" x2="${110 + i * 200}" y2="${height - 44}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>` +
+      `<text x="${116 + i * 200}" y="${height - 40}">${escape(s.label)}</text>`,
+  );
+  const caption = `${report.generatedAt.slice(0, 10)}, ${m.cores} cores ${m.cpuModel}, load ${m.loadAverage[0]} before; dashed = nats-server default sync_interval`;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    ...body,
+    ...legend,
+    `<text x="80" y="${height - 14}" fill="#555">${escape(caption)}</text>`,
+    '</svg>',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// `npm run bench`: saga throughput and latency of the whole system on this machine, beside what its nats-server and
+// Postgres can do on their own. Writes <out>/<name>.json, .md and .svg. See bench/README.md.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { ensureK6, ensureNatsCli, ensureNatsServer } from '../packages/devstack/dist/index.js';
+import { runBench } from '../bench/lib/harness.mjs';
+import { markdown, svg } from '../bench/lib/report.mjs';
+
+const HELP = `usage: npm run bench [-- options]
+
+  --quick                 the same harness at low rates, in well under two minutes (writes quick.*)
+  --rates LIST            shoppers per second, one step each (default 25,50,100,250,500,1000,2000;
+                          --quick: 10,20); stepping stops at the first saturated step
+  --step-seconds N        length of each step (default 15; --quick 5)
+  --warmup-seconds N      unrecorded warm-up before the first step (default 5; --quick 3)
+  --customers N           customers seeded (default 500; --quick 20)
+  --products N            products seeded: fewer means more contention on stock rows (default 50; --quick 5)
+  --objective-ms N        saga p99 objective (default 50)
+  --raw-messages N        messages per raw JetStream measurement (default 200000; --quick 10000)
+  --raw-rows N            rows for the raw Postgres insert (default 200000; --quick 10000)
+  --no-sync-compare       skip the second pass with nats-server's default sync_interval
+  --profile               run the services under node --cpu-prof during the first pass; summary in the
+                          report, .cpuprofile files (flame graphs in Chrome DevTools or speedscope) in <out>/profiles
+  --out DIR               where results go (default bench/results)
+  --name NAME             file name of the results (default latest; --quick: quick)
+  --keep                  keep the work directory (server data and service logs)
+
+Environment: LOG_LEVEL (default info, as npm start) and OTEL_* (tracing as configured) reach the services.
+`;
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rates: { type: 'string' },
+    'step-seconds': { type: 'string' },
+    'warmup-seconds': { type: 'string' },
+    customers: { type: 'string' },
+    products: { type: 'string' },
+    'objective-ms': { type: 'string' },
+    'raw-messages': { type: 'string' },
+    'raw-rows': { type: 'string' },
+    'no-sync-compare': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    name: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+function positive(name, fallback) {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    console.error(`--${name} must be a positive number, got ${raw}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const quick = values.quick;
+const rates = values.rates
+  ? values.rates.split(',').map((rate) => {
+      const value = Number(rate);
+      if (!Number.isInteger(value) || value <= 0) {
+        console.error(`--rates takes positive whole numbers, got ${rate}`);
+        process.exit(2);
+      }
+      return value;
+    })
+  : quick
+    ? [10, 20]
+    : [25, 50, 100, 250, 500, 1000, 2000];
+const say = (message) => console.log(`[bench] ${message}`);
+const out = values.out ?? fileURLToPath(new URL('../bench/results', import.meta.url));
+const name = values.name ?? (quick ? 'quick' : 'latest');
+
+const natsBin = await ensureNatsServer(say);
+const tools = { natsBin, k6: await ensureK6(say), natsCli: await ensureNatsCli(say) };
+const natsServerVersion = /v?(\d+\.\d+\.\d+)/.exec(execFileSync(natsBin, ['--version']).toString())?.[1] ?? 'unknown';
+
+const options = {
+  quick,
+  rates,
+  stepSeconds: positive('step-seconds', quick ? 5 : 15),
+  warmupSeconds: positive('warmup-seconds', quick ? 3 : 5),
+  warmupRate: Math.max(5, Math.min(rates[0] ?? 10, 25)),
+  drainSeconds: quick ? 10 : 20,
+  customers: positive('customers', quick ? 20 : 500),
+  products: positive('products', quick ? 5 : 50),
+  objectiveMs: positive('objective-ms', 50),
+  rawMessages: positive('raw-messages', quick ? 10_000 : 200_000),
+  rawRows: positive('raw-rows', quick ? 10_000 : 200_000),
+  maxVus: 1000,
+  compareSync: !values['no-sync-compare'],
+  profile: values.profile,
+  keep: values.keep,
+  profileKeepDir: join(out, 'profiles'),
+  natsServerVersion,
+  tools,
+};
+
+const report = await runBench(options, say);
+await mkdir(out, { recursive: true });
+await writeFile(join(out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+const table = markdown(report);
+await writeFile(join(out, `${name}.md`), table);
+await writeFile(join(out, `${name}.svg`), svg(report));
+console.log(`\n${table}`);
+say(`results: ${join(out, `${name}.json`)}, .md and .svg (${report.durationSeconds} s)`);

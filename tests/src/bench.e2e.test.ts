@@ -1,0 +1,112 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureK6, ensureNatsCli, REPO_ROOT } from '@jetsaga/devstack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+
+/**
+ * `npm run bench -- --quick` keeps working: the real harness (whole system, k6, natscli, both nats-server durability
+ * settings) at low rates, checked for the report it writes. Its figures depend on the machine: only their presence
+ * and types are checked, never a speed.
+ */
+
+let out: string;
+
+function runBench(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts', 'bench.mjs'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NATS_SERVER_BIN: inject('natsServerBin'), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`bench exited with ${code}:\n${output.slice(-6000)}`))));
+  });
+}
+
+const number = expect.any(Number);
+const latency = { count: number, p50: number, p95: number, p99: number, max: number };
+
+beforeAll(async () => {
+  // Built once per machine with Go (about a minute each on a cold cache); cached under ~/.cache/jetsaga/tools.
+  const say = (message: string) => console.log(`[bench smoke] ${message}`);
+  await ensureK6(say);
+  await ensureNatsCli(say);
+  out = await mkdtemp(join(tmpdir(), 'jetsaga-bench-smoke-'));
+}, 600_000);
+
+afterAll(async () => {
+  if (out) await rm(out, { recursive: true, force: true });
+});
+
+describe('npm run bench -- --quick', () => {
+  it('writes the JSON report, its Markdown table and its SVG chart', async () => {
+    const output = await runBench(['--quick', '--out', out]);
+    expect(output).toContain('results:');
+
+    const report = JSON.parse(await readFile(join(out, 'quick.json'), 'utf8'));
+    expect(report).toMatchObject({
+      schema: 'jetsaga-bench/1',
+      quick: true,
+      durationSeconds: number,
+      machine: {
+        cores: number,
+        cpuModel: expect.any(String),
+        memoryGb: number,
+        loadAverage: [number, number, number],
+        node: expect.any(String),
+      },
+      options: { rates: [10, 20], objectiveMs: 50 },
+    });
+    expect(report.passes.map((pass: { syncAlways: boolean }) => pass.syncAlways)).toEqual([true, false]);
+    for (const pass of report.passes) {
+      expect(pass.steps.length).toBeGreaterThan(0);
+      for (const step of pass.steps) {
+        expect(step).toMatchObject({
+          offeredPerSecond: number,
+          completedPerSecond: number,
+          eventsPerSecond: number,
+          unfinished: number,
+          errors: number,
+          latencyMs: latency,
+          sustained: expect.any(Boolean),
+          withinObjective: expect.any(Boolean),
+        });
+        // Every service process and both servers were sampled.
+        for (const name of ['gateway', 'order', 'inventory', 'payment', 'sales', 'event-store', 'nats-server', 'postgres']) {
+          expect(step.processes[name], name).toMatchObject({ cpuPercent: number, peakMemoryMb: number });
+        }
+      }
+      expect(pass.raw).toMatchObject({
+        messageBytes: number,
+        natscli: { publishPerSecond: number, consumePerSecond: number },
+        nodeClient: { publishPerSecond: number, consumePerSecond: number },
+      });
+      expect(pass.summary).toMatchObject({ peakCompletedPerSecond: number, ratios: { sagaEventsVsRawPublish: number } });
+    }
+    const [always] = report.passes;
+    expect(always.mirrorCatchUp).toMatchObject({ events: number, seconds: number, perSecond: number });
+    expect(always.projectionRebuilds.map((rebuild: { name: string }) => rebuild.name)).toEqual([
+      'order-summaries',
+      'sales-daily',
+      'stock-levels',
+      'saga-timelines',
+    ]);
+    expect(always.raw.postgresInsert).toMatchObject({ rowsPerSecond: number });
+    expect(always.summary.ratios.mirrorRowsVsRawInsert).toEqual(number);
+    expect(report.durability).toMatchObject({ rawPublishSyncAlwaysVsDefault: number, nodePublishSyncAlwaysVsDefault: number });
+    expect(report.objectives).toHaveLength(5);
+
+    const table = await readFile(join(out, 'quick.md'), 'utf8');
+    expect(table).toContain('| offered/s | completed/s |');
+    expect(table).toContain('## Cost of durability');
+    const chart = await readFile(join(out, 'quick.svg'), 'utf8');
+    expect(chart).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(chart).toContain('<polyline');
+  }, 600_000);
+});
