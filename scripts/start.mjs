@@ -5,9 +5,17 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureNatsServer, preferredPort, startNatsServer, startPostgres, startSystem } from '../packages/devstack/dist/index.js';
+import {
+  ensureNatsServer,
+  preferredPort,
+  startNatsCluster,
+  startNatsServer,
+  startPostgres,
+  startSystem,
+} from '../packages/devstack/dist/index.js';
 import { connectNats } from '../packages/platform/dist/index.js';
-import { applyTopologyFrom } from '../services/operator/dist/index.js';
+import { applyTopology, loadTopology } from '../services/operator/dist/index.js';
+import { jetstreamManager } from '@nats-io/jetstream';
 
 const say = (message) => console.log(`[jetsaga] ${message}`);
 const dataDir =
@@ -56,7 +64,16 @@ process.on('SIGTERM', () => void shutdown(0));
 try {
   let natsUrl = process.env.NATS_URL;
   let natsMonitor;
-  if (!natsUrl) {
+  // `npm start -- --cluster`: three nats-servers routed on loopback, every stream at three replicas.
+  const clustered = process.argv.includes('--cluster');
+  if (!natsUrl && clustered) {
+    const bin = await ensureNatsServer(say);
+    const cluster = await startNatsCluster({ bin, dir: join(dataDir, 'nats-cluster') });
+    cleanups.push(() => cluster.stop());
+    natsUrl = cluster.url;
+    natsMonitor = cluster.nodes[0].monitorUrl;
+    say(`nats      3-node cluster ${natsUrl} (JetStream R3, sync_interval always; data in ${join(dataDir, 'nats-cluster')})`);
+  } else if (!natsUrl) {
     const bin = await ensureNatsServer(say);
     const nats = await startNatsServer({
       bin,
@@ -84,7 +101,9 @@ try {
   // The start script owns the stream topology locally, as the operator does in a cluster: the same declarations
   // (k8s/topology) through the operator's reconcile steps.
   const nc = await connectNats(natsUrl, 'jetsaga-start');
-  const applied = await applyTopologyFrom(nc, fileURLToPath(new URL('../k8s/topology', import.meta.url)));
+  const topology = await loadTopology(fileURLToPath(new URL('../k8s/topology', import.meta.url)));
+  if (clustered) for (const stream of topology.streams) stream.spec.replicas = 3;
+  const applied = await applyTopology(await jetstreamManager(nc), topology);
   say(`topology  ${applied.length} streams and consumers from k8s/topology in sync`);
   await nc.close();
 

@@ -1,4 +1,4 @@
-export { type NatsServer, type NatsServerOptions, startNatsServer } from './nats-server.js';
+export { type NatsCluster, type NatsServer, type NatsServerOptions, startNatsCluster, startNatsServer } from './nats-server.js';
 export {
   type JaegerOptions,
   type JaegerServer,

@@ -13,6 +13,8 @@ export type NatsServerOptions = {
   /** fsync every write before acknowledging (default true); false uses the server's 2-minute interval. */
   syncAlways?: boolean;
   name?: string;
+  /** Joins a cluster: this node's route port and the other nodes' route ports (all on loopback). */
+  cluster?: { name: string; port: number; routes: number[] };
 };
 
 export type NatsServer = {
@@ -28,7 +30,18 @@ export type NatsServer = {
   restart(): Promise<void>;
 };
 
-function configText(options: Required<Omit<NatsServerOptions, 'bin'>>): string {
+type ResolvedOptions = Required<Omit<NatsServerOptions, 'bin' | 'cluster'>> & Pick<NatsServerOptions, 'cluster'>;
+
+function configText(options: ResolvedOptions): string {
+  const cluster = options.cluster
+    ? [
+        'cluster {',
+        `  name: ${options.cluster.name}`,
+        `  listen: 127.0.0.1:${options.cluster.port}`,
+        `  routes: [${options.cluster.routes.map((port) => `nats-route://127.0.0.1:${port}`).join(', ')}]`,
+        '}',
+      ]
+    : [];
   return [
     `server_name: ${options.name}`,
     `listen: 127.0.0.1:${options.port}`,
@@ -38,18 +51,20 @@ function configText(options: Required<Omit<NatsServerOptions, 'bin'>>): string {
     // Acknowledged writes survive a power loss only when each write is synced before the ack.
     options.syncAlways ? '  sync_interval: always' : '',
     '}',
+    ...cluster,
     '',
   ].join('\n');
 }
 
 export async function startNatsServer(options: NatsServerOptions): Promise<NatsServer> {
   await mkdir(options.dir, { recursive: true });
-  const resolved = {
+  const resolved: ResolvedOptions = {
     dir: options.dir,
     port: options.port ?? (await freePort()),
     monitorPort: options.monitorPort ?? (await freePort()),
     syncAlways: options.syncAlways ?? true,
     name: options.name ?? 'jetsaga',
+    cluster: options.cluster,
   };
   const configFile = join(options.dir, 'nats-server.conf');
   await writeFile(configFile, configText(resolved));
@@ -97,6 +112,51 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     restart: async () => {
       await terminate('SIGTERM');
       await launch();
+    },
+  };
+}
+
+export type NatsCluster = {
+  /** Every node's client URL, comma-separated, as NATS_URL takes them. */
+  url: string;
+  nodes: NatsServer[];
+  stop(): Promise<void>;
+};
+
+/**
+ * Three (or more) JetStream servers routed together on loopback, for R3 streams: what a production deployment runs,
+ * and what the fault tests kill one node of.
+ */
+export async function startNatsCluster(options: { bin: string; dir: string; size?: number; syncAlways?: boolean }): Promise<NatsCluster> {
+  const size = options.size ?? 3;
+  const routePorts: number[] = [];
+  for (let i = 0; i < size; i++) routePorts.push(await freePort());
+  const nodes = await Promise.all(
+    routePorts.map((port, index) =>
+      startNatsServer({
+        bin: options.bin,
+        dir: join(options.dir, `n${index + 1}`),
+        name: `jetsaga-n${index + 1}`,
+        syncAlways: options.syncAlways,
+        cluster: { name: 'jetsaga', port, routes: routePorts.filter((other) => other !== port) },
+      }),
+    ),
+  );
+  // Ready when every node reports JetStream healthy with a meta leader elected.
+  await waitFor(
+    'the NATS cluster to elect a JetStream meta leader',
+    async () => {
+      for (const node of nodes) if (!(await fetch(`${node.monitorUrl}/healthz`)).ok) return false;
+      return true;
+    },
+    30_000,
+    100,
+  );
+  return {
+    url: nodes.map((node) => node.url).join(','),
+    nodes,
+    stop: async () => {
+      await Promise.all(nodes.map((node) => node.stop()));
     },
   };
 }
