@@ -51,6 +51,7 @@ export {
   type MetricsServer,
   metricsRegistry,
   observe,
+  sharedRead,
   startMetricsServer,
   traceExemplar,
 } from './metrics.js';

@@ -3,7 +3,7 @@ import { type JetStreamManager, type JsMsg, jetstreamManager } from '@nats-io/je
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Db } from './db.js';
 import type { Logger } from './log.js';
-import { counter, gauge, histogram, LATENCY_BUCKETS, observe } from './metrics.js';
+import { counter, gauge, histogram, LATENCY_BUCKETS, observe, sharedRead } from './metrics.js';
 import { markFailed, messageTypeOf, traceProcess, traceSend } from './telemetry.js';
 
 /** The platform's own instruments: what the outbox relay and the consumers do, and what JetStream holds for them. */
@@ -73,6 +73,7 @@ type Settlement = 'ack' | 'retry' | 'poison' | 'permanent' | 'exhausted' | 'term
 function recording(msg: JsMsg, settled: (outcome: Settlement) => void): JsMsg {
   return Object.create(msg, {
     ack: { value: () => (settled('ack'), msg.ack()) },
+    ackAck: { value: (opts?: Parameters<JsMsg['ackAck']>[0]) => (settled('ack'), msg.ackAck(opts)) },
     nak: { value: (millis?: number) => (settled('retry'), msg.nak(millis)) },
     term: {
       value: (reason?: string) => {
@@ -141,9 +142,6 @@ function managerOf(nc: NatsConnection): Promise<JetStreamManager> {
 type ConsumerState = { stream: string; consumer: string; pending: number; ackPending: number; redelivered: number };
 type JetStreamState = { consumers: ConsumerState[]; deadLetters: Map<string, number> };
 
-/** One round of JetStream requests per scrape, shared by the gauges that report it. */
-let stateRead: { at: number; state: Promise<JetStreamState> } | undefined;
-
 async function readJetStreamState(): Promise<JetStreamState> {
   const consumers: ConsumerState[] = [];
   const deadLetters = new Map<string, number>();
@@ -173,11 +171,8 @@ async function readJetStreamState(): Promise<JetStreamState> {
   return { consumers, deadLetters };
 }
 
-function jetStreamState(): Promise<JetStreamState> {
-  const now = Date.now();
-  if (!stateRead || now - stateRead.at > 1000) stateRead = { at: now, state: readJetStreamState() };
-  return stateRead.state;
-}
+/** One round of JetStream requests per scrape, shared by the gauges that report it. */
+const jetStreamState = sharedRead(readJetStreamState);
 
 /**
  * Reports, at each scrape, what JetStream holds for these durable consumers (pending, waiting for an ack,
@@ -228,34 +223,48 @@ export function watchConsumers(nc: NatsConnection, consumers: ReadonlyArray<{ st
   });
 }
 
+type OutboxState = { outbox: string; backlog: number; oldestAge: number };
+async function readOutboxes(): Promise<OutboxState[]> {
+  const states: OutboxState[] = [];
+  for (const [outbox, pool] of watchedOutboxes) {
+    try {
+      const { rows } = await pool.query<{ n: number; age: number }>(
+        `SELECT count(*)::int AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age
+         FROM ${outbox}.outbox WHERE published_at IS NULL`,
+      );
+      states.push({ outbox, backlog: rows[0]?.n ?? 0, oldestAge: rows[0]?.age ?? 0 });
+    } catch (error) {
+      watchLog?.warn({ err: error, outbox }, 'reading the outbox backlog for metrics failed');
+    }
+  }
+  return states;
+}
+
+/** One query per outbox and scrape, shared by the gauges that report it. */
+const outboxStates = sharedRead(readOutboxes);
+
 /** Reports, at each scrape, the outbox rows committed but not yet acknowledged by JetStream, and the age of the oldest. */
 export function watchOutbox(db: Db, schema: string, log?: Logger): void {
   watchLog ??= log;
   watchedOutboxes.set(schema, db);
-  const oldest = gauge({
-    name: 'jetsaga_outbox_oldest_unpublished_age_seconds',
-    help: 'Age of the oldest outbox row not yet published (0 when the outbox is drained).',
-    labelNames: ['outbox'] as const,
-  });
   gauge({
     name: 'jetsaga_outbox_backlog_messages',
     help: 'Outbox rows committed and not yet acknowledged by JetStream.',
     labelNames: ['outbox'] as const,
     async collect() {
+      const states = await outboxStates();
       this.reset();
-      oldest.reset();
-      for (const [outbox, pool] of watchedOutboxes) {
-        try {
-          const { rows } = await pool.query<{ n: number; age: number }>(
-            `SELECT count(*)::int AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age
-             FROM ${outbox}.outbox WHERE published_at IS NULL`,
-          );
-          this.set({ outbox }, rows[0]?.n ?? 0);
-          oldest.set({ outbox }, rows[0]?.age ?? 0);
-        } catch (error) {
-          watchLog?.warn({ err: error, outbox }, 'reading the outbox backlog for metrics failed');
-        }
-      }
+      for (const state of states) this.set({ outbox: state.outbox }, state.backlog);
+    },
+  });
+  gauge({
+    name: 'jetsaga_outbox_oldest_unpublished_age_seconds',
+    help: 'Age of the oldest outbox row not yet published (0 when the outbox is drained).',
+    labelNames: ['outbox'] as const,
+    async collect() {
+      const states = await outboxStates();
+      this.reset();
+      for (const state of states) this.set({ outbox: state.outbox }, state.oldestAge);
     },
   });
 }

@@ -76,6 +76,18 @@ export function observe<L extends string>(
   instrument.observe({ labels, value, exemplarLabels: traceExemplar(traceId) as Partial<Record<L, string>> });
 }
 
+/**
+ * A read shared by the gauges of one scrape: prom-client collects them concurrently, so those that report the same
+ * query or request await one round trip, and the next scrape reads afresh.
+ */
+export function sharedRead<T>(read: () => Promise<T>): () => Promise<T> {
+  let inFlight: Promise<T> | undefined;
+  return () =>
+    (inFlight ??= read().finally(() => {
+      inFlight = undefined;
+    }));
+}
+
 /** Buckets for work measured in milliseconds to tens of seconds (handlers, relays, requests, sagas). */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 

@@ -1,4 +1,4 @@
-import { counter, type Db, gauge, histogram, observe } from '@jetsaga/platform';
+import { counter, type Db, gauge, histogram, observe, sharedRead } from '@jetsaga/platform';
 
 /** How a saga ended, as the order service recorded it (after the commit that ended it). */
 export type SagaEnd = { status: 'PENDING' | 'COMPLETED' | 'CANCELLED'; reason: string | null; placedAt: Date; traceId?: string };
@@ -31,25 +31,16 @@ const STUCK_GRACE_SECONDS = 60;
  * figures: dashboards and alerts take the max.
  */
 export function watchSagas(db: Db): void {
-  let read: { at: number; rows: Promise<{ pending: number; stuck: number; oldest: number }> } | undefined;
-  const figures = () => {
-    const now = Date.now();
-    if (!read || now - read.at > 1000) {
-      read = {
-        at: now,
-        rows: db
-          .query<{ pending: number; stuck: number; oldest: number }>(
-            `SELECT count(*)::int AS pending,
-                    (count(*) FILTER (WHERE deadline_at < now() - make_interval(secs => $1)))::int AS stuck,
-                    coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest
-             FROM orders WHERE status = 'PENDING'`,
-            [STUCK_GRACE_SECONDS],
-          )
-          .then(({ rows }) => rows[0] ?? { pending: 0, stuck: 0, oldest: 0 }),
-      };
-    }
-    return read.rows;
-  };
+  const figures = sharedRead(async () => {
+    const { rows } = await db.query<{ pending: number; stuck: number; oldest: number }>(
+      `SELECT count(*)::int AS pending,
+              (count(*) FILTER (WHERE deadline_at < now() - make_interval(secs => $1)))::int AS stuck,
+              coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest
+       FROM orders WHERE status = 'PENDING'`,
+      [STUCK_GRACE_SECONDS],
+    );
+    return rows[0] ?? { pending: 0, stuck: 0, oldest: 0 };
+  });
   gauge({
     name: 'jetsaga_sagas_pending',
     help: 'Sagas started and not yet ended (orders PENDING).',
