@@ -96,6 +96,8 @@ export type ConsumerOptions<T> = {
   /** Messages with the same key are handled one at a time, in order; different keys run concurrently. */
   keyOf?: (delivery: Delivery) => string;
   concurrency?: number;
+  /** Fault injection (tests): true makes this attempt fail as a transient error would. */
+  injectFault?: () => boolean;
 };
 
 /** The aggregate id token of `events.<type>.<id>.<event>` and `deadlines.<type>.<id>.fired`. */
@@ -190,6 +192,7 @@ export class EventConsumer<T> {
       return;
     }
     try {
+      if (this.options.injectFault?.()) throw new Error('injected fault');
       await this.options.handle(message, delivery);
       msg.ack();
     } catch (error) {

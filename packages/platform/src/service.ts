@@ -54,6 +54,8 @@ const baseConfig = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   METRICS_HOST: z.string().optional(),
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
+  /** Fault injection for the fault suite: the share of handler attempts that fail as a transient error would. */
+  FAULT_HANDLER_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
 });
 
 /** Decodes a JetStream message as a domain event of the current schema version. */
@@ -106,6 +108,7 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
         decode: consumer.decode ?? decodeEvent,
         handle: consumer.handle,
         concurrency: consumer.concurrency,
+        injectFault: config.FAULT_HANDLER_ERROR_RATE > 0 ? () => Math.random() < config.FAULT_HANDLER_ERROR_RATE : undefined,
       }),
   );
   for (const consumer of consumers) await retry('consumer', log, () => consumer.start());

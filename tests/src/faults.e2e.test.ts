@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { formatTable } from './faults/invariants.js';
+import { runFaultSuite } from './faults/suite.js';
+
+/**
+ * The short form runs in `npm test`; `npm run test:faults` runs the long form (FAULTS_SAGAS, FAULTS_SEED,
+ * FAULTS_CLUSTER=1, FAULTS_WINDOW_MS to change it).
+ */
+const options = {
+  sagas: Number(process.env.FAULTS_SAGAS ?? 500),
+  seed: Number(process.env.FAULTS_SEED ?? 20261121),
+  cluster: process.env.FAULTS_CLUSTER === '1',
+  windowMs: Number(process.env.FAULTS_WINDOW_MS ?? 25_000),
+  handlerErrorRate: Number(process.env.FAULTS_HANDLER_ERROR_RATE ?? 0.02),
+};
+
+describe(`fault injection (${options.sagas} sagas, seed ${options.seed}${options.cluster ? ', 3-node NATS' : ''})`, () => {
+  it('keeps every invariant while processes are killed and servers restart', async () => {
+    const report = await runFaultSuite({ ...options, log: (line) => console.log(`[faults] ${line}`) });
+    console.log(
+      `[faults] seed ${options.seed}: ${options.sagas} sagas in ${Math.round(report.durationMs / 1000)} s; outcomes ${JSON.stringify(report.outcomes)}\n` +
+        `[faults] injected: ${JSON.stringify(report.faults)}\n${formatTable(report.invariants)}`,
+    );
+    const failed = report.invariants.filter((invariant) => !invariant.ok);
+    expect(failed, `seed ${options.seed}: ${failed.map((f) => `${f.name}: ${f.offending.join('; ')}`).join(' | ')}`).toEqual([]);
+    expect(Object.values(report.faults.kills).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(report.faults.natsRestarts + report.faults.postgresRestarts).toBe(2);
+  }, 600_000);
+});

@@ -1,0 +1,236 @@
+import { chmod, mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ensureNatsServer,
+  type NatsCluster,
+  type NatsServer,
+  type PostgresServer,
+  type RunningSystem,
+  startNatsCluster,
+  startNatsServer,
+  startPostgres,
+  startSystem,
+  waitFor,
+} from '@jetsaga/devstack';
+import { DEADLINES_STREAM, EVENTS_STREAM, uuidv7 } from '@jetsaga/events';
+import { connectNats, ensureTopology, type NatsConnection } from '@jetsaga/platform';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import pg from 'pg';
+import { apiClient } from '../support/api.js';
+import { checkInvariants, type Invariant } from './invariants.js';
+import { seeded } from './random.js';
+
+export type FaultOptions = {
+  sagas: number;
+  seed: number;
+  /** Three nats-servers with R3 streams; a node is killed and restarted instead of the single server. */
+  cluster: boolean;
+  /** How long checkouts are spread over while faults are injected. */
+  windowMs: number;
+  handlerErrorRate: number;
+  log?: (line: string) => void;
+};
+
+export type FaultReport = {
+  options: FaultOptions;
+  faults: { kills: Record<string, number>; natsRestarts: number; postgresRestarts: number; poison: number; injectedHandlerErrors: number };
+  outcomes: Record<string, number>;
+  invariants: Invariant[];
+  durationMs: number;
+};
+
+const KILLABLE = ['order', 'inventory', 'payment', 'sales', 'event-store', 'gateway'] as const;
+
+/**
+ * Runs many sagas against real servers while a seeded scheduler kills service processes (-9), restarts nats-server
+ * (or one node of three) and Postgres, and injects poison messages and handler errors; then lets everything settle
+ * and checks the invariants.
+ */
+export async function runFaultSuite(options: FaultOptions): Promise<FaultReport> {
+  const started = Date.now();
+  const say = options.log ?? (() => undefined);
+  const random = seeded(options.seed);
+  const dir = await mkdtemp(join(tmpdir(), 'jetsaga-faults-'));
+  // Postgres runs as its own user (when we are root): it must be able to reach its directory inside this one.
+  await chmod(dir, 0o755);
+  const bin = await ensureNatsServer();
+  const postgres: PostgresServer = await startPostgres({ dir: join(dir, 'pg'), ephemeral: true, fast: true });
+  let nats: NatsServer | undefined;
+  let cluster: NatsCluster | undefined;
+  if (options.cluster) cluster = await startNatsCluster({ bin, dir: join(dir, 'nats') });
+  else nats = await startNatsServer({ bin, dir: join(dir, 'nats') });
+  const natsUrl = cluster?.url ?? (nats as NatsServer).url;
+  const databaseUrl = await postgres.createDatabase('faults');
+  const nc: NatsConnection = await connectNats(natsUrl, 'fault-suite');
+  await ensureTopology(nc, { replicas: options.cluster ? 3 : 1, update: true });
+  const logDir = join(dir, 'logs');
+  await mkdir(logDir);
+  const system: RunningSystem = await startSystem({
+    natsUrl,
+    databaseUrl,
+    ports: 'free',
+    env: { SAGA_DEADLINE_MS: '8000', FAULT_HANDLER_ERROR_RATE: String(options.handlerErrorRate), LOG_LEVEL: 'info' },
+    output: { kind: 'files', pathFor: (name) => join(logDir, `${name}.log`) },
+  });
+  const sql = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  sql.on('error', () => undefined);
+  const api = apiClient(system.gatewayUrl);
+  const faults: FaultReport['faults'] = { kills: {}, natsRestarts: 0, postgresRestarts: 0, poison: 0, injectedHandlerErrors: 0 };
+  const poison = new Set<string>();
+
+  try {
+    // Data first, while nothing is failing: customers (some too poor), products (some scarce), one cart per saga.
+    const customers: Array<{ id: string }> = [];
+    let openedCents = 0;
+    for (let i = 0; i < 40; i++) {
+      const balance = i % 8 === 0 ? random.int(0, 500) : random.int(50_000, 200_000);
+      customers.push(await api.customer(balance));
+      openedCents += balance;
+    }
+    const stock = new Map<string, number>();
+    const products: Array<{ id: string }> = [];
+    for (let i = 0; i < 12; i++) {
+      const units = i % 4 === 0 ? random.int(5, 20) : random.int(200, 400);
+      const product = await api.product(units, random.int(100, 3000));
+      stock.set(product.id, units);
+      products.push(product);
+    }
+    const carts: string[] = [];
+    const prepare = async () => {
+      const cart = await api.cart(random.pick(customers).id);
+      const lines = random.int(1, 2);
+      for (let l = 0; l < lines; l++) await api.addItem(cart.id, random.pick(products).id, random.int(1, 3));
+      carts.push(cart.id);
+    };
+    for (let i = 0; i < options.sagas; i += 10) await Promise.all(Array.from({ length: Math.min(10, options.sagas - i) }, prepare));
+    say(`prepared ${carts.length} carts, ${customers.length} customers, ${products.length} products`);
+
+    // The fault scheduler: bounded in time, stops by itself.
+    const faultsDone = (async () => {
+      const end = Date.now() + options.windowMs;
+      const natsAt = Date.now() + options.windowMs * 0.35;
+      const postgresAt = Date.now() + options.windowMs * 0.65;
+      let natsDone = false;
+      let postgresDone = false;
+      while (Date.now() < end) {
+        await new Promise((resolve) => setTimeout(resolve, random.int(1500, 3500)));
+        const victim = random.pick(KILLABLE);
+        system.supervisor.signal(victim, 'SIGKILL');
+        faults.kills[victim] = (faults.kills[victim] ?? 0) + 1;
+        if (random.next() < 0.5) {
+          const marker = `poison-${uuidv7()}`;
+          poison.add(marker);
+          await jetstream(nc)
+            .publish(`events.reservation.${uuidv7()}.StockReserved`, marker)
+            .catch(() => poison.delete(marker));
+        }
+        if (!natsDone && Date.now() > natsAt) {
+          natsDone = true;
+          if (cluster) {
+            const node = random.pick(cluster.nodes);
+            await node.kill();
+            await node.restart();
+          } else await nats?.restart();
+          faults.natsRestarts += 1;
+        }
+        if (!postgresDone && Date.now() > postgresAt) {
+          postgresDone = true;
+          await postgres.restart();
+          faults.postgresRestarts += 1;
+        }
+      }
+    })();
+
+    // Checkouts spread over the window; each is retried until the cart is checked out (409 means it already was).
+    const gap = options.windowMs / carts.length;
+    const checkouts = carts.map(async (cartId, index) => {
+      await new Promise((resolve) => setTimeout(resolve, index * gap));
+      await waitFor(
+        `checkout of cart ${cartId}`,
+        async () => {
+          const response = await api.call('POST', `/api/carts/${cartId}/checkout`).catch(() => ({ status: 0 }));
+          return response.status === 202 || response.status === 409;
+        },
+        120_000,
+        250,
+      );
+    });
+    await Promise.all([...checkouts, faultsDone]);
+    faults.poison = poison.size;
+    say(`faults done: ${JSON.stringify(faults)}`);
+
+    // Settle: every order ends (deadlines guarantee it), every consumer drains, the mirror catches up.
+    await waitFor(
+      'every order to end',
+      async () => {
+        const { rows } = await sql.query<{ n: number; pending: number }>(
+          "SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'PENDING')::int AS pending FROM orders.orders",
+        );
+        return rows[0]?.n === carts.length && rows[0].pending === 0;
+      },
+      180_000,
+      250,
+    ).catch((error) => say(String(error)));
+    const jsm = await jetstreamManager(nc);
+    const idle = async (stream: string, durable: string) => {
+      const info = await jsm.consumers.info(stream, durable);
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    };
+    await waitFor(
+      'consumers, outboxes and the mirror to settle',
+      async () => {
+        for (const durable of ['order', 'inventory', 'payment', 'sales']) if (!(await idle(EVENTS_STREAM, durable))) return false;
+        if (!(await idle(DEADLINES_STREAM, 'order-deadlines'))) return false;
+        const { rows } = await sql.query<{ n: number }>(
+          `SELECT ((SELECT count(*) FROM orders.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL)
+                 + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM sales.outbox WHERE published_at IS NULL))::int AS n`,
+        );
+        if (rows[0]?.n !== 0) return false;
+        const status = await api.call('GET', '/api/event-store/status');
+        return status.status === 200 && status.body.mirror.lag === 0;
+      },
+      180_000,
+      250,
+    ).catch((error) => say(String(error)));
+
+    const verify = (await api.call('GET', '/api/event-store/verify')).body;
+    const deadLetters = [];
+    let next: string | null = null;
+    do {
+      const page: { body: { messages: Array<{ reason: string | null; payload: unknown }>; next: string | null } } = await api.call(
+        'GET',
+        `/api/dlq?limit=500${next ? `&after=${next}` : ''}`,
+      );
+      deadLetters.push(...page.body.messages);
+      next = page.body.next;
+    } while (next);
+    const invariants = await checkInvariants(
+      sql,
+      { orders: carts.length, stock, openedCents, poison },
+      { ok: verify.ok, missing: verify.missing, extra: verify.extra, count: verify.stream?.count ?? 0 },
+      deadLetters,
+    );
+    for (const name of KILLABLE) {
+      const text = await readFile(join(logDir, `${name}.log`), 'utf8').catch(() => '');
+      faults.injectedHandlerErrors += text.split('injected fault').length - 1;
+    }
+    const { rows: outcomeRows } = await sql.query<{ outcome: string; n: number }>(
+      "SELECT status || coalesce('/' || reason, '') AS outcome, count(*)::int AS n FROM orders.orders GROUP BY 1 ORDER BY 1",
+    );
+    return {
+      options,
+      faults,
+      outcomes: Object.fromEntries(outcomeRows.map((row) => [row.outcome, row.n])),
+      invariants,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await system.stop();
+    await sql.end().catch(() => undefined);
+    await nc.close().catch(() => undefined);
+    await cluster?.stop();
+    await nats?.stop();
+    await postgres.stop();
+  }
+}
