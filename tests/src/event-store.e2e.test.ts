@@ -103,6 +103,19 @@ describe('the event store', () => {
     expect(rows[0]).toEqual({ n: info.state.messages, d: info.state.messages });
   });
 
+  it('exposes mirror and projection lag and the events mirrored by type and source', async () => {
+    // Counters start again with each process (the event store was just killed): count what this saga adds.
+    await completedSaga();
+    await mirrorCaughtUp();
+    const text = await (await fetch(t.system.metricsUrls['event-store'])).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1]);
+    expect(value(/^event_store_events_total\{event_type="OrderPlaced",source="order"[^}]*\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^event_store_events_total\{event_type="SaleConfirmed",source="sales"[^}]*\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^event_store_mirror_lag_messages(?:\{[^}]*\})? (\d+)/m)).toBe(0);
+    expect(value(/^event_store_mirror_lag_seconds(?:\{[^}]*\})? (\d+)/m)).toBe(0);
+    expect(text).toMatch(/^event_store_projection_lag_messages\{projection="order-summaries"[^}]*\} \d+/m);
+  });
+
   it('replays the stream into a wiped mirror and reproduces it exactly', async () => {
     await mirrorCaughtUp();
     const before = (await api.call('GET', '/api/event-store/verify')).body;
@@ -344,13 +357,20 @@ describe('the event store', () => {
     });
     expect(orders[0]).toMatchObject({ id: order.id, status: 'COMPLETED', totalCents: 2100, correlationId: order.correlationId });
     const today = new Date().toISOString().slice(0, 10);
-    const sales = (await api.call('GET', `/api/reports/sales?from=${today}&to=${today}`)).body;
+    // Projections follow the mirror: wait for this saga to reach each read model.
+    const sales = await waitFor('the sale in the sales report', async () => {
+      const body = (await api.call('GET', `/api/reports/sales?from=${today}&to=${today}`)).body;
+      return body.days.some((row: { productId: string }) => row.productId === product.id) ? body : undefined;
+    });
     expect(sales.days).toEqual(
       expect.arrayContaining([expect.objectContaining({ day: today, productId: product.id, quantity: 3, revenueCents: 2100 })]),
     );
-    const stock = (await api.call('GET', '/api/reports/stock')).body.products.find(
-      (p: { productId: string }) => p.productId === product.id,
-    );
+    const stock = await waitFor('the committed stock in the stock report', async () => {
+      const row = (await api.call('GET', '/api/reports/stock')).body.products.find(
+        (p: { productId: string; sold: number }) => p.productId === product.id,
+      );
+      return row?.sold === 3 ? row : undefined;
+    });
     expect(stock).toMatchObject({ available: 97, reserved: 0, sold: 3 });
     expect((await api.call('GET', '/api/orders?status=LOST')).status).toBe(400);
   });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { advisoryConsumer } from './dlq/advisories.js';
 import { dlqRoutes } from './dlq/routes.js';
 import { eventRoutes } from './events/routes.js';
+import { registerLagGauges } from './metrics.js';
 import { migrations } from './migrations.js';
 import { Mirror } from './mirror/mirror.js';
 import { verifyMirror } from './mirror/verify.js';
@@ -31,6 +32,11 @@ await runService({
   workers: (deps) => {
     engine = new ProjectionEngine({ db: deps.db, log: deps.log, definitions: PROJECTIONS });
     mirror = new Mirror({ db: deps.db, nc: deps.nc, log: deps.log, onAdvance: () => engine.notify() });
+    registerLagGauges(
+      deps.nc,
+      () => mirror,
+      () => engine,
+    );
     return [mirror, engine];
   },
   routes: (deps) =>

@@ -1,8 +1,12 @@
 import { EVENTS_STREAM } from '@jetsaga/events';
-import type { Db, Logger, NatsConnection } from '@jetsaga/platform';
+import { type Db, type Logger, type NatsConnection, traceBatch, traceHeadersOf } from '@jetsaga/platform';
 import { type ConsumerMessages, DeliverPolicy, type JetStreamClient, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import type pg from 'pg';
+import { countMirrored, mirrorBatchSeconds } from '../metrics.js';
 import { type MirrorRecord, toRecord } from './record.js';
+
+/** A record and the trace context its message carried, so the batch that stores it shows in the saga's trace. */
+type TracedRecord = MirrorRecord & { traceHeaders: Record<string, string> };
 
 export type MirrorOptions = {
   db: Db;
@@ -34,7 +38,7 @@ export class Mirror {
   private messages?: ConsumerMessages;
   private loop?: Promise<void>;
   private lockClient?: pg.PoolClient;
-  private buffer: MirrorRecord[] = [];
+  private buffer: TracedRecord[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   /** Bumped whenever reading restarts: batches read before a failure must never commit after it. */
@@ -126,8 +130,22 @@ export class Mirror {
     return this.flushing;
   }
 
-  private async insert(batch: MirrorRecord[]): Promise<void> {
+  private insert(batch: TracedRecord[]): Promise<void> {
+    const messages = batch.map((r) => ({
+      subject: r.subject,
+      headers: r.traceHeaders,
+      bodySize: Buffer.byteLength(r.payload),
+      messageId: r.id ?? undefined,
+      eventType: r.type ?? undefined,
+      correlationId: r.correlationId ?? undefined,
+      streamSequence: r.position,
+    }));
+    return traceBatch('mirror EVENTS', 'event-store', messages, () => this.insertBatch(batch));
+  }
+
+  private async insertBatch(batch: MirrorRecord[]): Promise<void> {
     const last = batch[batch.length - 1]?.position ?? 0;
+    const timer = mirrorBatchSeconds.startTimer();
     const client = await this.options.db.connect();
     try {
       await client.query('BEGIN');
@@ -157,6 +175,8 @@ export class Mirror {
       );
       await client.query('UPDATE mirror_checkpoint SET position = GREATEST(position, $1), updated_at = now()', [last]);
       await client.query('COMMIT');
+      timer();
+      countMirrored(batch);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       // The ordered consumer has moved past this batch: drop what was read after it and restart from the checkpoint.
@@ -194,7 +214,7 @@ export class Mirror {
   }
 }
 
-function recordOf(msg: JsMsg): MirrorRecord {
+function recordOf(msg: JsMsg): TracedRecord {
   const storedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
-  return toRecord(msg.info.streamSequence, msg.subject, msg.string(), storedAt);
+  return { ...toRecord(msg.info.streamSequence, msg.subject, msg.string(), storedAt), traceHeaders: traceHeadersOf(msg.headers) };
 }
