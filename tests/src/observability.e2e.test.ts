@@ -41,17 +41,16 @@ let t: TestSystem;
 let api: Api;
 const say = (message: string) => console.log(`[observability] ${message}`);
 
-/** Metrics the event-store engineer is adding with the platform's metrics API (docs/metrics.md); until then their panels are empty. */
-const NOT_YET_EXPORTED = [
+/**
+ * The event store's own metrics (docs/metrics.md), declared by the event-store service. A panel or alert built on one
+ * that this checkout does not export yet is reported, not failed; once exported, it must return data like any other.
+ */
+const EVENT_STORE_METRICS = [
   'event_store_mirror_lag_messages',
   'event_store_mirror_lag_seconds',
   'event_store_events_total',
   'event_store_projection_lag_messages',
 ];
-/** Panels about a service this checkout does not run yet. */
-const ABSENT_SERVICES = ['event-store'].filter((name) => !(SERVICES as readonly string[]).includes(name));
-const pending = (expr: string) =>
-  NOT_YET_EXPORTED.some((name) => expr.includes(name)) || ABSENT_SERVICES.some((name) => expr.includes(`app="${name}"`));
 
 const span = (service: string, kind: string, name: string | RegExp): SpanMatcher => ({ service, kind, name });
 const send = (service: string, aggregate: string, type: string) => span(service, 'producer', `send events.${aggregate}.*.${type}`);
@@ -187,13 +186,25 @@ describe('one trace per saga, across every NATS hop (Jaeger)', () => {
       [handled('order', 'sale', 'SaleConfirmed'), send('order', 'order', 'OrderCompleted')],
       [send('sales', 'sale', 'SaleConfirmed'), handled('inventory', 'sale', 'SaleConfirmed')],
       [handled('inventory', 'sale', 'SaleConfirmed'), send('inventory', 'reservation', 'StockCommitted')],
+      // The event store mirrors every event of the saga: each stored event is a span under the send that published it.
+      [send('order', 'order', 'OrderPlaced'), handled('event-store', 'order', 'OrderPlaced')],
+      [send('payment', 'payment', 'PaymentAccepted'), handled('event-store', 'payment', 'PaymentAccepted')],
+      [send('sales', 'sale', 'SaleConfirmed'), handled('event-store', 'sale', 'SaleConfirmed')],
+      [send('order', 'order', 'OrderCompleted'), handled('event-store', 'order', 'OrderCompleted')],
     ];
     const spans = await traceOf(order, expected);
     expectEdges(spans, expected);
     expectMessagingAttributes(spans, order);
     // One trace, rooted at the gateway: nothing of the saga started a trace of its own.
     expect(spans.filter((s) => !s.parentId).map((s) => `${s.service} ${s.name}`)).toEqual(['gateway POST /api/*']);
-    expect(new Set(spans.map((s) => s.service))).toEqual(new Set(['gateway', 'order', 'inventory', 'payment', 'sales']));
+    expect(new Set(spans.map((s) => s.service))).toEqual(new Set(['gateway', 'order', 'inventory', 'payment', 'sales', 'event-store']));
+    // The mirror stores events in batches: a batch is a trace of its own, linked to each event it stored.
+    const stored = spans.find((s) => s.service === 'event-store' && s.name === 'process events.order.*.OrderPlaced') as TraceSpan;
+    expect(stored.links).toHaveLength(1);
+    const batch = await fetchTrace(jaeger.queryUrl, (stored.links[0] as { traceId: string }).traceId);
+    const batchRoot = batch.find((s) => s.spanId === stored.links[0]?.spanId);
+    expect(batchRoot).toMatchObject({ service: 'event-store', name: 'mirror EVENTS', kind: 'consumer' });
+    expect(batchRoot?.links.length).toBeGreaterThanOrEqual(1);
     // The database work of each step is in the trace too (pg instrumentation), under the step that did it.
     const checkout = spans.find((s) => s.service === 'order' && s.name === 'POST /api/carts/:id/checkout') as TraceSpan;
     expect(spans.filter((s) => s.parentId === checkout.spanId && s.tags['db.system.name'] === 'postgresql').length).toBeGreaterThan(0);
@@ -343,13 +354,17 @@ describe('metrics, dashboards and alerts (Prometheus)', () => {
       ...ruleGroups().flatMap((group) => group.rules.map((rule) => ({ where: `alert ${rule.alert}`, expr: alertSignal(rule.expr) }))),
     ];
     expect(expressions.length).toBeGreaterThan(30);
+    const notExported: string[] = [];
+    for (const name of EVENT_STORE_METRICS) {
+      if (((await prometheusQuery(`count({__name__="${name}"})`)).data?.result.length ?? 0) === 0) notExported.push(name);
+    }
     const evaluate = async () => {
       const invalid: string[] = [];
       const empty: string[] = [];
       for (const { where, expr } of expressions) {
         const result = await prometheusQuery(expr);
         if (result.status !== 'success') invalid.push(`${where}: ${result.error} in ${expr}`);
-        else if ((result.data?.result.length ?? 0) === 0 && !pending(expr)) {
+        else if ((result.data?.result.length ?? 0) === 0 && !notExported.some((name) => expr.includes(name))) {
           empty.push(`${where}: ${expr}`);
         }
       }
@@ -361,10 +376,7 @@ describe('metrics, dashboards and alerts (Prometheus)', () => {
     while (outcome.invalid.length === 0 && outcome.empty.length > 0 && Date.now() < deadline) outcome = await evaluate();
     expect(outcome.invalid, 'invalid PromQL').toEqual([]);
     expect(outcome.empty, 'expressions without data').toEqual([]);
-    // The metrics still missing are really missing: once the event store exports them, this list must shrink.
-    for (const name of NOT_YET_EXPORTED) {
-      expect((await prometheusQuery(`count({__name__="${name}"})`)).data?.result, name).toEqual([]);
-    }
+    if (notExported.length > 0) say(`not exported yet, their panels and alerts not checked for data: ${notExported.join(', ')}`);
   });
 
   it('loads every alert rule, and the dead-letter alert sees the dead letter', async () => {

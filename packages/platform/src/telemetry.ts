@@ -253,3 +253,86 @@ export function startBatchSpan(
     root: true,
   });
 }
+
+/** The trace context headers of a received message (`traceparent`, `tracestate`), kept for work done on it later. */
+export function traceHeadersOf(headers: Iterable<[string, string[]]> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, values] of headers ?? []) {
+    const name = key.toLowerCase();
+    if ((name === 'traceparent' || name === 'tracestate') && values[0]) out[name] = values[0];
+  }
+  return out;
+}
+
+export type BatchedMessage = {
+  subject: string;
+  headers: Readonly<Record<string, string>>;
+  bodySize: number;
+  messageId?: string;
+  eventType?: string;
+  correlationId?: string;
+  streamSequence?: number;
+};
+
+/**
+ * Traces work done on many messages at once (the event store's mirror writes a batch in one transaction). The batch
+ * is a span of its own, linked to every message; once the work succeeded, each message that carried a trace also gets
+ * a CONSUMER `process <subject template>` span in that trace, spanning the batch and linked to it, so a saga's trace
+ * shows where its events were stored.
+ */
+export async function traceBatch<T>(
+  name: string,
+  consumer: string,
+  messages: readonly BatchedMessage[],
+  work: () => Promise<T>,
+): Promise<T> {
+  const batch = startBatchSpan(
+    name,
+    messages.map((message) => message.headers),
+    { [MESSAGING.consumerGroup]: consumer, 'messaging.batch.message_count': messages.length },
+  );
+  const started = Date.now();
+  // Asked before the span ends: an ended span no longer records.
+  const recording = batch.isRecording();
+  let result: T;
+  try {
+    result = await context.with(trace.setSpan(context.active(), batch), work);
+  } catch (error) {
+    recordFailure(batch, error);
+    batch.end();
+    throw error;
+  }
+  batch.end();
+  // Without a started SDK the spans are no-ops: nothing to add.
+  if (!recording) return result;
+  for (const message of messages) {
+    const parent = traceContextOf(message.headers);
+    if (!trace.getSpanContext(parent)) continue;
+    const template = subjectTemplate(message.subject);
+    tracer()
+      .startSpan(
+        `process ${template}`,
+        {
+          kind: SpanKind.CONSUMER,
+          startTime: started,
+          links: [{ context: batch.spanContext() }],
+          attributes: {
+            [MESSAGING.system]: 'nats',
+            [MESSAGING.operationType]: 'process',
+            [MESSAGING.operationName]: 'process',
+            [MESSAGING.destination]: message.subject,
+            [MESSAGING.destinationTemplate]: template,
+            [MESSAGING.consumerGroup]: consumer,
+            [MESSAGING.bodySize]: message.bodySize,
+            [MESSAGING.eventType]: message.eventType ?? messageTypeOf(message.subject),
+            ...(message.messageId ? { [MESSAGING.messageId]: message.messageId } : {}),
+            ...(message.correlationId ? { [MESSAGING.correlationId]: message.correlationId } : {}),
+            ...(message.streamSequence !== undefined ? { [MESSAGING.streamSequence]: message.streamSequence } : {}),
+          },
+        },
+        parent,
+      )
+      .end();
+  }
+  return result;
+}

@@ -99,6 +99,8 @@ export type TraceSpan = {
   service: string;
   kind: string;
   tags: Record<string, unknown>;
+  /** Links to spans of other traces (Jaeger shows an OpenTelemetry link as a FOLLOWS_FROM reference). */
+  links: Array<{ traceId: string; spanId: string }>;
 };
 
 type JaegerTrace = {
@@ -106,7 +108,7 @@ type JaegerTrace = {
     spanID: string;
     operationName: string;
     processID: string;
-    references?: Array<{ refType: string; spanID: string }>;
+    references?: Array<{ refType: string; traceID: string; spanID: string }>;
     tags: Array<{ key: string; value: unknown }>;
   }>;
   processes: Record<string, { serviceName: string }>;
@@ -128,6 +130,9 @@ export async function fetchTrace(queryUrl: string, traceId: string): Promise<Tra
       service: trace.processes[span.processID]?.serviceName ?? '?',
       kind: String(tags['span.kind'] ?? 'internal'),
       tags,
+      links: (span.references ?? [])
+        .filter((ref) => ref.refType === 'FOLLOWS_FROM')
+        .map((ref) => ({ traceId: ref.traceID, spanId: ref.spanID })),
     };
   });
 }
