@@ -14,6 +14,7 @@ import { type NatsConnection, nanos, headers as natsHeaders } from '@nats-io/nat
 import { PermanentError } from './errors.js';
 import type { Logger } from './log.js';
 import { processObserved, watchConsumers } from './messaging-metrics.js';
+import { histogram } from './metrics.js';
 import { isNotFound } from './nats.js';
 
 /** Default redelivery schedule after a transient failure: 1s, 5s, 30s, 60s, i.e. five attempts in all. */
@@ -29,6 +30,15 @@ export type ConsumerSpec = {
   ackWaitMs?: number;
   maxAckPending?: number;
 };
+
+/** The next delay of each scheduled retry, by consumer and by the attempt that failed. */
+const retryDelays = () =>
+  histogram({
+    name: 'jetsaga_consumer_retry_delay_seconds',
+    help: 'Delay before the next delivery of a message whose handler failed transiently.',
+    labelNames: ['consumer', 'attempt'],
+    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 120],
+  });
 
 /** Why a message went to the dead-letter stream. */
 export type DeadLetterReason = 'poison' | 'permanent' | 'exhausted';
@@ -206,6 +216,7 @@ export class EventConsumer<T> {
           { err: error, consumer: spec.durable, subject: delivery.subject, attempt: delivery.deliveryCount, retryInMs: delay },
           'handler failed; will retry',
         );
+        retryDelays().observe({ consumer: spec.durable, attempt: String(delivery.deliveryCount) }, delay / 1000);
         msg.nak(delay);
       }
     }
