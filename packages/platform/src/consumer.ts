@@ -14,7 +14,7 @@ import { type NatsConnection, nanos, headers as natsHeaders } from '@nats-io/nat
 import { PermanentError } from './errors.js';
 import type { Logger } from './log.js';
 import { processObserved, watchConsumers } from './messaging-metrics.js';
-import { histogram } from './metrics.js';
+import { histogram, observe } from './metrics.js';
 import { isNotFound } from './nats.js';
 
 /** Default redelivery schedule after a transient failure: 1s, 5s, 30s, 60s, i.e. five attempts in all. */
@@ -216,8 +216,8 @@ export class EventConsumer<T> {
           { err: error, consumer: spec.durable, subject: delivery.subject, attempt: delivery.deliveryCount, retryInMs: delay },
           'handler failed; will retry',
         );
-        retryDelays().observe({ consumer: spec.durable, attempt: String(delivery.deliveryCount) }, delay / 1000);
         msg.nak(delay);
+        observe(retryDelays(), { consumer: spec.durable, attempt: String(delivery.deliveryCount) }, delay / 1000);
       }
     }
   }
