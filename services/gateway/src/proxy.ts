@@ -1,3 +1,4 @@
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { UpstreamError } from '@jetsaga/platform';
 import type { Context } from 'hono';
 
@@ -35,28 +36,44 @@ export function upstreamFor(method: string, path: string): Upstream | undefined 
 const TRACE_CONTEXT = new Set(['traceparent', 'tracestate']);
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'te', 'trailer']);
 
+/**
+ * Kept-alive connections to the services. node:http rather than fetch: every request of every saga passes here, and
+ * fetch's web streams cost several times the CPU of a plain socket write on this path (bench/README.md, profile).
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+const UPSTREAM_TIMEOUT_MS = 30_000;
+
 /** Forwards the request as it came, with the gateway's request id, and the answer as it went. */
 export async function forward(c: Context, baseUrl: string): Promise<Response> {
   const incoming = new URL(c.req.url);
   const target = new URL(incoming.pathname + incoming.search, baseUrl);
-  const headers = new Headers();
+  const headers: Record<string, string> = {};
   // The caller's trace context is continued by this request's own client span, which sends its own.
-  for (const [key, value] of c.req.raw.headers) if (!HOP_BY_HOP.has(key) && !TRACE_CONTEXT.has(key)) headers.set(key, value);
-  headers.set('x-request-id', c.get('requestId'));
-  headers.set('x-forwarded-host', incoming.host);
-  const hasBody = !['GET', 'HEAD'].includes(c.req.method);
-  let response: Response;
-  try {
-    response = await fetch(target, {
-      method: c.req.method,
-      headers,
-      body: hasBody ? await c.req.arrayBuffer() : undefined,
-      signal: AbortSignal.timeout(30_000),
+  for (const [key, value] of c.req.raw.headers) if (!HOP_BY_HOP.has(key) && !TRACE_CONTEXT.has(key)) headers[key] = value;
+  headers['x-request-id'] = c.get('requestId');
+  headers['x-forwarded-host'] = incoming.host;
+  const body = ['GET', 'HEAD'].includes(c.req.method) ? undefined : Buffer.from(await c.req.arrayBuffer());
+  if (body) headers['content-length'] = String(body.length);
+  // The API answers JSON documents, never streams: the answer is read whole and passed on.
+  const answer = await new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+    const outgoing = request(target, { method: c.req.method, headers, agent }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.once('error', reject);
+      response.once('end', () => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
     });
-  } catch (error) {
+    outgoing.setTimeout(UPSTREAM_TIMEOUT_MS, () => outgoing.destroy(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS} ms`)));
+    outgoing.once('error', reject);
+    outgoing.end(body);
+  }).catch((error: unknown) => {
     throw new UpstreamError(`the ${target.host} service did not answer`, { cause: error });
-  }
+  });
   const out = new Headers();
-  for (const [key, value] of response.headers) if (!HOP_BY_HOP.has(key)) out.set(key, value);
-  return new Response(response.body, { status: response.status, headers: out });
+  for (const [key, value] of Object.entries(answer.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(key)) continue;
+    for (const item of Array.isArray(value) ? value : [value]) out.append(key, item);
+  }
+  const empty = answer.status === 204 || answer.status === 304 || c.req.method === 'HEAD';
+  return new Response(empty ? null : answer.body, { status: answer.status, headers: out });
 }
