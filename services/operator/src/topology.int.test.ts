@@ -28,6 +28,7 @@ describe('npm start applies k8s/topology through the reconcile steps (real nats-
       'EventStream/events',
       'EventStream/deadlines',
       'EventStream/dlq',
+      'EventStream/advisories',
       'EventConsumer/order',
       'EventConsumer/order-deadlines',
       'EventConsumer/inventory',

@@ -116,7 +116,7 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
   it('declares the topology as operator resources with R3 streams', async () => {
     const objects = await rendered;
     const streams = byKind(objects, 'EventStream');
-    expect(streams.map((stream) => spec<{ name: string }>(stream).name).sort()).toEqual(['DEADLINES', 'DLQ', 'EVENTS']);
+    expect(streams.map((stream) => spec<{ name: string }>(stream).name).sort()).toEqual(['ADVISORIES', 'DEADLINES', 'DLQ', 'EVENTS']);
     for (const stream of streams) expect(spec(stream).replicas).toBe(3);
     expect(
       byKind(objects, 'EventConsumer')
