@@ -218,6 +218,24 @@ describe('the event store', () => {
     expect(text).toContain('order->>inventory: StockReserved');
   });
 
+  it('of two appends racing from one version, exactly one wins, every time', async () => {
+    const outcomes: string[] = [];
+    for (let i = 0; i < 15; i++) {
+      const id = uuidv7();
+      const append = (expectedVersion: number, text: string) =>
+        api.call('POST', `/api/streams/annotation/${id}/events`, { expectedVersion, events: [{ type: 'NoteAdded', data: { text } }] });
+      expect((await append(0, 'first')).status).toBe(201);
+      const race = await Promise.all([append(1, 'left'), append(1, 'right')]);
+      outcomes.push(
+        race
+          .map((response) => response.status)
+          .sort()
+          .join(','),
+      );
+    }
+    expect(new Set(outcomes)).toEqual(new Set(['201,409']));
+  });
+
   it('appends with optimistic concurrency: of two appends from one version exactly one wins', async () => {
     const noteId = uuidv7();
     const first = await api.call('POST', `/api/streams/annotation/${noteId}/events`, {

@@ -17,7 +17,7 @@ import {
   ValidationError,
   type FieldError,
 } from '@jetsaga/platform';
-import { JetStreamApiError, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { selectEvents } from '../events/stored.js';
@@ -36,15 +36,28 @@ const WRONG_LAST_SEQUENCE = 10071;
 
 type AggregateHead = { version: number; lastSequence: number };
 
-/** The aggregate's current version and last stream sequence, read from JetStream itself (the mirror may lag). */
+/**
+ * The aggregate's current version and last stream sequence, from one read of JetStream itself (the mirror may lag).
+ * Both come from the same scan of the aggregate's subjects, so they agree: a version computed from one read and a
+ * sequence from another could let two racing appends both pass.
+ */
 async function head(deps: Pick<ServiceDeps, 'nc'>, aggregateType: string, aggregateId: string): Promise<AggregateHead> {
-  const jsm = await jetstreamManager(deps.nc);
   const filter = aggregateFilter(aggregateType, aggregateId);
-  const info = await jsm.streams.info(EVENTS_STREAM, { subjects_filter: filter });
-  const version = Object.values(info.state.subjects ?? {}).reduce((sum, count) => sum + count, 0);
-  if (version === 0) return { version: 0, lastSequence: 0 };
-  const last = await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: filter });
-  return { version, lastSequence: last?.seq ?? 0 };
+  const jsm = await jetstreamManager(deps.nc);
+  const last = await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: filter }).catch(() => null);
+  if (!last) return { version: 0, lastSequence: 0 };
+  const consumer = await jetstream(deps.nc).consumers.get(EVENTS_STREAM, { filter_subjects: [filter], deliver_policy: DeliverPolicy.All });
+  let version = 0;
+  let lastSequence = 0;
+  for (;;) {
+    const msg = await consumer.next({ expires: 2000 });
+    if (!msg) break;
+    version += 1;
+    lastSequence = msg.info.streamSequence;
+    if (msg.info.pending === 0) break;
+  }
+  await consumer.delete().catch(() => undefined);
+  return { version, lastSequence };
 }
 
 function checkAggregate(aggregateType: string, aggregateId: string): void {
