@@ -2,7 +2,7 @@ import { type DomainEvent, dlqSubject, eventSubject } from '@jetsaga/events';
 import { JetStreamApiError, type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/nats-core';
 import type pg from 'pg';
-import { type Db, type Tx, withTransaction } from './db.js';
+import type { Db, Tx } from './db.js';
 import type { Logger } from './log.js';
 import { publishObserved } from './messaging-metrics.js';
 import { withTraceHeaders } from './telemetry.js';
@@ -96,6 +96,8 @@ export class OutboxRelay {
   private running = false;
   private loop?: Promise<void>;
   private listener?: pg.PoolClient;
+  /** The connection that holds the relay lock (session-level, see relayConnection). */
+  private lockedBy?: pg.PoolClient;
   private wake?: () => void;
   private lastCleanup = 0;
 
@@ -103,6 +105,10 @@ export class OutboxRelay {
     this.js = jetstream(options.nc);
     this.batchSize = options.batchSize ?? 256;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+  }
+
+  private get lockKey(): string {
+    return `jetsaga:outbox:${this.options.schema}`;
   }
 
   start(): void {
@@ -145,32 +151,44 @@ export class OutboxRelay {
 
   /** Publishes one batch; returns how many rows it relayed (0 when idle or another relay holds the lock). */
   async publishBatch(): Promise<number> {
-    const { db, schema } = this.options;
-    return withTransaction(db, async (tx) => {
-      const lock = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [
-        `jetsaga:outbox:${schema}`,
-      ]);
-      if (!lock.rows[0]?.locked) return 0;
-      const { rows } = await tx.query<OutboxRow>(
-        'SELECT position, message_id, subject, headers, payload, created_at FROM outbox WHERE published_at IS NULL ORDER BY position LIMIT $1',
-        [this.batchSize],
-      );
-      if (rows.length === 0) return 0;
-      // Published back to back on one connection, so the server stores them in this order; acks are awaited together.
-      const results = await Promise.allSettled(rows.map((row) => this.publish(row)));
-      const failures = results.flatMap((result, index) =>
-        result.status === 'rejected' ? [{ row: rows[index] as OutboxRow, error: result.reason }] : [],
-      );
-      // A connection problem or a timeout: nothing is marked, the whole batch is tried again (duplicates are dropped by id).
-      const transient = failures.find((failure) => !(failure.error instanceof JetStreamApiError));
-      if (transient) throw transient.error;
-      // The server refused a message outright: retrying cannot help, and it must not block the rows behind it.
-      for (const failure of failures) await this.deadLetter(failure.row, failure.error as Error);
-      const positions = rows.map((row) => row.position);
-      await this.options.afterPublish?.(positions);
-      await tx.query('UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])', [positions]);
-      return rows.length;
-    });
+    const client = await this.relayConnection();
+    if (!client) return 0;
+    const { rows } = await client.query<OutboxRow>(
+      'SELECT position, message_id, subject, headers, payload, created_at FROM outbox WHERE published_at IS NULL ORDER BY position LIMIT $1',
+      [this.batchSize],
+    );
+    if (rows.length === 0) return 0;
+    // Published back to back on one connection, so the server stores them in this order; acks are awaited together.
+    const results = await Promise.allSettled(rows.map((row) => this.publish(row)));
+    const failures = results.flatMap((result, index) =>
+      result.status === 'rejected' ? [{ row: rows[index] as OutboxRow, error: result.reason }] : [],
+    );
+    // A connection problem or a timeout: nothing is marked, the whole batch is tried again (duplicates are dropped by id).
+    const transient = failures.find((failure) => !(failure.error instanceof JetStreamApiError));
+    if (transient) throw transient.error;
+    // The server refused a message outright: retrying cannot help, and it must not block the rows behind it.
+    for (const failure of failures) await this.deadLetter(failure.row, failure.error as Error);
+    const positions = rows.map((row) => row.position);
+    await this.options.afterPublish?.(positions);
+    await client.query('UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])', [positions]);
+    return rows.length;
+  }
+
+  /**
+   * The relay's own connection (the one that listens), holding the schema's relay lock for as long as it lives: one
+   * relay per schema at a time, and a batch is a plain read and a plain update instead of a five-statement transaction
+   * (Postgres round trips were the services' largest CPU cost: docs/adr/0030-outbox-relay-session-lock.md). A relay
+   * that dies releases the lock with its connection, and another replica's relay takes over at its next poll.
+   */
+  private async relayConnection(): Promise<pg.PoolClient | undefined> {
+    await this.ensureListener();
+    const client = this.listener;
+    if (!client) return undefined;
+    if (this.lockedBy === client) return client;
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [this.lockKey]);
+    if (!rows[0]?.locked) return undefined;
+    this.lockedBy = client;
+    return client;
   }
 
   private async deadLetter(row: OutboxRow, error: Error): Promise<void> {
@@ -225,6 +243,8 @@ export class OutboxRelay {
       // Only the current listener is released here; a dropped one was released by dropListener.
       if (this.listener !== client) return;
       this.listener = undefined;
+      // Closing the connection releases the relay lock it held.
+      if (this.lockedBy === client) this.lockedBy = undefined;
       client.release(true);
     });
     await client.query(`LISTEN ${this.options.schema}_outbox`);
@@ -236,6 +256,16 @@ export class OutboxRelay {
     this.listener = undefined;
     if (!client) return;
     await client.query(`UNLISTEN ${this.options.schema}_outbox`).catch(() => undefined);
+    if (this.lockedBy === client) {
+      this.lockedBy = undefined;
+      // A pooled connection must not keep the lock: unlock, or close the connection if that fails.
+      const unlocked = await client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey]).then(
+        () => true,
+        () => false,
+      );
+      client.release(!unlocked);
+      return;
+    }
     client.release();
   }
 
