@@ -55,3 +55,29 @@ export {
 } from './kube-apiserver.js';
 export { KubeApiError, KubeClient, type KubeObject, type KubeTestServer } from './k8s-testing.js';
 export { ensureK6, ensureNatsCli, K6_VERSION, NATSCLI_VERSION } from './bench-tools.js';
+export {
+  type ClusterBinaries,
+  COREDNS_VERSION,
+  ensureClusterBinaries,
+  ensureCoreDns,
+  ensureHostPackages,
+  ensureKubectl,
+  ensureNodeComponent,
+  ensurePause,
+} from './cluster-tools.js';
+export { buildClusterImages, type ClusterImages, exportImages, type ImageInputs } from './cluster-images.js';
+export { CLUSTER_NETWORK, GUARD_CHAIN, TOUCHED_SYSCTLS } from './cluster-host.js';
+export {
+  CLUSTER_LOG_DIR,
+  CLUSTER_WORK_DIR,
+  type Cluster,
+  type ClusterOptions,
+  collectDiagnostics,
+  type Kubectl,
+  kubectlFor,
+  makeVolumeDirs,
+  NODE_NAME,
+  startCluster,
+  tearDownCluster,
+} from './cluster.js';
+export { type PortForward, type PortForwardOptions, startPortForward } from './port-forward.js';

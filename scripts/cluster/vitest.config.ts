@@ -1,0 +1,26 @@
+import { fileURLToPath } from 'node:url';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { defineConfig } from 'vitest/config';
+
+/** Install checks first, the saga suite next, pod loss last: it is the one that disturbs the release. */
+const ORDER = ['install', 'saga', 'pod-loss'];
+
+class ClusterOrder extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (file: TestSpecification) => ORDER.findIndex((name) => file.moduleId.endsWith(`/${name}.cluster.test.ts`));
+    return [...files].sort((a, b) => rank(a) - rank(b));
+  }
+}
+
+// Only for `npm run test:cluster` (scripts/cluster/run.mjs starts the cluster and passes its addresses); the
+// projects of vitest.config.ts never include *.cluster.test.ts.
+export default defineConfig({
+  root: fileURLToPath(new URL('../..', import.meta.url)),
+  test: {
+    include: ['tests/src/cluster/*.cluster.test.ts'],
+    fileParallelism: false,
+    sequence: { sequencer: ClusterOrder },
+    testTimeout: 600_000,
+    hookTimeout: 600_000,
+  },
+});

@@ -1,0 +1,55 @@
+import { waitFor } from '@jetsaga/devstack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { changeCount, expectProblem, PROBLEM_CASES, type ProblemFixture, problemFixture } from '../support/problems.js';
+import { sagaChecks } from '../support/saga-checks.js';
+import { type ClusterUnderTest, clusterUnderTest } from './cluster.js';
+
+// The end-to-end suite of tests/src (same client, same checks) against the release in the cluster, through
+// `kubectl port-forward` to the gateway: pods, Services, cluster DNS, NATS routes and NetworkPolicies in the path.
+const cluster: ClusterUnderTest = clusterUnderTest();
+const { api } = cluster;
+const checks = sagaChecks(api);
+
+afterAll(async () => {
+  await cluster.close();
+});
+
+describe('the order saga through the cluster', () => {
+  it('completes: stock committed, customer debited', () => checks.completed());
+
+  it('is cancelled OUT_OF_STOCK when a line is short, reserving and charging nothing', () => checks.outOfStock());
+
+  it('is cancelled PAYMENT_REFUSED and the reservation is released', () => checks.paymentRefused());
+
+  it('sells exactly the stock under contention: 40 checkouts of 1 unit against 10', () => checks.stockRace(40, 10));
+
+  it('checks out one cart once under 12 simultaneous checkouts', () => checks.cartRace(12));
+
+  it('mirrors every event of the stream into Postgres (the event store verifies by sequence)', async () => {
+    const verification = await waitFor(
+      'the mirror to verify',
+      async () => {
+        const response = await api.call('GET', '/api/event-store/verify');
+        return response.status === 200 && response.body.ok ? response.body : undefined;
+      },
+      60_000,
+      500,
+    );
+    expect(verification).toMatchObject({ ok: true, missing: [], extra: [] });
+    expect(verification.stream.count).toBeGreaterThan(0);
+  });
+});
+
+describe('bad input gets problem+json through the cluster and changes nothing', () => {
+  let fixture: ProblemFixture;
+
+  beforeAll(async () => {
+    fixture = await problemFixture(api);
+  });
+
+  it.each(PROBLEM_CASES)('%s', async (_name, request, status, field) => {
+    const before = await changeCount(cluster.sql());
+    expectProblem(await request(api, fixture), status, field);
+    expect(await changeCount(cluster.sql())).toBe(before);
+  });
+});

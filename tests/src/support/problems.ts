@@ -1,0 +1,111 @@
+import { uuidv7 } from '@jetsaga/events';
+import type pg from 'pg';
+import { expect } from 'vitest';
+import type { Api, ApiResponse } from './api.js';
+
+/** An RFC 9457 problem+json answer with this status (and, when given, a field-level error naming `field`). */
+export function expectProblem(response: ApiResponse, status: number, field?: string): void {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toBe('application/problem+json');
+  expect(response.body).toMatchObject({ status, title: expect.any(String), detail: expect.any(String) });
+  if (field !== undefined) {
+    expect(response.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field, reason: expect.any(String) })]));
+  }
+}
+
+/** Rows written by any state change: outbox rows are written in the same transaction as every change. */
+export async function changeCount(sql: Pick<pg.Pool, 'query'>): Promise<number> {
+  const { rows } = await sql.query(`
+    SELECT (SELECT count(*) FROM orders.outbox) + (SELECT count(*) FROM inventory.outbox)
+         + (SELECT count(*) FROM payment.outbox) + (SELECT count(*) FROM sales.outbox)
+         + (SELECT count(*) FROM orders.carts) + (SELECT count(*) FROM orders.orders)
+         + (SELECT count(*) FROM inventory.products) + (SELECT count(*) FROM payment.customers) AS n`);
+  return Number(rows[0].n);
+}
+
+/** What the bad requests refer to: a customer, a product, a cart still open and one already checked out. */
+export type ProblemFixture = { customerId: string; productId: string; openCartId: string; checkedOutCartId: string };
+
+export async function problemFixture(api: Api): Promise<ProblemFixture> {
+  const customerId = (await api.customer(50_000)).id;
+  const productId = (await api.product(20, 500)).id;
+  const openCartId = (await api.cart(customerId)).id;
+  await api.addItem(openCartId, productId, 1);
+  const checkedOutCartId = (await api.cart(customerId)).id;
+  await api.addItem(checkedOutCartId, productId, 1);
+  await api.terminal(await api.checkout(checkedOutCartId));
+  return { customerId, productId, openCartId, checkedOutCartId };
+}
+
+export type ProblemCase = [
+  name: string,
+  request: (api: Api, fixture: ProblemFixture) => Promise<ApiResponse>,
+  status: number,
+  field: string | undefined,
+];
+
+const customer = { name: 'Ada', email: 'ada@example.org', balanceCents: 100 };
+const product = { sku: 'SKU-ERR', name: 'Lamp', priceCents: 100, stock: 1 };
+
+/** Every documented kind of bad request through the gateway, with the status and field its problem must name. */
+export const PROBLEM_CASES: readonly ProblemCase[] = [
+  ['customer: malformed JSON', (api) => api.call('POST', '/api/customers', undefined, '{"name": "Ada",'), 400, ''],
+  ['customer: empty body', (api) => api.call('POST', '/api/customers', undefined, ''), 400, ''],
+  ['customer: missing name', (api) => api.call('POST', '/api/customers', { ...customer, name: undefined }), 400, 'name'],
+  ['customer: negative balance', (api) => api.call('POST', '/api/customers', { ...customer, balanceCents: -1 }), 400, 'balanceCents'],
+  ['customer: fractional cents', (api) => api.call('POST', '/api/customers', { ...customer, balanceCents: 1.5 }), 400, 'balanceCents'],
+  ['customer: invalid email', (api) => api.call('POST', '/api/customers', { ...customer, email: 'nope' }), 400, 'email'],
+  ['customer: unknown field', (api) => api.call('POST', '/api/customers', { ...customer, vip: true }), 400, 'vip'],
+  ['customer: not an object', (api) => api.call('POST', '/api/customers', [customer]), 400, ''],
+  ['product: negative price', (api) => api.call('POST', '/api/products', { ...product, priceCents: -5 }), 400, 'priceCents'],
+  ['product: negative stock', (api) => api.call('POST', '/api/products', { ...product, stock: -1 }), 400, 'stock'],
+  ['product: missing sku', (api) => api.call('POST', '/api/products', { ...product, sku: undefined }), 400, 'sku'],
+  ['product: unknown field', (api) => api.call('POST', '/api/products', { ...product, colour: 'red' }), 400, 'colour'],
+  ['cart: missing customerId', (api) => api.call('POST', '/api/carts', {}), 400, 'customerId'],
+  ['cart: customerId not a UUID', (api) => api.call('POST', '/api/carts', { customerId: 'bob' }), 400, 'customerId'],
+  ['cart: unknown customer', (api) => api.call('POST', '/api/carts', { customerId: uuidv7() }), 422, 'customerId'],
+  [
+    'item: quantity 0',
+    (api, f) => api.call('POST', `/api/carts/${f.openCartId}/items`, { productId: f.productId, quantity: 0 }),
+    400,
+    'quantity',
+  ],
+  [
+    'item: negative quantity',
+    (api, f) => api.call('POST', `/api/carts/${f.openCartId}/items`, { productId: f.productId, quantity: -2 }),
+    400,
+    'quantity',
+  ],
+  ['item: missing productId', (api, f) => api.call('POST', `/api/carts/${f.openCartId}/items`, { quantity: 1 }), 400, 'productId'],
+  [
+    'item: unknown field',
+    (api, f) => api.call('POST', `/api/carts/${f.openCartId}/items`, { productId: f.productId, quantity: 1, gift: true }),
+    400,
+    'gift',
+  ],
+  [
+    'item: unknown product',
+    (api, f) => api.call('POST', `/api/carts/${f.openCartId}/items`, { productId: uuidv7(), quantity: 1 }),
+    422,
+    'productId',
+  ],
+  [
+    'item: unknown cart',
+    (api, f) => api.call('POST', `/api/carts/${uuidv7()}/items`, { productId: f.productId, quantity: 1 }),
+    404,
+    undefined,
+  ],
+  [
+    'item: checked-out cart',
+    (api, f) => api.call('POST', `/api/carts/${f.checkedOutCartId}/items`, { productId: f.productId, quantity: 1 }),
+    409,
+    undefined,
+  ],
+  ['checkout: unknown cart', (api) => api.call('POST', `/api/carts/${uuidv7()}/checkout`), 404, undefined],
+  ['checkout: already checked out', (api, f) => api.call('POST', `/api/carts/${f.checkedOutCartId}/checkout`), 409, undefined],
+  ['order: unknown id', (api) => api.call('GET', `/api/orders/${uuidv7()}`), 404, undefined],
+  ['order: not a UUID', (api) => api.call('GET', '/api/orders/42'), 404, undefined],
+  ['customer: unknown id', (api) => api.call('GET', `/api/customers/${uuidv7()}`), 404, undefined],
+  ['product: unknown id', (api) => api.call('GET', `/api/products/${uuidv7()}`), 404, undefined],
+  ['unknown API route', (api) => api.call('GET', '/api/warehouses'), 404, undefined],
+];
