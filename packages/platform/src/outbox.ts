@@ -99,6 +99,8 @@ export class OutboxRelay {
   /** The connection that holds the relay lock (session-level, see relayConnection). */
   private lockedBy?: pg.PoolClient;
   private wake?: () => void;
+  /** Set by each notification; see run(). */
+  private notified = false;
   private lastCleanup = 0;
 
   constructor(private readonly options: OutboxRelayOptions) {
@@ -135,10 +137,13 @@ export class OutboxRelay {
     while (this.running) {
       try {
         await this.ensureListener();
+        // A notification that arrives while a batch is read or published is remembered, and the relay reads again
+        // instead of sleeping until the next poll: rows committed just after the read would otherwise wait a second.
+        this.notified = false;
         const published = await this.publishBatch();
         failures = 0;
         await this.cleanup();
-        if (published > 0) continue;
+        if (published > 0 || this.notified) continue;
         await this.idle(this.pollIntervalMs);
       } catch (error) {
         failures += 1;
@@ -238,7 +243,10 @@ export class OutboxRelay {
   private async ensureListener(): Promise<void> {
     if (this.listener) return;
     const client = await this.options.db.connect();
-    client.on('notification', () => this.wake?.());
+    client.on('notification', () => {
+      this.notified = true;
+      this.wake?.();
+    });
     client.on('error', () => {
       // Only the current listener is released here; a dropped one was released by dropListener.
       if (this.listener !== client) return;
