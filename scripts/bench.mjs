@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: saga throughput and latency of the whole system on this machine, beside what its nats-server and
 // Postgres can do on their own. Writes <out>/<name>.json, .md and .svg. See bench/README.md.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ const HELP = `usage: npm run bench [-- options]
   --out DIR               where results go (default bench/results)
   --name NAME             file name of the results (default latest; --quick: quick)
   --keep                  keep the work directory (server data and service logs)
+  --render FILE           only write the Markdown and SVG again from a results JSON (next to it)
 
 Environment: LOG_LEVEL (default info, as npm start) and OTEL_* (tracing as configured) reach the services.
 `;
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     name: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    render: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -65,6 +67,15 @@ function positive(name, fallback) {
     process.exit(2);
   }
   return value;
+}
+
+if (values.render) {
+  const report = JSON.parse(await readFile(values.render, 'utf8'));
+  const base = values.render.replace(/\.json$/, '');
+  await writeFile(`${base}.md`, markdown(report));
+  await writeFile(`${base}.svg`, svg(report));
+  console.log(`[bench] wrote ${base}.md and ${base}.svg`);
+  process.exit(0);
 }
 
 const quick = values.quick;
@@ -109,7 +120,22 @@ const options = {
   tools,
 };
 
+function git(args) {
+  try {
+    return execFileSync('git', args, { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return undefined;
+  }
+}
+
 const report = await runBench(options, say);
+// Which code was measured: the commit, and whether the working tree had changes on top of it.
+report.code = {
+  commit: git(['rev-parse', '--short', 'HEAD']) ?? 'unknown',
+  changed: Boolean(git(['status', '--porcelain', '--untracked-files=no'])),
+};
 await mkdir(out, { recursive: true });
 await writeFile(join(out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
 const table = markdown(report);

@@ -21,7 +21,7 @@ export const options = {
       rate,
       timeUnit: '1s',
       duration: __ENV.DURATION,
-      preAllocatedVUs: Math.min(maxVUs, Math.max(10, Math.ceil(rate / 5))),
+      preAllocatedVUs: Math.min(maxVUs, Math.max(20, rate)),
       maxVUs,
       gracefulStop: '10s',
     },
@@ -37,6 +37,14 @@ export const options = {
 
 const json = { 'content-type': 'application/json' };
 
+let reported = 0;
+
+/** A failed step of the flow: counted, and the first few per VU described (the bench keeps samples in its report). */
+function failed(name, response) {
+  failedFlows.add(1);
+  if (reported++ < 3) console.warn(`flow failed at ${name}: ${response.status} ${String(response.body ?? response.error).slice(0, 300)}`);
+}
+
 function pick(list) {
   return list[Math.floor(Math.random() * list.length)];
 }
@@ -46,15 +54,15 @@ export default function shopper() {
     headers: json,
     tags: { name: 'cart' },
   });
-  if (!check(cart, { 'cart created': (r) => r.status === 201 })) return void failedFlows.add(1);
+  if (!check(cart, { 'cart created': (r) => r.status === 201 })) return failed('cart', cart);
   const cartId = cart.json('id');
   const item = http.post(`${base}/api/carts/${cartId}/items`, JSON.stringify({ productId: pick(seed.products), quantity: 1 }), {
     headers: json,
     tags: { name: 'item' },
   });
-  if (!check(item, { 'item added': (r) => r.status === 200 })) return void failedFlows.add(1);
+  if (!check(item, { 'item added': (r) => r.status === 200 })) return failed('item', item);
   const checkout = http.post(`${base}/api/carts/${cartId}/checkout`, null, { tags: { name: 'checkout' } });
-  if (!check(checkout, { 'checkout accepted': (r) => r.status === 202 })) return void failedFlows.add(1);
+  if (!check(checkout, { 'checkout accepted': (r) => r.status === 202 })) return failed('checkout', checkout);
   accepted.add(1);
 }
 

@@ -14,12 +14,14 @@ import { createTestDatabase, startNatsServer, startPostgres, startSystem, waitFo
 import { connectNats } from '../../packages/platform/dist/index.js';
 import { applyTopologyFrom } from '../../services/operator/dist/index.js';
 import { jetstreamManager } from '@nats-io/jetstream';
+import pg from 'pg';
 import { loadAverage, machine, round, sampleProcesses } from './processes.mjs';
 import { nodeJetStream, natsBench, postgresInsert } from './raw.mjs';
 import { latencySummary, trackSagas } from './sagas.mjs';
 import { summarizeProfiles } from './profiles.mjs';
 
 const TOPOLOGY = fileURLToPath(new URL('../../k8s/topology', import.meta.url));
+const CPU_PROFILE_PRELOAD = fileURLToPath(new URL('./cpu-profile.mjs', import.meta.url));
 const K6_SCRIPT = fileURLToPath(new URL('../k6/checkout.js', import.meta.url));
 const PROJECTIONS = ['order-summaries', 'sales-daily', 'stock-levels', 'saga-timelines'];
 
@@ -79,9 +81,23 @@ function runK6(k6, env, onPid) {
     });
     onPid(child.pid);
     let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+    child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-200_000)));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`k6 exited with ${code}:\n${stderr}`))));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`k6 exited with ${code}:\n${stderr.slice(-4000)}`));
+      // What failed, in the words of the answers: distinct messages, most frequent first.
+      const counts = new Map();
+      for (const match of stderr.matchAll(/flow failed at ([^"\n]*)/g)) {
+        const text = match[1].replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').replace(/"(requestId|instance)":"[^"]*"/g, '"$1":…');
+        counts.set(text, (counts.get(text) ?? 0) + 1);
+      }
+      resolve(
+        [...counts]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 5)
+          .map(([message, count]) => ({ message, count })),
+      );
+    });
   });
 }
 
@@ -89,6 +105,30 @@ function k6Trend(metrics, name) {
   const values = metrics[name]?.values;
   if (!values) return null;
   return { p50: round(values['p(50)'], 1), p95: round(values['p(95)'], 1), p99: round(values['p(99)'], 1), max: round(values.max, 1) };
+}
+
+/**
+ * What the database did: commits, and rows written per schema.table (pg_stat counters; the bench's own reads count
+ * too, a handful per step).
+ */
+async function databaseActivity(sql) {
+  const { rows: database } = await sql.query(
+    'SELECT xact_commit::float8 AS commits FROM pg_stat_database WHERE datname = current_database()',
+  );
+  const { rows: tables } = await sql.query(
+    `SELECT schemaname || '.' || relname AS name, (n_tup_ins + n_tup_upd + n_tup_del)::float8 AS written
+     FROM pg_stat_user_tables WHERE schemaname NOT IN ('public')`,
+  );
+  return { commits: database[0]?.commits ?? 0, tables: Object.fromEntries(tables.map((row) => [row.name, row.written])) };
+}
+
+function activityPerSaga(before, after, sagas) {
+  if (sagas === 0) return null;
+  const tables = Object.entries(after.tables)
+    .map(([name, written]) => [name, round((written - (before.tables[name] ?? 0)) / sagas, 2)])
+    .filter(([, perSaga]) => perSaga > 0)
+    .sort((a, b) => b[1] - a[1]);
+  return { commitsPerSaga: round((after.commits - before.commits) / sagas, 1), rowsWrittenPerSaga: Object.fromEntries(tables) };
 }
 
 async function lastSequence(jsm) {
@@ -103,7 +143,10 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
   const sampler = sampleProcesses(() => ctx.targets(k6Pid));
   const spawnedAt = Date.now();
   const firstSeq = await lastSequence(jsm);
-  await runK6(
+  // pg_stat counters are reported by backends at transaction end and read through a snapshot: a fresh one each time.
+  await ctx.sql.query('SELECT pg_stat_clear_snapshot()');
+  const activityBefore = await databaseActivity(ctx.sql);
+  const errorSamples = await runK6(
     ctx.k6,
     {
       BASE_URL: system.gatewayUrl,
@@ -117,6 +160,8 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
   );
   const exitedAt = Date.now();
   const lastSeq = await lastSequence(jsm);
+  await ctx.sql.query('SELECT pg_stat_clear_snapshot()');
+  const activityAfter = await databaseActivity(ctx.sql);
   const processes = sampler.stop();
   const unfinished = await tracker.drain(exitedAt, options.drainSeconds * 1000);
   if (!record) return undefined;
@@ -145,6 +190,7 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
     },
     unfinished,
     errors: failed,
+    errorSamples,
     droppedIterations: dropped,
     latencyMs: latency,
     httpMs: {
@@ -153,8 +199,23 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
       checkout: k6Trend(metrics, 'http_req_duration{name:checkout}'),
     },
     processes,
+    database: activityPerSaga(activityBefore, activityAfter, completed),
     loadAverage: loadAverage(),
   };
+  // CPU time per completed saga: robust to other work on the machine, which slows sagas down but does not make them
+  // cost more CPU; the figure that before/after comparisons of an optimization use.
+  for (const figures of Object.values(processes)) {
+    figures.cpuMsPerSaga = completed > 0 ? round((figures.cpuPercent * 10) / (completed / seconds), 2) : null;
+  }
+  result.serviceCpuMsPerSaga =
+    completed > 0
+      ? round(
+          Object.entries(processes)
+            .filter(([name]) => !['nats-server', 'postgres', 'k6', 'bench driver'].includes(name))
+            .reduce((sum, [, figures]) => sum + figures.cpuMsPerSaga, 0),
+          2,
+        )
+      : null;
   const offered = rate * seconds;
   result.sustained =
     completed >= 0.95 * offered && unfinished === 0 && failed <= 0.01 * Math.max(1, iterations) && dropped <= 0.01 * offered;
@@ -240,7 +301,7 @@ async function pass(shared, { syncAlways, full }) {
       ports: 'free',
       env: {
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-        ...(profiling ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+        ...(profiling ? { NODE_OPTIONS: `--import ${CPU_PROFILE_PRELOAD}`, JETSAGA_CPU_PROFILE_DIR: profileDir } : {}),
       },
       output: { kind: 'files', pathFor: (name) => join(logDir, `${name}.log`) },
     });
@@ -257,12 +318,15 @@ async function pass(shared, { syncAlways, full }) {
     await seed(system.gatewayUrl, options, seedFile);
     const tracker = await trackSagas(nc);
     cleanups.push(() => tracker.stop());
+    const sql = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    cleanups.push(() => sql.end());
     const ctx = {
       options,
       label,
       work,
       tracker,
       jsm,
+      sql,
       system,
       seedFile,
       k6: shared.k6,
@@ -306,9 +370,7 @@ async function pass(shared, { syncAlways, full }) {
       say(`${label}: projection rebuilds`);
       result.projectionRebuilds = await projectionRebuilds(system.gatewayUrl);
     }
-    const sql = new (await import('pg')).default.Pool({ connectionString: databaseUrl, max: 1 });
     const { rows } = await sql.query('SELECT avg(octet_length(payload))::int AS size FROM eventstore.events');
-    await sql.end();
     const size = rows[0]?.size ?? 512;
     result.stream.averageEventBytes = size;
     await tracker.stop();
@@ -439,6 +501,7 @@ export async function runBench(options, say) {
     return report;
   } finally {
     await postgres.stop();
-    await rm(work, { recursive: true, force: true });
+    if (options.keep) say(`kept server data and service logs in ${work}`);
+    else await rm(work, { recursive: true, force: true });
   }
 }

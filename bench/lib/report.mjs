@@ -22,27 +22,29 @@ export function markdown(report) {
       `nats-server ${m.natsServer}; load average ${m.loadAverage.join(' / ')} before, ${m.loadAverageAfter.join(' / ')} after ` +
       `(other work on the machine shows here). Everything co-located: six services, nats-server, Postgres and k6 on the same cores. ` +
       `Tracing ${report.options.tracing}, log level ${report.options.logLevel}; ${report.options.customers} customers, ` +
-      `${report.options.products} products; ${report.options.stepSeconds} s per step; run took ${fmt(report.durationSeconds)} s.`,
+      `${report.options.products} products; ${report.options.stepSeconds} s per step; run took ${fmt(report.durationSeconds)} s` +
+      (report.code ? `; code at ${report.code.commit}${report.code.changed ? ' with uncommitted changes' : ''}.` : '.'),
     '',
   );
   lines.push(
     'One shopper = `POST /api/carts`, `POST /api/carts/:id/items`, `POST /api/carts/:id/checkout`, started open loop by k6 ' +
       '(constant-arrival-rate). Saga latency = OrderPlaced `occurredAt` (the checkout) to the JetStream timestamp of ' +
       'OrderCompleted/OrderCancelled, read from the stream by an ordered consumer. Sustained = at least 95% of the offered ' +
-      'sagas completed within the step, none left unfinished, under 1% errors.',
+      'sagas completed within the step, none left unfinished, under 1% of shoppers failed (an HTTP error) or dropped ' +
+      '(k6 had no free virtual user to start them: the system was too slow to keep up).',
     '',
   );
   for (const pass of report.passes) {
     lines.push(`## Sagas, ${passTitle(pass)}`, '');
     lines.push(
-      '| offered/s | completed/s | events/s | saga p50 ms | p95 ms | p99 ms | max ms | unfinished | errors | checkout HTTP p99 ms | sustained |',
+      '| offered/s | completed/s | events/s | saga p50 ms | p95 ms | p99 ms | max ms | unfinished | failed / dropped shoppers | checkout HTTP p99 ms | sustained |',
     );
     lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--:|');
     for (const step of pass.steps) {
       lines.push(
         `| ${fmt(step.offeredPerSecond)} | ${fmt(step.completedPerSecond, 1)} | ${fmt(step.eventsPerSecond)} | ${fmt(step.latencyMs.p50, 1)} | ` +
           `${fmt(step.latencyMs.p95, 1)} | ${fmt(step.latencyMs.p99, 1)} | ${fmt(step.latencyMs.max, 1)} | ${fmt(step.unfinished)} | ` +
-          `${fmt(step.errors + step.droppedIterations)} | ${fmt(step.httpMs.checkout?.p99, 1)} | ${step.withinObjective ? 'yes, p99 in objective' : step.sustained ? 'yes' : 'no'} |`,
+          `${fmt(step.errors)} / ${fmt(step.droppedIterations)} | ${fmt(step.httpMs.checkout?.p99, 1)} | ${step.withinObjective ? 'yes, p99 in objective' : step.sustained ? 'yes' : 'no'} |`,
       );
     }
     const s = pass.summary;
@@ -52,17 +54,34 @@ export function markdown(report) {
         `peak completed ${fmt(s.peakCompletedPerSecond, 1)} sagas/s, ${fmt(s.peakEventsPerSecond)} events/s stored.`,
       '',
     );
-    lines.push(`CPU (% of one core) and peak memory (MB; RSS, PSS summed for Postgres) per process and step:`, '');
-    lines.push(`| offered/s | ${SERVICES.join(' | ')} |`);
-    lines.push(`|---:|${SERVICES.map(() => '---:').join('|')}|`);
+    lines.push(
+      'CPU (% of one core), CPU ms per completed saga, and peak memory (MB; RSS, PSS summed for Postgres) per process and step; ' +
+        '"services" is the six services\' CPU ms per saga together:',
+      '',
+    );
+    lines.push(`| offered/s | ${SERVICES.join(' | ')} | services |`);
+    lines.push(`|---:|${SERVICES.map(() => '---:').join('|')}|---:|`);
     for (const step of pass.steps) {
       const cells = SERVICES.map((name) => {
         const p = step.processes[name];
-        return p ? `${fmt(p.cpuPercent)}% ${fmt(p.peakMemoryMb)}` : '—';
+        return p ? `${fmt(p.cpuPercent)}% ${fmt(p.cpuMsPerSaga, 1)} ms ${fmt(p.peakMemoryMb)} MB` : '—';
       });
-      lines.push(`| ${fmt(step.offeredPerSecond)} | ${cells.join(' | ')} |`);
+      lines.push(`| ${fmt(step.offeredPerSecond)} | ${cells.join(' | ')} | ${fmt(step.serviceCpuMsPerSaga, 1)} ms |`);
     }
     lines.push('');
+    if (pass.steps.some((step) => step.database)) {
+      lines.push('Postgres work per completed saga (pg_stat counters, approximate: backends report them about once a second):', '');
+      lines.push('| offered/s | commits | rows written, by table |', '|---:|---:|---|');
+      for (const step of pass.steps) {
+        if (!step.database) continue;
+        const tables = Object.entries(step.database.rowsWrittenPerSaga)
+          .slice(0, 8)
+          .map(([name, rows]) => `${name} ${fmt(rows, 1)}`)
+          .join(', ');
+        lines.push(`| ${fmt(step.offeredPerSecond)} | ${fmt(step.database.commitsPerSaga, 1)} | ${tables} |`);
+      }
+      lines.push('');
+    }
     if (pass.raw) {
       lines.push(`Raw limits on the same servers (${pass.raw.messageBytes}-byte messages, the events' average size):`, '');
       lines.push('| measure | rate/s |', '|---|---:|');
@@ -160,7 +179,8 @@ function panel({ x0, y0, width, height, title, xLabel, yLabel, xs, ys, series, g
   for (const guide of guides) {
     const points = guide.points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ');
     parts.push(`<polyline points="${points}" fill="none" stroke="#c00" stroke-dasharray="2 4"/>`);
-    parts.push(`<text x="${x0 + width - 4}" y="${y(guide.points[1][1]) - 4}" text-anchor="end" fill="#c00">${escape(guide.label)}</text>`);
+    const labelY = guide.labelAtBottom ? y0 + height - 8 : y(guide.points[1][1]) - 4;
+    parts.push(`<text x="${x0 + width - 4}" y="${labelY}" text-anchor="end" fill="#c00">${escape(guide.label)}</text>`);
   }
   for (const s of series) {
     const points = s.points.filter(([, py]) => py !== null && py > 0);
@@ -237,7 +257,8 @@ export function svg(report) {
       series: rateSeries,
       guides: [
         {
-          label: 'completed = offered',
+          label: 'dotted: completed = offered',
+          labelAtBottom: true,
           points: [
             [xs[0], xs[0]],
             [xs[1], xs[1]],
