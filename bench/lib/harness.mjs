@@ -108,31 +108,55 @@ function k6Trend(metrics, name) {
 }
 
 /**
- * What the database did: commits, and rows written per schema.table (pg_stat counters; the bench's own reads count
- * too, a handful per step).
+ * What the database did during a step, from pg_stat_statements (exact, counted when each statement ends): statements
+ * and their execution time, all and by statement, and the commits they made.
  */
 async function databaseActivity(sql) {
+  const { rows } = await sql.query(
+    `SELECT queryid::text AS id, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS text, calls::float8 AS calls,
+            total_exec_time AS ms
+     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
   const { rows: database } = await sql.query(
     'SELECT xact_commit::float8 AS commits FROM pg_stat_database WHERE datname = current_database()',
   );
-  const { rows: tables } = await sql.query(
-    `SELECT schemaname || '.' || relname AS name, (n_tup_ins + n_tup_upd + n_tup_del)::float8 AS written
-     FROM pg_stat_user_tables WHERE schemaname NOT IN ('public')`,
-  );
-  return { commits: database[0]?.commits ?? 0, tables: Object.fromEntries(tables.map((row) => [row.name, row.written])) };
+  return { commits: database[0]?.commits ?? 0, statements: new Map(rows.map((row) => [row.id, row])) };
 }
 
 function activityPerSaga(before, after, sagas) {
   if (sagas === 0) return null;
-  const tables = Object.entries(after.tables)
-    .map(([name, written]) => [name, round((written - (before.tables[name] ?? 0)) / sagas, 2)])
-    .filter(([, perSaga]) => perSaga > 0)
-    .sort((a, b) => b[1] - a[1]);
-  return { commitsPerSaga: round((after.commits - before.commits) / sagas, 1), rowsWrittenPerSaga: Object.fromEntries(tables) };
+  const deltas = [...after.statements.values()]
+    .map((row) => {
+      const earlier = before.statements.get(row.id);
+      return { text: row.text, calls: row.calls - (earlier?.calls ?? 0), ms: row.ms - (earlier?.ms ?? 0) };
+    })
+    .filter((row) => row.calls > 0 && !row.text.includes('pg_stat_statements'));
+  const calls = deltas.reduce((sum, row) => sum + row.calls, 0);
+  const ms = deltas.reduce((sum, row) => sum + row.ms, 0);
+  return {
+    statementsPerSaga: round(calls / sagas, 1),
+    executionMsPerSaga: round(ms / sagas, 2),
+    // pg_stat_database counters reach the collector about once a second: approximate.
+    commitsPerSaga: round((after.commits - before.commits) / sagas, 1),
+    topStatements: deltas
+      .sort((x, y) => y.calls - x.calls)
+      .slice(0, 12)
+      .map((row) => ({ perSaga: round(row.calls / sagas, 2), msPerSaga: round(row.ms / sagas, 3), statement: row.text })),
+  };
 }
 
 async function lastSequence(jsm) {
   return (await jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+}
+
+async function withClient(url, use) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
 }
 
 /** One arrival-rate step: k6 offers `rate` shoppers/s for `seconds`; then the step's sagas are given time to end. */
@@ -143,7 +167,6 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
   const sampler = sampleProcesses(() => ctx.targets(k6Pid));
   const spawnedAt = Date.now();
   const firstSeq = await lastSequence(jsm);
-  // pg_stat counters are reported by backends at transaction end and read through a snapshot: a fresh one each time.
   await ctx.sql.query('SELECT pg_stat_clear_snapshot()');
   const activityBefore = await databaseActivity(ctx.sql);
   const errorSamples = await runK6(
@@ -289,6 +312,7 @@ async function pass(shared, { syncAlways, full }) {
     await applyTopologyFrom(nc, TOPOLOGY);
     const jsm = await jetstreamManager(nc);
     const databaseUrl = await createTestDatabase(shared.postgres.url, 'bench');
+    await withClient(databaseUrl, (client) => client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'));
     const profileDir = join(work, 'profiles');
     const profiling = options.profile && full;
     if (profiling) await mkdir(profileDir, { recursive: true });
@@ -459,6 +483,9 @@ export async function runBench(options, say) {
   const pgDir = await mkdtemp(join(tmpdir(), 'jetsaga-bench-pg-'));
   say('starting Postgres (embedded, durable settings as npm start)');
   const postgres = await startPostgres({ dir: pgDir, ephemeral: true });
+  // Statement counts per saga (pg_stat_statements) are exact where CPU figures are noisy: loaded at start-up.
+  await withClient(postgres.url, (client) => client.query("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"));
+  await postgres.restart();
   // The postmaster's pid is the first line of its pid file; its backends are its children.
   const postgresPid = () => Number(readFileSync(join(pgDir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
   const before = machine();

@@ -70,15 +70,20 @@ export function markdown(report) {
     }
     lines.push('');
     if (pass.steps.some((step) => step.database)) {
-      lines.push('Postgres work per completed saga (pg_stat counters, approximate: backends report them about once a second):', '');
-      lines.push('| offered/s | commits | rows written, by table |', '|---:|---:|---|');
+      lines.push(
+        'Postgres work per completed saga (pg_stat_statements): statements, their execution time, commits, and the most frequent statements:',
+        '',
+      );
+      lines.push('| offered/s | statements | execution ms | commits | most frequent (per saga) |', '|---:|---:|---:|---:|---|');
       for (const step of pass.steps) {
         if (!step.database) continue;
-        const tables = Object.entries(step.database.rowsWrittenPerSaga)
-          .slice(0, 8)
-          .map(([name, rows]) => `${name} ${fmt(rows, 1)}`)
-          .join(', ');
-        lines.push(`| ${fmt(step.offeredPerSecond)} | ${fmt(step.database.commitsPerSaga, 1)} | ${tables} |`);
+        const top = step.database.topStatements
+          .slice(0, 5)
+          .map((entry) => `${fmt(entry.perSaga, 1)}x \`${entry.statement.slice(0, 60).replace(/\|/g, '\\|')}\``)
+          .join('; ');
+        lines.push(
+          `| ${fmt(step.offeredPerSecond)} | ${fmt(step.database.statementsPerSaga, 1)} | ${fmt(step.database.executionMsPerSaga, 2)} | ${fmt(step.database.commitsPerSaga, 1)} | ${top} |`,
+        );
       }
       lines.push('');
     }
