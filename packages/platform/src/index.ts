@@ -67,6 +67,7 @@ export {
   outboxMigration,
 } from './outbox.js';
 export {
+  causedBy,
   type ConsumerDefinition,
   decodeEvent,
   type RunningService,

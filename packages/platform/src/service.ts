@@ -58,6 +58,11 @@ const baseConfig = z.object({
   FAULT_HANDLER_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
 });
 
+/** The identity, time and causality of events a handler emits in reaction to `cause`: same saga, caused by it. */
+export function causedBy(cause: { id: string; correlationId: string }, deps: Pick<ServiceDeps, 'now' | 'newId'>, actor: string) {
+  return { correlationId: cause.correlationId, causationId: cause.id, actor, occurredAt: deps.now().toISOString(), newId: deps.newId };
+}
+
 /** Decodes a JetStream message as a domain event of the current schema version. */
 export function decodeEvent(data: Uint8Array): DomainEvent {
   return parseEvent(JSON.parse(new TextDecoder().decode(data)));

@@ -1,5 +1,13 @@
 import { type DomainEvent, EVENTS_STREAM, eventTypeFilter, materialize, type OrderLine } from '@jetsaga/events';
-import { type ConsumerDefinition, claimEvent, enqueueEvents, type ServiceDeps, type Tx, withTransaction } from '@jetsaga/platform';
+import {
+  type ConsumerDefinition,
+  causedBy,
+  claimEvent,
+  enqueueEvents,
+  type ServiceDeps,
+  type Tx,
+  withTransaction,
+} from '@jetsaga/platform';
 import { lockStock, moveStock } from '../products/store.js';
 import {
   decideReservation,
@@ -75,16 +83,7 @@ export function inventoryConsumers(deps: ServiceDeps): ConsumerDefinition[] {
           if (next.status === 'NONE') return;
           await saveReservation(tx, command.orderId, next.status, next.lines);
           await moveStock(tx, drafts.flatMap(stockDeltas));
-          await enqueueEvents(
-            tx,
-            materialize(drafts, command.orderId, {
-              correlationId: event.correlationId,
-              causationId: event.id,
-              actor: 'inventory-service',
-              occurredAt: deps.now().toISOString(),
-              newId: deps.newId,
-            }),
-          );
+          await enqueueEvents(tx, materialize(drafts, command.orderId, causedBy(event, deps, 'inventory-service')));
         });
       },
     },

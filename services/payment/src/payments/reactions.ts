@@ -1,5 +1,13 @@
 import { type DomainEvent, EVENTS_STREAM, eventTypeFilter, materialize } from '@jetsaga/events';
-import { type ConsumerDefinition, claimEvent, enqueueEvents, type ServiceDeps, type Tx, withTransaction } from '@jetsaga/platform';
+import {
+  type ConsumerDefinition,
+  causedBy,
+  claimEvent,
+  enqueueEvents,
+  type ServiceDeps,
+  type Tx,
+  withTransaction,
+} from '@jetsaga/platform';
 import { balanceDelta, decidePayment, evolvePayment, type Payment, type PaymentCommand, type PaymentStatus } from './payment.js';
 
 export const PAYMENT_CONSUMER = 'payment';
@@ -69,16 +77,7 @@ export function paymentConsumers(deps: ServiceDeps): ConsumerDefinition[] {
               delta,
             ]);
           }
-          await enqueueEvents(
-            tx,
-            materialize(drafts, command.orderId, {
-              correlationId: event.correlationId,
-              causationId: event.id,
-              actor: 'payment-service',
-              occurredAt: deps.now().toISOString(),
-              newId: deps.newId,
-            }),
-          );
+          await enqueueEvents(tx, materialize(drafts, command.orderId, causedBy(event, deps, 'payment-service')));
         });
       },
     },

@@ -1,5 +1,5 @@
 import { type DomainEvent, EVENTS_STREAM, eventTypeFilter, materialize } from '@jetsaga/events';
-import { type ConsumerDefinition, claimEvent, enqueueEvents, type ServiceDeps, withTransaction } from '@jetsaga/platform';
+import { type ConsumerDefinition, causedBy, claimEvent, enqueueEvents, type ServiceDeps, withTransaction } from '@jetsaga/platform';
 import type { OrderLine } from '@jetsaga/events';
 import type { Tx } from '@jetsaga/platform';
 import { decideSale, evolveSale, type Sale, type SaleCommand, shouldVoid } from './sale.js';
@@ -63,16 +63,7 @@ export function salesConsumers(deps: ServiceDeps): ConsumerDefinition[] {
           const drafts = decideSale(sale, command);
           if (drafts.length === 0) return;
           await saveSale(tx, drafts.reduce(evolveSale, sale));
-          await enqueueEvents(
-            tx,
-            materialize(drafts, command.orderId, {
-              correlationId: event.correlationId,
-              causationId: event.id,
-              actor: 'sales-service',
-              occurredAt: deps.now().toISOString(),
-              newId: deps.newId,
-            }),
-          );
+          await enqueueEvents(tx, materialize(drafts, command.orderId, causedBy(event, deps, 'sales-service')));
         });
       },
     },
