@@ -38,7 +38,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 
 /**
  * Kept-alive connections to the services. node:http rather than fetch: every request of every saga passes here, and
- * fetch's web streams cost several times the CPU of a plain socket write on this path (bench/README.md, profile).
+ * fetch's web streams cost several times the CPU of a plain socket write on this path (docs/performance.md).
  */
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 

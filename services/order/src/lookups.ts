@@ -14,7 +14,7 @@ export type Lookups = {
 
 /**
  * Kept-alive connections to inventory and payment. node:http rather than fetch: two look-ups per shopper, and fetch's
- * web streams cost several times the CPU of a plain request on this path (bench/README.md, profile).
+ * web streams cost several times the CPU of a plain request on this path (docs/performance.md).
  */
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
