@@ -66,13 +66,19 @@ async function phase(name, body, started = Date.now()) {
 
 let cluster;
 let forwards = [];
-let tests;
+/** helm and vitest while they run: stopped by finish(), which may come from a signal sent to this process alone. */
+const children = new Set();
 let finishing;
+const aborting = new globalThis.AbortController();
+let starting;
 
 /** Stops what runs, tears the cluster down, prints the phase durations; once, whatever called it first. */
 function finish(code) {
   finishing ??= (async () => {
-    if (tests && tests.exitCode === null) tests.kill('SIGTERM');
+    // A start in progress stops launching and fails fast; its own cleanup runs before the teardown below.
+    aborting.abort();
+    await starting?.catch(() => undefined);
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     for (const forward of forwards) await forward.stop().catch(() => undefined);
     await phase('teardown', () => tearDownCluster({ say })).catch((error) => {
       console.error(`[cluster] teardown failed: ${error.stack ?? error}`);
@@ -139,14 +145,23 @@ function volumeManifests(dirs) {
     .join('\n---\n');
 }
 
-function runTests(env) {
-  return new Promise((resolve) => {
-    tests = spawn(join(repo, 'node_modules', '.bin', 'vitest'), ['run', '--config', 'scripts/cluster/vitest.config.ts'], {
-      cwd: repo,
-      env: { ...process.env, ...env },
-      stdio: 'inherit',
+/** Runs a child to its end, known to finish() meanwhile; resolves with its exit code (1 when killed). */
+function attended(command, args, options) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'inherit', ...options });
+    children.add(child);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve(code ?? (signal ? 1 : 0));
     });
-    tests.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+function runTests(env) {
+  return attended(join(repo, 'node_modules', '.bin', 'vitest'), ['run', '--config', 'scripts/cluster/vitest.config.ts'], {
+    cwd: repo,
+    env: { ...process.env, ...env },
   });
 }
 
@@ -179,9 +194,17 @@ try {
     return { ...built, archives };
   });
 
-  cluster = await phase('cluster start', () =>
-    startCluster({ binaries, imageArchives: images.archives, pauseImage: images.pause, corednsImage: images.coredns, say }),
+  starting = phase('cluster start', () =>
+    startCluster({
+      binaries,
+      imageArchives: images.archives,
+      pauseImage: images.pause,
+      corednsImage: images.coredns,
+      signal: aborting.signal,
+      say,
+    }),
   );
+  cluster = await starting;
   const { kubectl } = cluster;
 
   await phase('install', async () => {
@@ -192,7 +215,7 @@ try {
       claims.map((name) => ({ name, uid: name.includes('postgres') ? 999 : 1000 })),
     );
     await kubectl(['apply', '-f', '-'], volumeManifests(dirs));
-    const helm = spawn(
+    const code = await attended(
       binaries.helm,
       [
         'install',
@@ -209,9 +232,8 @@ try {
         '--timeout',
         '15m',
       ],
-      { env: { ...process.env, KUBECONFIG: cluster.kubeconfig }, stdio: 'inherit' },
+      { env: { ...process.env, KUBECONFIG: cluster.kubeconfig } },
     );
-    const code = await new Promise((resolve) => helm.once('exit', (exit) => resolve(exit)));
     if (code !== 0) throw new Error(`helm install exited with ${code}`);
   });
 

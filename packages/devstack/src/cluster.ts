@@ -45,6 +45,8 @@ export type ClusterOptions = {
   say?: Say;
   workDir?: string;
   logDir?: string;
+  /** Aborts the start (Ctrl-C): nothing more is launched, waits fail at once, what runs is torn down. */
+  signal?: AbortSignal;
 };
 
 export type Cluster = {
@@ -538,7 +540,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
   const children: ChildProcess[] = [];
   const exits = new Map<string, string>();
+  const checkAborted = () => {
+    if (options.signal?.aborted) throw new Error('cluster start aborted');
+  };
   const launch = async (name: string, bin: string, args: string[]) => {
+    checkAborted();
     const fd = openSync(join(logDir, `${name}.log`), 'a');
     const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd] });
     closeSync(fd);
@@ -551,18 +557,23 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     state.processes.push({ name, pid: child.pid as number, bin });
     await saveState(workDir, state);
   };
-  /** Waits for a condition, failing fast with the log's name when the component died meanwhile. */
-  const until = (what: string, name: string, probe: () => Promise<boolean>, timeoutMs: number) =>
-    waitFor(
-      what,
-      async () => {
-        const exited = exits.get(name);
-        if (exited) throw new Error(exited);
-        return probe();
-      },
-      timeoutMs,
-      250,
-    );
+  /** Waits for a condition; fails at once when the start is aborted or the component died (naming its log). */
+  const until = async (what: string, name: string, probe: () => Promise<boolean>, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    for (;;) {
+      checkAborted();
+      const exited = exits.get(name);
+      if (exited) throw new Error(exited);
+      try {
+        if (await probe()) return;
+      } catch (error) {
+        lastError = error;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  };
 
   const cluster: Cluster = {
     kubeconfig: join(workDir, 'pki', 'admin.kubeconfig'),
@@ -595,7 +606,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const ctr = (args: string[]) => run('ctr', ['--address', containerdSocket, '--namespace', 'k8s.io', ...args], { timeout: 600_000 });
     await until('containerd', 'containerd', async () => (await ctr(['version'])).stdout.includes('Server'), 30_000);
     const imported = (async () => {
-      for (const archive of options.imageArchives) await ctr(['images', 'import', archive]);
+      for (const archive of options.imageArchives) {
+        checkAborted();
+        await ctr(['images', 'import', archive]);
+      }
       say(`imported ${options.imageArchives.length} images into containerd`);
     })();
     // Settled either way here; awaited (and its failure reported) before the kubelet starts.
@@ -695,7 +709,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     );
 
     await kubectl(['apply', '-f', '-'], corednsManifests(options.corednsImage));
-    await kubectl(['-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=180s']);
+    await until(
+      'CoreDNS to be available',
+      'kubelet',
+      async () =>
+        (await kubectl(['-n', 'kube-system', 'get', 'deployment', 'coredns', '-o', 'jsonpath={.status.availableReplicas}'])) === '1',
+      180_000,
+    );
     say('cluster ready');
     return cluster;
   } catch (error) {
