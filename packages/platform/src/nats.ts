@@ -29,6 +29,8 @@ export async function connectNats(url: string, name: string): Promise<NatsConnec
     reconnectTimeWait: 250,
     // Reconnect buffering is what lets a publish issued during a server restart still reach it.
     reconnectJitter: 100,
+    // Each request would otherwise capture a stack trace for an error it almost never raises (2-3 % of CPU).
+    noAsyncTraces: true,
   });
 }
 
