@@ -216,19 +216,19 @@ async function pidsIn(cgroup: string): Promise<number[]> {
 }
 
 /** The run's cgroups (every hierarchy), without those that existed before it. */
-async function clusterCgroups(record: HostRecord | undefined): Promise<string[]> {
+async function clusterCgroups(record: HostRecord): Promise<string[]> {
   const found: string[] = [];
   for (const hierarchy of await cgroupHierarchies()) {
     for (const name of CLUSTER_CGROUPS) {
       const path = join(hierarchy, name);
-      if (existsSync(path) && !record?.existingCgroups.includes(path)) found.push(path);
+      if (existsSync(path) && !record.existingCgroups.includes(path)) found.push(path);
     }
   }
   return found;
 }
 
 /** Every process of every pod: SIGKILL until the pods' cgroups are empty (bounded: processes may be forking). */
-export async function killPodProcesses(record: HostRecord | undefined): Promise<void> {
+export async function killPodProcesses(record: HostRecord): Promise<void> {
   for (let round = 0; round < 50; round++) {
     const pids = new Set<number>();
     for (const cgroup of await clusterCgroups(record)) for (const pid of await pidsIn(cgroup)) pids.add(pid);
@@ -262,7 +262,7 @@ async function removeCgroupTree(path: string): Promise<void> {
   throw new Error(`cgroup ${path} could not be removed`);
 }
 
-export async function removeClusterCgroups(record: HostRecord | undefined): Promise<void> {
+export async function removeClusterCgroups(record: HostRecord): Promise<void> {
   for (const cgroup of await clusterCgroups(record)) await removeCgroupTree(cgroup);
 }
 

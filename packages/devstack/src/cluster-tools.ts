@@ -13,22 +13,23 @@ export const COREDNS_VERSION = '1.15.0';
 
 /**
  * Debian packages the cluster run needs on the host: the container runtime and its network plugins, iptables for
- * kube-proxy, buildah for images, busybox for the images' shell, gcc for the pause binary, pg_isready for Postgres
- * probes. Installed with apt-get when one is missing (the run is root-only anyway).
+ * kube-proxy, buildah for images, busybox and dash for the images' shell, gcc and libc6-dev for the pause binary,
+ * pg_isready for the Postgres probes. Installed with apt-get when one is missing (the run is root-only anyway).
  */
-const HOST_PACKAGES: ReadonlyArray<{ package: string; provides: string }> = [
-  { package: 'containerd', provides: '/usr/bin/containerd' },
-  { package: 'runc', provides: '/usr/sbin/runc' },
-  { package: 'containernetworking-plugins', provides: '/usr/lib/cni/bridge' },
-  { package: 'iptables', provides: '/usr/sbin/iptables' },
-  { package: 'conntrack', provides: '/usr/sbin/conntrack' },
-  { package: 'buildah', provides: '/usr/bin/buildah' },
-  { package: 'busybox-static', provides: '/bin/busybox' },
-  { package: 'gcc', provides: '/usr/bin/gcc' },
-  { package: 'libc6-dev', provides: '/usr/lib/x86_64-linux-gnu/libc.a' },
-  { package: 'postgresql-client', provides: '/usr/bin/pg_isready' },
-  { package: 'openssl', provides: '/usr/bin/openssl' },
-  { package: 'iproute2', provides: '/usr/sbin/ip' },
+const HOST_PACKAGES = [
+  'containerd',
+  'runc',
+  'containernetworking-plugins',
+  'iptables',
+  'conntrack',
+  'iproute2',
+  'buildah',
+  'busybox-static',
+  'dash',
+  'gcc',
+  'libc6-dev',
+  'postgresql-client',
+  'openssl',
 ];
 
 function command(bin: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
@@ -45,9 +46,18 @@ function command(bin: string, args: string[], options: { cwd?: string; env?: Nod
   });
 }
 
+async function installed(name: string): Promise<boolean> {
+  const status = await run('dpkg-query', ['-W', '-f=${Status}', name]).then(
+    ({ stdout }) => stdout,
+    () => '',
+  );
+  return status.endsWith(' installed');
+}
+
 /** Installs the Debian packages of HOST_PACKAGES that are missing (apt 7-30 s on a fresh machine, nothing after). */
 export async function ensureHostPackages(say: Say = () => undefined): Promise<void> {
-  const missing = HOST_PACKAGES.filter((entry) => !existsSync(entry.provides)).map((entry) => entry.package);
+  const missing: string[] = [];
+  for (const name of HOST_PACKAGES) if (!(await installed(name))) missing.push(name);
   if (missing.length === 0) return;
   say(`installing Debian packages: ${missing.join(' ')}`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };

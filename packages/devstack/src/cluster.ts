@@ -143,8 +143,9 @@ export async function tearDownCluster(options: { workDir?: string; say?: Say } =
   say(`tearing down the cluster in ${workDir}`);
   const byName = (name: string) => state?.processes.filter((entry) => entry.name === name) ?? [];
   for (const entry of byName('kubelet')) await stopProcess(entry, 'SIGTERM', 10_000);
-  await killPodProcesses(state?.record);
+  // Without the record, pods' cgroups cannot be told from another runtime's: only named things are cleaned up then.
   if (state) {
+    await killPodProcesses(state.record);
     for (const pid of await shimPids(state.containerdSocket)) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -163,7 +164,7 @@ export async function tearDownCluster(options: { workDir?: string; say?: Say } =
   for (const entry of state?.processes ?? []) await stopProcess(entry, 'SIGKILL', 5_000);
 
   await unmountUnder(workDir);
-  await removeClusterCgroups(state?.record);
+  if (state) await removeClusterCgroups(state.record);
   await tearDownHostNetwork(state?.kubeProxy, { kubernetesChains: state !== undefined });
   if (state) {
     await restoreSysctls(state.record);
