@@ -89,6 +89,26 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
   }
 }
 
+/**
+ * A pull request sent to a replicated consumer before it has elected a leader is dropped without an answer, and the
+ * client only notices after two missed heartbeats. On a freshly installed cluster that stalled the first saga past its
+ * deadline, so a consumer starts pulling once it has a leader (bounded wait: pulls recover on their own after it).
+ */
+async function waitForLeader(jsm: JetStreamManager, stream: string, durable: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await jsm.consumers.info(stream, durable);
+    if (!info.cluster || info.cluster.leader || Date.now() >= deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Each pull lives 5 s (heartbeats every 2.5 s) instead of the client's 30 s: a pull lost to a leader change or a
+ * server restart is noticed after two missed heartbeats, so 5 s instead of the saga deadline's 30 s.
+ */
+const PULL_EXPIRES_MS = 5_000;
+
 export type Delivery = {
   subject: string;
   streamSequence: number;
@@ -146,14 +166,21 @@ export class EventConsumer<T> {
 
   async start(): Promise<void> {
     const { nc, spec } = this.options;
-    await ensureConsumer(await jetstreamManager(nc), spec);
+    const jsm = await jetstreamManager(nc);
+    await ensureConsumer(jsm, spec);
+    await waitForLeader(jsm, spec.stream, spec.durable);
     const consumer = await this.js.consumers.get(spec.stream, spec.durable);
-    this.messages = await consumer.consume({ max_messages: Math.max(64, (this.options.concurrency ?? 16) * 4) });
+    this.messages = await consumer.consume({
+      max_messages: Math.max(64, (this.options.concurrency ?? 16) * 4),
+      expires: PULL_EXPIRES_MS,
+    });
     this.loop = this.run(this.messages);
     // Dead letters put back by the redrive API come to this consumer alone, through its own consumer on DLQ.
     const redrive = redriveSpec(spec);
-    await ensureConsumer(await jetstreamManager(nc), redrive);
-    this.redriven = await (await this.js.consumers.get(redrive.stream, redrive.durable)).consume({ max_messages: 16 });
+    await ensureConsumer(jsm, redrive);
+    await waitForLeader(jsm, redrive.stream, redrive.durable);
+    const redriveConsumer = await this.js.consumers.get(redrive.stream, redrive.durable);
+    this.redriven = await redriveConsumer.consume({ max_messages: 16, expires: PULL_EXPIRES_MS });
     this.redriveLoop = this.run(this.redriven);
     watchConsumers(nc, [spec], this.options.log);
   }
