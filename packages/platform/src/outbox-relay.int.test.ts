@@ -58,4 +58,16 @@ describe('outbox relay wake-ups', () => {
     }
     expect(await unpublished()).toBe(0);
   });
+
+  it('stops at once when asked while it reads, instead of sleeping through its poll interval', async () => {
+    const stopping = new OutboxRelay({ db, nc, schema: SCHEMA, log: createLogger('relay-stop-test', 'warn'), pollIntervalMs: 600_000 });
+    // stop() arrives while the first read is under way; the relay then found nothing and used to sleep for the poll.
+    stopping.start();
+    let stopped = false;
+    const done = stopping.stop().then(() => {
+      stopped = true;
+    });
+    await waitFor('the relay to stop', async () => stopped, 10_000, 10);
+    await done;
+  });
 });

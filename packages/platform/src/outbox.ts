@@ -229,6 +229,8 @@ export class OutboxRelay {
 
   /** Waits for new rows (a notification) or the poll interval; a back-off wait only ends early on stop. */
   private idle(ms: number, wakeOnNotify = true): Promise<void> {
+    // stop() may have come while a batch was read: its wake-up found no wait to end, so none may begin now.
+    if (!this.running) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       const running = () => this.running;
