@@ -2,6 +2,7 @@ import { DLQ_STREAM, dlqRedriveSubject, dlqSubject, InvalidEventError } from '@j
 import {
   AckPolicy,
   type ConsumerConfig,
+  type ConsumerInfo,
   type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
@@ -78,14 +79,14 @@ export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> {
 }
 
 /** Creates the durable consumer, or updates its filter and limits in place. Idempotent. */
-export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
+export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<ConsumerInfo> {
   const config = consumerConfig(spec);
   try {
     await jsm.consumers.info(spec.stream, spec.durable);
-    await jsm.consumers.update(spec.stream, spec.durable, config);
+    return await jsm.consumers.update(spec.stream, spec.durable, config);
   } catch (error) {
     if (!isNotFound(error)) throw error;
-    await jsm.consumers.add(spec.stream, config);
+    return await jsm.consumers.add(spec.stream, config);
   }
 }
 
@@ -94,12 +95,12 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
  * client only notices after two missed heartbeats. On a freshly installed cluster that stalled the first saga past its
  * deadline, so a consumer starts pulling once it has a leader (bounded wait: pulls recover on their own after it).
  */
-async function waitForLeader(jsm: JetStreamManager, stream: string, durable: string, timeoutMs = 15_000): Promise<void> {
+async function waitForLeader(jsm: JetStreamManager, ensured: ConsumerInfo, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const info = await jsm.consumers.info(stream, durable);
-    if (!info.cluster || info.cluster.leader || Date.now() >= deadline) return;
+  let info = ensured;
+  while (info.cluster && !info.cluster.leader && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
+    info = await jsm.consumers.info(info.stream_name, info.name);
   }
 }
 
@@ -167,8 +168,7 @@ export class EventConsumer<T> {
   async start(): Promise<void> {
     const { nc, spec } = this.options;
     const jsm = await jetstreamManager(nc);
-    await ensureConsumer(jsm, spec);
-    await waitForLeader(jsm, spec.stream, spec.durable);
+    await waitForLeader(jsm, await ensureConsumer(jsm, spec));
     const consumer = await this.js.consumers.get(spec.stream, spec.durable);
     this.messages = await consumer.consume({
       max_messages: Math.max(64, (this.options.concurrency ?? 16) * 4),
@@ -177,8 +177,7 @@ export class EventConsumer<T> {
     this.loop = this.run(this.messages);
     // Dead letters put back by the redrive API come to this consumer alone, through its own consumer on DLQ.
     const redrive = redriveSpec(spec);
-    await ensureConsumer(jsm, redrive);
-    await waitForLeader(jsm, redrive.stream, redrive.durable);
+    await waitForLeader(jsm, await ensureConsumer(jsm, redrive));
     const redriveConsumer = await this.js.consumers.get(redrive.stream, redrive.durable);
     this.redriven = await redriveConsumer.consume({ max_messages: 16, expires: PULL_EXPIRES_MS });
     this.redriveLoop = this.run(this.redriven);
