@@ -13,6 +13,7 @@ import {
   startPostgres,
   startSystem,
 } from '../packages/devstack/dist/index.js';
+import { overriddenVariables, PASSED_VARIABLES } from '../packages/devstack/dist/system.js';
 import { connectNats } from '../packages/platform/dist/index.js';
 import { applyTopology, loadTopology } from '../services/operator/dist/index.js';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -107,6 +108,10 @@ try {
   say(`topology  ${applied.length} streams and consumers from k8s/topology in sync`);
   await nc.close();
 
+  const ignored = overriddenVariables(process.env);
+  if (ignored.length > 0) say(`set per service by npm start, so not taken from the environment: ${ignored.join(', ')}`);
+  const passed = Object.keys(process.env).filter((key) => PASSED_VARIABLES.includes(key) || key.startsWith('OTEL_'));
+  if (passed.length > 0) say(`passed to every service: ${passed.join(', ')}`);
   const system = await startSystem({
     natsUrl,
     databaseUrl,

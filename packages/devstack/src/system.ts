@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { freePort, preferredPort, waitFor } from './ports.js';
+import { freePort, isPortFree, waitFor } from './ports.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -28,6 +28,7 @@ export type SystemOptions = {
   databaseUrl: string;
   /** Stable default ports (npm start) or any free ports (tests, beside a running npm start). */
   ports?: 'preferred' | 'free';
+  /** The caller's own settings for every service, over the launching environment's (see `serviceEnvironment`). */
   env?: Record<string, string>;
   output: SupervisorOptions['output'];
   onEvent?: SupervisorOptions['onEvent'];
@@ -43,47 +44,132 @@ export type RunningSystem = {
   stop(): Promise<void>;
 };
 
+/**
+ * Variables of the launching environment that reach every service unchanged: what the services' configuration
+ * schemas read (`runService` in packages/platform, the order and gateway entry points) and the OpenTelemetry SDK's
+ * `OTEL_*` (plus `PATH` and `HOME`, which Node and its tools expect).
+ */
+export const PASSED_VARIABLES = [
+  'HOST',
+  'METRICS_HOST',
+  'LOG_LEVEL',
+  'DB_POOL_MAX',
+  'SAGA_DEADLINE_MS',
+  'FAULT_HANDLER_ERROR_RATE',
+] as const;
+const PASSED_PREFIXES = ['OTEL_'] as const;
+
+/**
+ * Variables the launcher sets for each service itself (its own ports, its peers' addresses, its trace service name):
+ * a value in the launching environment does not apply. `NATS_URL` and `DATABASE_URL` do apply, through the caller
+ * (`npm start` uses them instead of starting its own servers).
+ */
+export const LAUNCHER_VARIABLES = [
+  'NATS_URL',
+  'DATABASE_URL',
+  'PORT',
+  'METRICS_PORT',
+  'ORDER_URL',
+  'INVENTORY_URL',
+  'PAYMENT_URL',
+  'SALES_URL',
+  'EVENT_STORE_URL',
+  'OTEL_SERVICE_NAME',
+] as const;
+
+/** The variables of `parent` that a service launched by `startSystem` would not see as set (for a warning). */
+export function overriddenVariables(parent: NodeJS.ProcessEnv): string[] {
+  return LAUNCHER_VARIABLES.filter((name) => name !== 'NATS_URL' && name !== 'DATABASE_URL' && parent[name] !== undefined);
+}
+
+function passed(name: string): boolean {
+  return (PASSED_VARIABLES as readonly string[]).includes(name) || PASSED_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
+/**
+ * The address other processes use to reach a service bound to `host`: loopback for a wildcard bind (or none), the
+ * address itself otherwise (bracketed for IPv6, as URLs want it).
+ */
+export function reachableHost(host: string | undefined): string {
+  if (!host || host === '0.0.0.0' || host === '::' || host === '[::]') return '127.0.0.1';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+export type ServiceEnvironmentInput = {
+  name: ServiceName;
+  /** The launching process's environment (`process.env`). */
+  parent: NodeJS.ProcessEnv;
+  natsUrl: string;
+  databaseUrl: string;
+  urls: Record<ServiceName, string>;
+  port: number;
+  metricsPort: number;
+  /** The caller's own settings (tests, bench): they win over the parent's. */
+  overrides?: Record<string, string>;
+};
+
+/** The whole environment of one service process: passed variables from the parent, then the launcher's, then overrides. */
+export function serviceEnvironment(input: ServiceEnvironmentInput): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: input.parent.PATH, HOME: input.parent.HOME };
+  for (const [key, value] of Object.entries(input.parent)) if (value !== undefined && passed(key)) env[key] = value;
+  Object.assign(env, {
+    NATS_URL: input.natsUrl,
+    DATABASE_URL: input.databaseUrl,
+    ORDER_URL: input.urls.order,
+    INVENTORY_URL: input.urls.inventory,
+    PAYMENT_URL: input.urls.payment,
+    SALES_URL: input.urls.sales,
+    EVENT_STORE_URL: input.urls['event-store'],
+    ...input.overrides,
+    PORT: String(input.port),
+    METRICS_PORT: String(input.metricsPort),
+    OTEL_SERVICE_NAME: input.name,
+  });
+  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+  return env;
+}
+
 export function serviceEntry(name: ServiceName): string {
   return fileURLToPath(new URL(`services/${name}/dist/main.js`, `file://${REPO_ROOT}`));
 }
 
 /** Starts every service as its own supervised process and waits until the gateway reports all of them ready. */
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
+  // HOST and METRICS_HOST are the services' bind addresses; ports are probed, and peers reached, there.
+  const settings = { ...process.env, ...options.env };
+  const host = settings.HOST ?? '127.0.0.1';
+  const metricsHost = settings.METRICS_HOST ?? host;
+  const portOn = async (bind: string, preferred: number) =>
+    options.ports === 'preferred' && (await isPortFree(preferred, bind)) ? preferred : freePort(bind);
   const ports = {} as Record<ServiceName, number>;
-  for (const name of SERVICES) {
-    ports[name] = options.ports === 'preferred' ? await preferredPort(DEFAULT_PORTS[name]) : await freePort();
-  }
+  for (const name of SERVICES) ports[name] = await portOn(host, DEFAULT_PORTS[name]);
   const metricsPorts = {} as Record<ServiceName, number>;
-  for (const name of SERVICES) {
-    metricsPorts[name] = options.ports === 'preferred' ? await preferredPort(DEFAULT_PORTS[name] + METRICS_PORT_OFFSET) : await freePort();
-  }
-  const metricsUrls = Object.fromEntries(SERVICES.map((name) => [name, `http://127.0.0.1:${metricsPorts[name]}/metrics`])) as Record<
+  // The gateway binds its metrics port on HOST (it reads no METRICS_HOST).
+  const metricsHostOf = (name: ServiceName) => (name === 'gateway' ? host : metricsHost);
+  for (const name of SERVICES) metricsPorts[name] = await portOn(metricsHostOf(name), DEFAULT_PORTS[name] + METRICS_PORT_OFFSET);
+  const metricsUrls = Object.fromEntries(
+    SERVICES.map((name) => [name, `http://${reachableHost(metricsHostOf(name))}:${metricsPorts[name]}/metrics`]),
+  ) as Record<ServiceName, string>;
+  const urls = Object.fromEntries(SERVICES.map((name) => [name, `http://${reachableHost(host)}:${ports[name]}`])) as Record<
     ServiceName,
     string
   >;
-  const urls = Object.fromEntries(SERVICES.map((name) => [name, `http://127.0.0.1:${ports[name]}`])) as Record<ServiceName, string>;
-  const common: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NATS_URL: options.natsUrl,
-    DATABASE_URL: options.databaseUrl,
-    ORDER_URL: urls.order,
-    INVENTORY_URL: urls.inventory,
-    PAYMENT_URL: urls.payment,
-    SALES_URL: urls.sales,
-    EVENT_STORE_URL: urls['event-store'],
-    ...Object.fromEntries(
-      Object.entries(process.env).filter(([key]) => key.startsWith('OTEL_') || key === 'LOG_LEVEL' || key === 'SAGA_DEADLINE_MS'),
-    ),
-    ...options.env,
-  };
   const supervisor = new Supervisor({ output: options.output, onEvent: options.onEvent });
   for (const name of SERVICES) {
     supervisor.add({
       name,
       command: process.execPath,
       args: ['--enable-source-maps', '--import', TELEMETRY_PRELOAD, serviceEntry(name)],
-      env: { ...common, PORT: String(ports[name]), METRICS_PORT: String(metricsPorts[name]), OTEL_SERVICE_NAME: name },
+      env: serviceEnvironment({
+        name,
+        parent: process.env,
+        natsUrl: options.natsUrl,
+        databaseUrl: options.databaseUrl,
+        urls,
+        port: ports[name],
+        metricsPort: metricsPorts[name],
+        overrides: options.env,
+      }),
       cwd: REPO_ROOT,
     });
   }
