@@ -7,7 +7,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPool, type Db, migrate, withTransaction } from './db.js';
 import { connectNats, ensureTopology, type NatsConnection } from './nats.js';
-import { enqueue, enqueueEvents, outboxMigration } from './outbox.js';
+import { enqueue, enqueueEvents, outboxMigration, type RelayFaultPoint } from './outbox.js';
 
 const SCHEMA = 'relaytest';
 const fixture = fileURLToPath(new URL('../dist/outbox.fixture.js', import.meta.url));
@@ -36,17 +36,26 @@ function completedEvents(count: number): DomainEvent[] {
   });
 }
 
-/** Starts the relay in a child process and resolves when it prints the awaited line. */
-function startRelay(mode: 'run' | 'hang-after-publish', awaitLine: RegExp): Promise<ChildProcess> {
+/**
+ * Starts the relay in a child process and resolves with the first line it prints that matches: `started`, or, with
+ * `stopAt`, the line it prints when it reached that fault point and waits there to be killed.
+ */
+function startRelay(stopAt: RelayFaultPoint | undefined, awaitLine: RegExp): Promise<{ child: ChildProcess; line: string }> {
   const child = spawn(process.execPath, [fixture], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, NATS_URL: nats.url, RELAY_SCHEMA: SCHEMA, RELAY_MODE: mode },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      NATS_URL: nats.url,
+      RELAY_SCHEMA: SCHEMA,
+      ...(stopAt ? { RELAY_STOP_AT: stopAt } : {}),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`relay exited with ${code}`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
-      if (awaitLine.test(line)) resolve(child);
+      if (awaitLine.test(line)) resolve({ child, line });
     });
   });
 }
@@ -68,6 +77,12 @@ async function streamIds(): Promise<string[]> {
     if (message) ids.push((message.json() as { id: string }).id);
   }
   return ids;
+}
+
+/** How many times each event is in the EVENTS stream, in the order given. */
+async function timesStored(events: readonly DomainEvent[]): Promise<number[]> {
+  const ids = await streamIds();
+  return events.map((event) => ids.filter((id) => id === event.id).length);
 }
 
 async function unpublished(): Promise<number> {
@@ -103,30 +118,45 @@ describe('transactional outbox', () => {
     expect(rows[0]?.n).toBe(0);
   });
 
-  it('publishes each committed event exactly once when the relay is killed between commit and publish, and between publish and mark', async () => {
+  it('publishes each committed event exactly once when a relay that read the rows is killed -9 before publishing them', async () => {
     const events = completedEvents(50);
-    // Committed while no relay runs: the moment between commit and publish, frozen.
     await withTransaction(db, (tx) => enqueueEvents(tx, events));
-    expect(await unpublished()).toBe(50);
 
-    // This relay publishes, gets JetStream's ack, and is killed -9 before it marks the rows sent.
-    const crashing = await startRelay('hang-after-publish', /^published/);
-    expect((await streamIds()).length).toBe(50);
-    expect(await unpublished()).toBe(50);
-    await killHard(crashing);
+    // This relay has read the committed rows and is killed -9 before it published any of them.
+    const crashing = await startRelay('read', /^stopped at read: \d+ rows$/);
+    expect(crashing.line).toBe(`stopped at read: ${events.length} rows`);
+    expect(await timesStored(events)).toEqual(events.map(() => 0));
+    await killHard(crashing.child);
+    expect(await unpublished()).toBe(events.length);
 
-    // The next relay publishes the same rows again; Nats-Msg-Id makes JetStream store each once.
-    const relay = await startRelay('run', /^started/);
+    // A fresh relay publishes them: each event is stored once, and the outbox drains.
+    const relay = await startRelay(undefined, /^started$/);
     await waitFor('the outbox to drain', async () => (await unpublished()) === 0, 30_000);
-    const ids = await streamIds();
-    expect(ids.length).toBe(50);
-    expect(new Set(ids)).toEqual(new Set(events.map((event) => event.id)));
+    expect(await timesStored(events)).toEqual(events.map(() => 1));
 
     // And it keeps relaying what is committed later.
     const later = completedEvents(5);
     await withTransaction(db, (tx) => enqueueEvents(tx, later));
-    await waitFor('later events to be relayed', async () => (await streamIds()).length === 55, 30_000);
-    await killHard(relay);
+    await waitFor('later events to be relayed', async () => (await timesStored(later)).every((n) => n === 1), 30_000);
+    await killHard(relay.child);
+  });
+
+  it('publishes each committed event exactly once when a relay is killed -9 between publish and mark', async () => {
+    const events = completedEvents(50);
+    await withTransaction(db, (tx) => enqueueEvents(tx, events));
+
+    // This relay publishes, gets JetStream's ack, and is killed -9 before it marks the rows sent.
+    const crashing = await startRelay('published', /^stopped at published: \d+ rows$/);
+    expect(crashing.line).toBe(`stopped at published: ${events.length} rows`);
+    expect(await timesStored(events)).toEqual(events.map(() => 1));
+    await killHard(crashing.child);
+    expect(await unpublished()).toBe(events.length);
+
+    // The next relay publishes the same rows again; Nats-Msg-Id makes JetStream store each once.
+    const relay = await startRelay(undefined, /^started$/);
+    await waitFor('the outbox to drain', async () => (await unpublished()) === 0, 30_000);
+    expect(await timesStored(events)).toEqual(events.map(() => 1));
+    await killHard(relay.child);
   });
 
   it('dead-letters a message JetStream refuses, without blocking the ones behind it', async () => {
@@ -138,13 +168,13 @@ describe('transactional outbox', () => {
       ]);
       await enqueueEvents(tx, [after]);
     });
-    const relay = await startRelay('run', /^started/);
+    const relay = await startRelay(undefined, /^started$/);
     await waitFor('the outbox to drain', async () => (await unpublished()) === 0, 30_000);
-    expect(await streamIds()).toContain(after.id);
+    expect(await timesStored([after])).toEqual([1]);
     const jsm = await jetstreamManager(nc);
     const dead = await jsm.streams.getMessage('DLQ', { last_by_subj: `dlq.outbox-${SCHEMA}` });
     expect(dead?.header.get('Jetsaga-Dlq-Reason')).toBe('rejected');
     expect(dead?.header.get('Jetsaga-Dlq-Subject')).toBe('deadlines.order.x.cancelled');
-    await killHard(relay);
+    await killHard(relay.child);
   });
 });

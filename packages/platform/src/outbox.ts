@@ -79,9 +79,14 @@ export type OutboxRelayOptions = {
   batchSize?: number;
   /** Fallback poll when no notification arrives (a lost LISTEN connection, say). */
   pollIntervalMs?: number;
-  /** Called after JetStream acknowledged a batch and before it is marked sent: fault-injection tests stop here. */
-  afterPublish?: (positions: number[]) => Promise<void>;
+  /**
+   * Fault injection (tests): called at each moment a crash must not lose or duplicate an event, with the batch's
+   * positions: `read` (rows read, nothing published) and `published` (JetStream acknowledged, not marked sent).
+   */
+  faultPoint?: (point: RelayFaultPoint, positions: number[]) => Promise<void>;
 };
+
+export type RelayFaultPoint = 'read' | 'published';
 
 /**
  * Relays committed outbox rows to JetStream in commit order, and marks them sent only after JetStream's ack.
@@ -163,6 +168,8 @@ export class OutboxRelay {
       [this.batchSize],
     );
     if (rows.length === 0) return 0;
+    const positions = rows.map((row) => row.position);
+    await this.options.faultPoint?.('read', positions);
     // Published back to back on one connection, so the server stores them in this order; acks are awaited together.
     const results = await Promise.allSettled(rows.map((row) => this.publish(row)));
     const failures = results.flatMap((result, index) =>
@@ -173,8 +180,7 @@ export class OutboxRelay {
     if (transient) throw transient.error;
     // The server refused a message outright: retrying cannot help, and it must not block the rows behind it.
     for (const failure of failures) await this.deadLetter(failure.row, failure.error as Error);
-    const positions = rows.map((row) => row.position);
-    await this.options.afterPublish?.(positions);
+    await this.options.faultPoint?.('published', positions);
     await client.query('UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])', [positions]);
     return rows.length;
   }
