@@ -76,6 +76,52 @@ describe('event consumer', () => {
     expect(await deadLetters('retrying')).toEqual([]);
   });
 
+  it('runs the default schedule in full: redelivered after 1 s, 5 s, 30 s and 60 s, dead-lettered after the fifth attempt', async () => {
+    const event = completed();
+    // The server keeps the time: every delay the schedule asks for reaches it fifty times shorter, so the whole schedule
+    // (96 s) runs in about two seconds, and the gaps between deliveries show the server honoured each delay.
+    const COMPRESSION = 50;
+    const asked: number[] = [];
+    const deliveries: Array<{ attempt: number; at: number }> = [];
+    const consumer = new EventConsumer({
+      nc,
+      log,
+      // No backoffMs and no maxAttempts: what every service's consumers get.
+      spec: { stream: EVENTS_STREAM, durable: 'default-schedule', filterSubjects: [eventTypeFilter('OrderCompleted')] },
+      decode: decodeEvent,
+      redeliveryDelay: (scheduledMs) => {
+        asked.push(scheduledMs);
+        return scheduledMs / COMPRESSION;
+      },
+      handle: async (message, delivery) => {
+        if (message.id !== event.id) return;
+        deliveries.push({ attempt: delivery.deliveryCount, at: performance.now() });
+        throw new Error('database briefly unavailable');
+      },
+    });
+    await consumer.start();
+    await publish(event);
+    const dead = await waitFor('the event to be dead-lettered', async () => {
+      const found = (await deadLetters('default-schedule')).filter((message) => (message.json() as { id: string }).id === event.id);
+      return found.length > 0 ? found : undefined;
+    });
+    const info = await (await jetstreamManager(nc)).consumers.info(EVENTS_STREAM, 'default-schedule');
+    await consumer.stop();
+
+    // The schedule the README promises, asked once per failed attempt but the last.
+    expect(asked).toEqual([1000, 5000, 30_000, 60_000]);
+    expect(deliveries.map((delivery) => delivery.attempt)).toEqual([1, 2, 3, 4, 5]);
+    for (const [index, delay] of asked.entries()) {
+      const gap = (deliveries[index + 1]?.at ?? 0) - (deliveries[index]?.at ?? 0);
+      expect(gap, `gap after attempt ${index + 1}`).toBeGreaterThanOrEqual(delay / COMPRESSION - 1);
+    }
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.header.get('Jetsaga-Dlq-Reason')).toBe('exhausted');
+    expect(dead[0]?.header.get('Jetsaga-Dlq-Attempts')).toBe('5');
+    // The server would deliver once more than the handler's budget (a process killed in its last attempt), no sooner.
+    expect(info.config.max_deliver).toBeGreaterThan(5);
+  });
+
   it('dead-letters poison at once and keeps consuming what follows', async () => {
     const handled: string[] = [];
     const consumer = new EventConsumer({

@@ -21,6 +21,11 @@ import { isNotFound } from './nats.js';
 /** Default redelivery schedule after a transient failure: 1s, 5s, 30s, 60s, i.e. five attempts in all. */
 export const DEFAULT_BACKOFF_MS = [1000, 5000, 30_000, 60_000] as const;
 
+/** The delay before the next delivery once attempt `attempt` (1-based) failed transiently; the last step repeats. */
+export function retryDelayMs(backoff: readonly number[], attempt: number): number {
+  return backoff[Math.min(attempt - 1, backoff.length - 1)] ?? 1000;
+}
+
 export type ConsumerSpec = {
   stream: string;
   durable: string;
@@ -129,6 +134,11 @@ export type ConsumerOptions<T> = {
   concurrency?: number;
   /** Fault injection (tests): true makes this attempt fail as a transient error would. */
   injectFault?: () => boolean;
+  /**
+   * The redelivery delay asked of the server for a retry the schedule puts `scheduledMs` away (default: exactly that).
+   * The server keeps the time, so this is where a test compresses it to run the whole default schedule.
+   */
+  redeliveryDelay?: (scheduledMs: number) => number;
 };
 
 /** The aggregate id token of `events.<type>.<id>.<event>` and `deadlines.<type>.<id>.fired`. */
@@ -237,12 +247,12 @@ export class EventConsumer<T> {
       } else if (delivery.deliveryCount >= this.maxAttempts) {
         await this.settleFailure(msg, delivery, 'exhausted', error);
       } else {
-        const delay = this.backoff[Math.min(delivery.deliveryCount - 1, this.backoff.length - 1)] ?? 1000;
+        const delay = retryDelayMs(this.backoff, delivery.deliveryCount);
         log.warn(
           { err: error, consumer: spec.durable, subject: delivery.subject, attempt: delivery.deliveryCount, retryInMs: delay },
           'handler failed; will retry',
         );
-        msg.nak(delay);
+        msg.nak(this.options.redeliveryDelay?.(delay) ?? delay);
         observe(retryDelays(), { consumer: spec.durable, attempt: String(delivery.deliveryCount) }, delay / 1000);
       }
     }
