@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,14 +29,27 @@ export type KubeApiserver = {
   stop(): Promise<void>;
 };
 
-export type KubeResponse = { status: number; body: string; warnings: string[] };
+export type KubeResponse = { status: number; body: string; warnings: string[]; headers: IncomingHttpHeaders };
 
 /**
- * One HTTPS request to the API server with its CA and the admin token. `warnings` are the API server's Warning
- * headers (deprecations, Pod Security violations in audit/warn mode, unknown fields), which the checks require to
- * be empty.
+ * How long the checks keep trying when the API server answers 429 (API Priority and Fairness, or max-in-flight on a
+ * busy machine): at most `attempts` requests and `totalMs` of waiting, each wait what `Retry-After` asks (capped),
+ * or a short doubling back-off without one. Any other status is returned at once.
  */
-export function kubeRequest(
+export type ThrottlePolicy = { attempts: number; totalMs: number; maxWaitMs: number; backoffMs: number };
+
+export const THROTTLE_POLICY: ThrottlePolicy = { attempts: 8, totalMs: 30_000, maxWaitMs: 10_000, backoffMs: 200 };
+
+/** The wait before attempt `attempt + 1`, from a 429's Retry-After (seconds or an HTTP date). */
+export function throttleDelayMs(retryAfter: string | undefined, attempt: number, policy: ThrottlePolicy = THROTTLE_POLICY): number {
+  const backoff = Math.min(policy.backoffMs * 2 ** (attempt - 1), policy.maxWaitMs);
+  if (retryAfter === undefined || retryAfter.trim() === '') return backoff;
+  const seconds = Number(retryAfter);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
+  return Number.isNaN(ms) ? backoff : Math.min(Math.max(ms, 0), policy.maxWaitMs);
+}
+
+function sendOnce(
   server: Pick<KubeApiserver, 'url' | 'token' | 'caPem'>,
   method: string,
   path: string,
@@ -50,13 +64,37 @@ export function kubeRequest(
       res.on('end', () => {
         const raw = res.headers.warning;
         const warnings = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-        resolve({ status: res.statusCode ?? 0, body: text, warnings });
+        resolve({ status: res.statusCode ?? 0, body: text, warnings, headers: res.headers });
       });
     });
     req.once('error', reject);
     req.setTimeout(15_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.end(body?.text);
   });
+}
+
+/**
+ * One HTTPS request to the API server with its CA and the admin token, sent again after a 429 within
+ * THROTTLE_POLICY. `warnings` are the API server's Warning headers (deprecations, Pod Security violations in
+ * audit/warn mode, unknown fields), which the checks require to be empty.
+ */
+export async function kubeRequest(
+  server: Pick<KubeApiserver, 'url' | 'token' | 'caPem'>,
+  method: string,
+  path: string,
+  body?: { contentType: string; text: string },
+  policy: ThrottlePolicy = THROTTLE_POLICY,
+): Promise<KubeResponse> {
+  let waited = 0;
+  for (let attempt = 1; ; attempt++) {
+    const response = await sendOnce(server, method, path, body);
+    if (response.status !== 429 || attempt >= policy.attempts) return response;
+    const retryAfter = response.headers['retry-after'];
+    const delay = throttleDelayMs(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, attempt, policy);
+    if (waited + delay > policy.totalMs) return response;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    waited += delay;
+  }
 }
 
 export function kubeGet(server: Pick<KubeApiserver, 'url' | 'token' | 'caPem'>, path: string): Promise<KubeResponse> {
@@ -175,7 +213,7 @@ export async function startKubeApiserver(options: KubeApiserverOptions): Promise
       '--authorization-mode=RBAC',
       // A range of the benchmarking block, never routed anywhere; no Service address is ever used here anyway.
       '--service-cluster-ip-range=198.18.128.0/24',
-      '--enable-priority-and-fairness=false',
+      // API Priority and Fairness on, as on every real cluster: the operator's checks throttle it on purpose.
     ],
     join(dir, 'kube-apiserver.log'),
   );

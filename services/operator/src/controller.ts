@@ -15,6 +15,7 @@ import type { z } from 'zod';
 import { type ConditionUpdate, readyCondition, setCondition } from './conditions.js';
 import { CONDITION_READY, FIELD_MANAGER, FINALIZER, GROUP, type KindName, KINDS, REASONS, VERSION } from './constants.js';
 import { deleteConsumer, deleteStream, reconcileConsumer, reconcileStream, type StepOutcome } from './jetstream.js';
+import { makeApiClient } from './kube.js';
 import type { OperatorMetrics } from './metrics.js';
 import { httpEventStore, reconcileProjection } from './projection.js';
 import {
@@ -73,7 +74,7 @@ export class Controller {
   private jsm?: JetStreamManager;
 
   constructor(private readonly options: ControllerOptions) {
-    this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.api = makeApiClient(options.kubeConfig, CustomObjectsApi);
     const jsm = async () => (this.jsm ??= await jetstreamManager(options.nc));
     this.handlers = {
       EventStream: {

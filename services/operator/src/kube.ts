@@ -1,4 +1,13 @@
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import {
+  ApiException,
+  type Configuration,
+  createConfiguration,
+  type HttpLibrary,
+  KubeConfig,
+  type ResponseContext,
+  ServerConfiguration,
+  wrapHttpLibrary,
+} from '@kubernetes/client-node';
 
 /** The HTTP status of a failed Kubernetes API call (client-node throws ApiException with `code`). */
 export function statusOf(error: unknown): number | undefined {
@@ -27,4 +36,51 @@ export function kubeConfigFor(server: string, token: string, caData?: string): K
     currentContext: 'jetsaga',
   });
   return kc;
+}
+
+/**
+ * How long a client keeps trying when the API server answers 429 (API Priority and Fairness, or max-in-flight):
+ * at most `attempts` requests in all and `totalMs` of waiting, each wait what `Retry-After` asks (capped at
+ * `maxWaitMs`), or a short doubling back-off when the answer carries no `Retry-After`.
+ */
+export type ThrottlePolicy = { attempts: number; totalMs: number; maxWaitMs: number; backoffMs: number };
+
+export const THROTTLE_POLICY: ThrottlePolicy = { attempts: 8, totalMs: 30_000, maxWaitMs: 10_000, backoffMs: 200 };
+
+/** The wait before attempt `attempt + 1`, from a 429's Retry-After (seconds or an HTTP date). */
+export function throttleDelayMs(retryAfter: string | undefined, attempt: number, policy: ThrottlePolicy, now = Date.now()): number {
+  const backoff = Math.min(policy.backoffMs * 2 ** (attempt - 1), policy.maxWaitMs);
+  if (retryAfter === undefined || retryAfter.trim() === '') return backoff;
+  const seconds = Number(retryAfter);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - now;
+  return Number.isNaN(ms) ? backoff : Math.min(Math.max(ms, 0), policy.maxWaitMs);
+}
+
+/** Sends again, within the policy's bounds, what the API server refused with 429; any other answer passes through. */
+export function honoringThrottling(inner: HttpLibrary, policy: ThrottlePolicy = THROTTLE_POLICY): HttpLibrary {
+  return wrapHttpLibrary({
+    async send(request): Promise<ResponseContext> {
+      let waited = 0;
+      for (let attempt = 1; ; attempt++) {
+        const response = await inner.send(request).toPromise();
+        if (response.httpStatusCode !== 429 || attempt >= policy.attempts) return response;
+        const delay = throttleDelayMs(response.headers['retry-after'], attempt, policy);
+        if (waited + delay > policy.totalMs) return response;
+        await response.body.text().catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        waited += delay;
+      }
+    },
+  });
+}
+
+/**
+ * `kubeConfig.makeApiClient(api)` with the 429 retries of `honoringThrottling`: every call the operator makes to
+ * the API server goes through one of these.
+ */
+export function makeApiClient<T>(kubeConfig: KubeConfig, api: new (configuration: Configuration) => T, policy = THROTTLE_POLICY): T {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const base = createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kubeConfig } });
+  return new api({ ...base, httpApi: honoringThrottling(base.httpApi, policy) });
 }

@@ -1,5 +1,5 @@
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { isConflict, isNotFoundStatus } from './kube.js';
+import { isConflict, isNotFoundStatus, makeApiClient } from './kube.js';
 
 /**
  * Lease times are MicroTime: the API server insists on six fractional digits, while Date#toISOString (what
@@ -40,7 +40,7 @@ export class LeaderElector {
   private running?: Promise<void>;
 
   constructor(private readonly options: LeaderElectionOptions) {
-    this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.api = makeApiClient(options.kubeConfig, CoordinationV1Api);
   }
 
   isLeader(): boolean {

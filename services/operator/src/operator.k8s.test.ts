@@ -1,7 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { type ClientRequest, createServer, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -79,6 +80,49 @@ async function operatorToken(): Promise<string> {
   });
   expect(response.status).toBe(201);
   return (JSON.parse(response.body) as { status: { token: string } }).status.token;
+}
+
+/** What the API server's API Priority and Fairness rejected (429) at one priority level, from its /metrics. */
+async function rejectedAt(priorityLevel: string): Promise<number> {
+  const response = await kubeRequest(server, 'GET', '/metrics');
+  expect(response.status).toBe(200);
+  return response.body
+    .split('\n')
+    .filter(
+      (line) => line.startsWith('apiserver_flowcontrol_rejected_requests_total{') && line.includes(`priority_level="${priorityLevel}"`),
+    )
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
+/**
+ * A request that holds a seat of its priority level until released: a create whose body never comes, so the API
+ * server's handler waits (authorized, past flow control) until the connection is closed. Refused itself (another
+ * request held the seat at that moment), it is sent again.
+ */
+function holdSeat(token: string, path: string): { release(): void } {
+  let current: ClientRequest | undefined;
+  const send = () => {
+    const req = httpsRequest(new URL(path, server.url), {
+      method: 'POST',
+      ca: server.caPem,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': '4096' },
+    });
+    req.on('error', () => undefined);
+    req.once('response', (response) => {
+      response.resume();
+      if (current === req) send();
+    });
+    req.flushHeaders();
+    current = req;
+  };
+  send();
+  return {
+    release: () => {
+      const req = current;
+      current = undefined;
+      req?.destroy();
+    },
+  };
 }
 
 const ready = (resource: Resource | undefined) => resource?.status?.conditions?.find((condition) => condition.type === 'Ready');
@@ -194,6 +238,81 @@ describe("the operator (with its chart's RBAC only) on a real kube-apiserver and
     expect((await kubeRequest(as, 'GET', `/api/v1/namespaces/${namespace}/pods`)).status).toBe(403);
     expect((await kubeRequest(as, 'GET', '/apis/jetsaga.dev/v1alpha1/namespaces/default/eventstreams')).status).toBe(403);
     expect((await kubeRequest(as, 'GET', `/apis/jetsaga.dev/v1alpha1/namespaces/${namespace}/eventstreams`)).status).toBe(200);
+  });
+
+  it('reconciles through a burst of 429s: the API server throttles its service account to nothing, then lets go', async () => {
+    // A priority level with no seats of its own and none to borrow, rejecting instead of queueing: a request of the
+    // operator's gets through only while no other one runs there, and holdSeat keeps one running.
+    const level = `jetsaga-throttled-${namespace}`;
+    const throttle: KubeObject[] = [
+      {
+        apiVersion: 'flowcontrol.apiserver.k8s.io/v1',
+        kind: 'PriorityLevelConfiguration',
+        metadata: { name: level },
+        spec: {
+          type: 'Limited',
+          limited: { nominalConcurrencyShares: 0, lendablePercent: 0, borrowingLimitPercent: 0, limitResponse: { type: 'Reject' } },
+        },
+      },
+      {
+        apiVersion: 'flowcontrol.apiserver.k8s.io/v1',
+        kind: 'FlowSchema',
+        metadata: { name: level },
+        spec: {
+          priorityLevelConfiguration: { name: level },
+          matchingPrecedence: 100,
+          distinguisherMethod: { type: 'ByUser' },
+          rules: [
+            {
+              subjects: [{ kind: 'ServiceAccount', serviceAccount: { name: 'jetsaga-operator', namespace } }],
+              resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*'], clusterScope: true }],
+              nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
+            },
+          ],
+        },
+      },
+    ];
+    const errors = async () =>
+      Number(
+        /action="error"\} (\d+)/.exec(
+          (await leader.metrics.registry.getSingleMetricAsString('jetsaga_operator_reconcile_total')) ?? '',
+        )?.[1] ?? 0,
+      );
+    const errorsBefore = await errors();
+    const as = { ...server, token };
+    let seat: { release(): void } | undefined;
+    try {
+      for (const object of throttle) await kube.apply(object);
+      const { metadata } = (await kube.get<{ metadata: { uid: string } }>(throttle[0]!))!;
+      // Flow control has taken the new level in once the operator's requests are classified into it.
+      await waitFor('the operator classified into the throttled level', async () => {
+        const probe = await kubeRequest(as, 'GET', `/apis/jetsaga.dev/v1alpha1/namespaces/${namespace}/eventstreams`);
+        return probe.headers['x-kubernetes-pf-prioritylevel-uid'] === metadata.uid;
+      });
+      const rejectedBefore = await rejectedAt(level);
+      seat = holdSeat(token, `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`);
+      await apply('EventStream', 'throttled', { name: 'THROTTLED', subjects: ['throttled.>'] });
+      // The burst: the Lease renewals and the new resource's reconcile are refused, over and over.
+      await waitFor(
+        'six 429s for the operator',
+        async () => ((await rejectedAt(level)) >= rejectedBefore + 6 ? true : undefined),
+        30_000,
+        100,
+      );
+      expect((await get('EventStream', 'throttled'))?.metadata.finalizers ?? []).not.toContain(FINALIZER);
+      seat.release();
+      seat = undefined;
+      await readyAs('EventStream', 'throttled', 'True', 'InSync', 45_000);
+      expect((await jsm.streams.info('THROTTLED')).config.subjects).toEqual(['throttled.>']);
+      // Every refused call was sent again after its Retry-After: no reconcile failed, the Lease was never lost.
+      expect(await errors()).toBe(errorsBefore);
+      expect(leader.isLeader()).toBe(true);
+    } finally {
+      seat?.release();
+      for (const object of [...throttle].reverse()) await kube.delete(object);
+    }
+    await kube.delete(ref('EventStream', 'throttled'), namespace);
+    await missing('stream THROTTLED deleted in NATS', () => jsm.streams.info('THROTTLED'));
   });
 
   it('EventStream: creates the stream, reports Ready with live figures, status written by server-side apply', async () => {
