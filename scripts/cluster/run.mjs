@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run test:cluster`: the whole system on a real single-node Kubernetes cluster of this machine (Linux, root).
-// Builds the cluster's binaries once (cached), the images with buildah (no registry), starts the cluster, installs the
-// umbrella chart with charts/jetsaga/values-ci.yaml, port-forwards the gateway, NATS and Postgres to loopback, runs
+// Builds the cluster's binaries once (cached), the images with buildah (no registry), starts the cluster, deploys a
+// Jaeger as trace backend, installs the umbrella chart with charts/jetsaga/values-ci.yaml, port-forwards the gateway,
+// NATS, Postgres, Jaeger's query API and the order service's metrics to loopback, runs
 // tests/src/cluster/*.cluster.test.ts, and tears everything down, also on failure or Ctrl-C.
 //
 //   node scripts/cluster/run.mjs          the whole run (what `npm run test:cluster` does)
@@ -28,26 +29,27 @@ if (process.platform !== 'linux' || process.getuid?.() !== 0) {
   console.error('[cluster] needs Linux and root: it starts containerd, the kubelet and kube-proxy on this machine');
   process.exit(2);
 }
-// The TypeScript build first (a no-op when up to date): the cluster code below is the devstack package's output.
+// The TypeScript build first (a no-op when up to date): the cluster code below is the k8s-testbed package's output.
 const buildStarted = Date.now();
 const tsc = spawnSync(join(repo, 'node_modules', '.bin', 'tsc'), ['-b'], { cwd: repo, stdio: 'inherit' });
 if (tsc.status !== 0 && mode !== 'down') {
   console.error('[cluster] tsc -b failed');
   process.exit(1);
 }
+const { cacheDir, ensureJaeger, ensureNatsServer } = await import('../../packages/devstack/dist/index.js');
 const {
   buildClusterImages,
-  cacheDir,
   collectDiagnostics,
   ensureClusterBinaries,
-  ensureNatsServer,
   exportImages,
+  jaegerManifests,
   makeVolumeDirs,
   prepareCharts,
   startCluster,
   startPortForward,
   tearDownCluster,
-} = await import('../../packages/devstack/dist/index.js');
+  TRACING_NAMESPACE,
+} = await import('../../packages/k8s-testbed/dist/index.js');
 
 if (mode === 'down') {
   await tearDownCluster({ say });
@@ -172,8 +174,9 @@ try {
     async () => {
       const binaries = await ensureClusterBinaries(say);
       const natsServer = await ensureNatsServer(say);
+      const jaeger = await ensureJaeger(say);
       const charts = await prepareCharts({ helm: binaries.helm, target: join(cacheDir(), 'cluster-charts'), say });
-      return { binaries, natsServer, charts };
+      return { binaries, natsServer, jaeger, charts };
     },
     buildStarted,
   );
@@ -185,10 +188,11 @@ try {
       natsServer: tools.natsServer,
       coredns: binaries.coredns,
       pause: binaries.pause,
+      jaeger: tools.jaeger,
       say,
     });
     const archives = await exportImages(
-      [built.pause, built.coredns, built.nats, built.postgres, built.app],
+      [built.pause, built.coredns, built.nats, built.postgres, built.jaeger, built.app],
       join(cacheDir(), 'cluster-images'),
     );
     return { ...built, archives };
@@ -208,6 +212,8 @@ try {
   const { kubectl } = cluster;
 
   await phase('install', async () => {
+    // The trace backend first: the release's pods send their spans to it from their first request on.
+    await kubectl(['apply', '-f', '-'], await jaegerManifests(images.jaeger));
     await kubectl(['apply', '-f', '-'], namespaceManifest());
     const claims = ['data-jetsaga-nats-0', 'data-jetsaga-nats-1', 'data-jetsaga-nats-2', 'data-jetsaga-postgres-0'];
     const dirs = await makeVolumeDirs(
@@ -235,14 +241,15 @@ try {
       { env: { ...process.env, KUBECONFIG: cluster.kubeconfig } },
     );
     if (code !== 0) throw new Error(`helm install exited with ${code}`);
+    await kubectl(['-n', TRACING_NAMESPACE, 'rollout', 'status', 'deployment/jaeger', '--timeout=300s']);
   });
 
   const env = await phase('port-forward', async () => {
-    const forward = (target, remotePort, name) =>
+    const forward = (target, remotePort, name, namespace = NAMESPACE) =>
       startPortForward({
         kubectl: binaries.kubectl,
         kubeconfig: cluster.kubeconfig,
-        namespace: NAMESPACE,
+        namespace,
         target,
         remotePort,
         log: cluster.logOf(`port-forward-${name}`),
@@ -251,7 +258,9 @@ try {
     const gateway = await forward(`svc/${RELEASE}-gateway`, 8080, 'gateway');
     const nats = await forward(`svc/${RELEASE}-nats`, 4222, 'nats');
     const postgres = await forward(`svc/${RELEASE}-postgres`, 5432, 'postgres');
-    forwards = [gateway, nats, postgres];
+    const jaeger = await forward('svc/jaeger', 16686, 'jaeger', TRACING_NAMESPACE);
+    const orderMetrics = await forward(`svc/${RELEASE}-order`, 9464, 'order-metrics');
+    forwards = [gateway, nats, postgres, jaeger, orderMetrics];
     const secret = await kubectl(['-n', NAMESPACE, 'get', 'secret', `${RELEASE}-database`, '-o', 'jsonpath={.data.url}']);
     const databaseUrl = new URL(Buffer.from(secret, 'base64').toString());
     databaseUrl.hostname = '127.0.0.1';
@@ -264,6 +273,8 @@ try {
       JETSAGA_CLUSTER_GATEWAY_URL: `http://127.0.0.1:${gateway.port}`,
       JETSAGA_CLUSTER_NATS_URL: `nats://127.0.0.1:${nats.port}`,
       JETSAGA_CLUSTER_DATABASE_URL: databaseUrl.toString(),
+      JETSAGA_CLUSTER_JAEGER_URL: `http://127.0.0.1:${jaeger.port}`,
+      JETSAGA_CLUSTER_ORDER_METRICS_URL: `http://127.0.0.1:${orderMetrics.port}/metrics`,
     };
   });
 

@@ -2,7 +2,7 @@
 // Builds (once per machine) or finds the tools the Kubernetes checks use, and prints how long each took.
 // `node scripts/k8s-tools/ensure.mjs [helm] [etcd] [kube-apiserver] [tiltfile-lint]` (all when none is named).
 import { fileURLToPath } from 'node:url';
-import { ensureEtcd, ensureHelm, ensureKubeApiserver, ensureTiltfileLint } from '../../packages/devstack/dist/index.js';
+import { ensureEtcd, ensureHelm, ensureKubeApiserver, ensureTiltfileLint } from '../../packages/k8s-testbed/dist/index.js';
 
 const say = (message) => console.log(`[k8s-tools] ${message}`);
 const lintSource = fileURLToPath(new URL('./tiltfile-lint', import.meta.url));

@@ -8,7 +8,9 @@ export {
   startPrometheus,
 } from './observability-servers.js';
 export { ensureJaeger, ensurePrometheus, JAEGER_VERSION, PROMETHEUS_MINIMUM, type PrometheusTools } from './observability-tools.js';
+export { cachedTool, go, goToolModule, runTool, ToolBuildError } from './go-build.js';
 export { freePort, isPortFree, preferredPort, waitFor } from './ports.js';
+export { terminate } from './process.js';
 export { type PostgresOptions, type PostgresServer, startPostgres } from './postgres.js';
 export { type ProcessSpec, Supervisor, type SupervisorEvent, type SupervisorOptions } from './supervisor.js';
 export {
@@ -33,51 +35,4 @@ export {
   parseNatsServerVersion,
   type Say,
 } from './tools.js';
-export {
-  ensureEtcd,
-  ensureHelm,
-  ensureKubeApiserver,
-  ensureKubernetesComponent,
-  ensureTiltfileLint,
-  ETCD_VERSION,
-  HELM_VERSION,
-  KUBERNETES_VERSION,
-  ToolBuildError,
-} from './k8s-tools.js';
-export { ALL_CHARTS, type PreparedCharts, prepareCharts, SERVICE_CHARTS, UMBRELLA_CHART } from './charts.js';
-export {
-  type KubeApiserver,
-  type KubeApiserverOptions,
-  type KubeResponse,
-  kubeGet,
-  kubeRequest,
-  startKubeApiserver,
-} from './kube-apiserver.js';
-export { KubeApiError, KubeClient, type KubeObject, type KubeTestServer } from './k8s-testing.js';
 export { ensureK6, ensureNatsCli, K6_VERSION, NATSCLI_VERSION } from './bench-tools.js';
-export {
-  type ClusterBinaries,
-  COREDNS_VERSION,
-  ensureClusterBinaries,
-  ensureCoreDns,
-  ensureHostPackages,
-  ensureKubectl,
-  ensureNodeComponent,
-  ensurePause,
-} from './cluster-tools.js';
-export { buildClusterImages, type ClusterImages, exportImages, type ImageInputs } from './cluster-images.js';
-export { CLUSTER_NETWORK, GUARD_CHAIN, TOUCHED_SYSCTLS } from './cluster-host.js';
-export {
-  CLUSTER_LOG_DIR,
-  CLUSTER_WORK_DIR,
-  type Cluster,
-  type ClusterOptions,
-  collectDiagnostics,
-  type Kubectl,
-  kubectlFor,
-  makeVolumeDirs,
-  NODE_NAME,
-  startCluster,
-  tearDownCluster,
-} from './cluster.js';
-export { type PortForward, type PortForwardOptions, startPortForward } from './port-forward.js';

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort, waitFor } from './ports.js';
+import { terminate } from './process.js';
 
 export type NatsServerOptions = {
   bin: string;
@@ -92,25 +93,16 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     );
   };
 
-  const terminate = async (signal: NodeJS.Signals) => {
-    const current = child;
-    if (!current || current.exitCode !== null || current.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      current.once('exit', () => resolve());
-      current.kill(signal);
-    });
-  };
-
   await launch();
   return {
     url: `nats://127.0.0.1:${resolved.port}`,
     port: resolved.port,
     monitorUrl,
     pid: () => child?.pid,
-    stop: () => terminate('SIGTERM'),
-    kill: () => terminate('SIGKILL'),
+    stop: () => terminate(child, 'SIGTERM'),
+    kill: () => terminate(child, 'SIGKILL'),
     restart: async () => {
-      await terminate('SIGTERM');
+      await terminate(child, 'SIGTERM');
       await launch();
     },
   };

@@ -5,6 +5,7 @@ import { arch, platform, userInfo } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import pg from 'pg';
 import { freePort, waitFor } from './ports.js';
+import { terminate } from './process.js';
 
 export type PostgresOptions = {
   dir: string;
@@ -159,15 +160,6 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     );
   };
 
-  const terminate = async (signal: NodeJS.Signals) => {
-    const current = child;
-    if (!current || current.exitCode !== null || current.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      current.once('exit', () => resolve());
-      current.kill(signal);
-    });
-  };
-
   await launch();
   return {
     url: urlFor('postgres'),
@@ -184,12 +176,12 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
       return urlFor(name);
     },
     async stop() {
-      await terminate('SIGINT');
+      await terminate(child, 'SIGINT');
       if (options.ephemeral) await rm(options.dir, { recursive: true, force: true });
     },
-    kill: () => terminate('SIGKILL'),
+    kill: () => terminate(child, 'SIGKILL'),
     restart: async () => {
-      await terminate('SIGINT');
+      await terminate(child, 'SIGINT');
       await launch();
     },
   };

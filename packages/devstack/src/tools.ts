@@ -1,19 +1,14 @@
-import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { cachedTool, go, type Say, ToolBuildError } from './go-build.js';
+
+export { cacheDir, type Say } from './go-build.js';
 
 const run = promisify(execFile);
 
 export const NATS_SERVER_VERSION = '2.15.2';
 /** Message schedules (saga deadlines) need 2.12; cancelling one needs 2.14. */
 export const NATS_SERVER_MINIMUM = '2.12.0';
-
-export function cacheDir(): string {
-  return process.env.JETSAGA_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'jetsaga');
-}
 
 export function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map((part) => Number.parseInt(part, 10) || 0);
@@ -38,8 +33,6 @@ async function versionOf(bin: string): Promise<string | undefined> {
   }
 }
 
-export type Say = (message: string) => void;
-
 /**
  * Finds a nats-server: NATS_SERVER_BIN, else one on PATH that is new enough, else the pinned version from the
  * cache, else builds the pinned version with Go into the cache (about 30 s, once per machine).
@@ -48,26 +41,23 @@ export async function ensureNatsServer(say: Say = () => undefined): Promise<stri
   if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
   const onPath = await versionOf('nats-server');
   if (onPath && compareVersions(onPath, NATS_SERVER_MINIMUM) >= 0) return 'nats-server';
-  const dir = join(cacheDir(), 'tools', `nats-server-${NATS_SERVER_VERSION}`);
-  const bin = join(dir, 'nats-server');
-  if (existsSync(bin)) return bin;
-  say(`building nats-server v${NATS_SERVER_VERSION} with Go into ${dir} (once per machine, about 30 s)`);
-  await mkdir(dir, { recursive: true });
-  const staging = await mkdtemp(join(dir, '.build-'));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn('go', ['install', `github.com/nats-io/nats-server/v2@v${NATS_SERVER_VERSION}`], {
-        env: { ...process.env, GOBIN: staging, CGO_ENABLED: '0' },
-        stdio: ['ignore', 'inherit', 'inherit'],
-      });
-      child.once('error', (error) =>
-        reject(new Error('Go is needed to build nats-server (or put nats-server >= 2.12 on PATH)', { cause: error })),
+  return cachedTool({
+    name: 'nats-server',
+    version: NATS_SERVER_VERSION,
+    say,
+    expected: 'about 30 s',
+    build: async (staging) => {
+      await go(['install', `github.com/nats-io/nats-server/v2@v${NATS_SERVER_VERSION}`], { env: { GOBIN: staging } }).catch(
+        (error: unknown) => {
+          // No Go at all: say what else would do.
+          if (error instanceof ToolBuildError && error.cause) {
+            throw new ToolBuildError(`Go is needed to build nats-server (or put nats-server >= ${NATS_SERVER_MINIMUM} on PATH)`, {
+              cause: error,
+            });
+          }
+          throw error;
+        },
       );
-      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install nats-server exited with ${code}`))));
-    });
-    await rename(join(staging, 'nats-server'), bin);
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-  return bin;
+    },
+  });
 }

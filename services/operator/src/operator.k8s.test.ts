@@ -6,15 +6,8 @@ import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  freePort as freePortNumber,
-  KubeClient,
-  type KubeObject,
-  kubeRequest,
-  type NatsServer,
-  startTestNats,
-  waitFor,
-} from '@jetsaga/devstack';
+import { freePort as freePortNumber, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import { KubeClient, type KubeObject, kubeRequest } from '@jetsaga/k8s-testbed';
 import { connectNats, createLogger, type NatsConnection } from '@jetsaga/platform';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

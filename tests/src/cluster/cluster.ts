@@ -1,4 +1,4 @@
-import { type Kubectl, kubectlFor } from '@jetsaga/devstack';
+import { type Kubectl, kubectlFor } from '@jetsaga/k8s-testbed';
 import { connectNats, type NatsConnection } from '@jetsaga/platform';
 import pg from 'pg';
 import { type Api, apiClient } from '../support/api.js';

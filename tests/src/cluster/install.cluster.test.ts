@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CLUSTER_NETWORK, GUARD_CHAIN, NODE_NAME, waitFor } from '@jetsaga/devstack';
+import { waitFor } from '@jetsaga/devstack';
+import { CLUSTER_NETWORK, GUARD_CHAIN, NODE_NAME } from '@jetsaga/k8s-testbed';
 import { EVENTS_STREAM } from '@jetsaga/events';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';

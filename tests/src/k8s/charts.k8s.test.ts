@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { ALL_CHARTS, REPO_ROOT, SERVICE_CHARTS } from '@jetsaga/devstack';
+import { REPO_ROOT } from '@jetsaga/devstack';
+import { ALL_CHARTS, SERVICE_CHARTS } from '@jetsaga/k8s-testbed';
 import { describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { byKind, find, helmLint, helmTemplate, podSpec, spec } from './render.js';

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KubeClient, type KubeObject, REPO_ROOT, waitFor } from '@jetsaga/devstack';
+import { REPO_ROOT, waitFor } from '@jetsaga/devstack';
+import { KubeClient, type KubeObject } from '@jetsaga/k8s-testbed';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { helmTemplate } from './render.js';

@@ -1,16 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ensureEtcd,
-  ensureHelm,
-  ensureKubeApiserver,
-  ensureNatsServer,
-  ensureTiltfileLint,
-  prepareCharts,
-  REPO_ROOT,
-  startKubeApiserver,
-} from '@jetsaga/devstack';
+import { ensureNatsServer, REPO_ROOT } from '@jetsaga/devstack';
+import { ensureEtcd, ensureHelm, ensureKubeApiserver, ensureTiltfileLint, prepareCharts, startKubeApiserver } from '@jetsaga/k8s-testbed';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { KubeObject } from '@jetsaga/devstack';
+import type { KubeObject } from '@jetsaga/k8s-testbed';
 import { parseAllDocuments } from 'yaml';
 
 const run = promisify(execFile);

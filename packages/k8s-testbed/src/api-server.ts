@@ -1,14 +1,12 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { freePort, waitFor } from './ports.js';
-
-const run = promisify(execFile);
+import { freePort, terminate, waitFor } from '@jetsaga/devstack';
+import { createCa, createServiceAccountKeys, signCertificate } from './pki.js';
 
 export type KubeApiserverOptions = {
   apiserverBin: string;
@@ -101,44 +99,11 @@ export function kubeGet(server: Pick<KubeApiserver, 'url' | 'token' | 'caPem'>, 
   return kubeRequest(server, 'GET', path);
 }
 
-async function openssl(args: string[], cwd: string): Promise<void> {
-  await run('openssl', args, { cwd, timeout: 30_000 });
-}
-
 /** A CA, a serving certificate for 127.0.0.1/localhost, and the service-account signing key pair. */
 async function makeCertificates(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await openssl(
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=jetsaga-test-ca'],
-    dir,
-  );
-  await openssl(
-    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=kube-apiserver'],
-    dir,
-  );
-  await writeFile(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n');
-  await openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'server.crt',
-      '-days',
-      '2',
-      '-extfile',
-      'san.ext',
-    ],
-    dir,
-  );
-  await openssl(['genrsa', '-out', 'sa.key', '2048'], dir);
-  await openssl(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
+  await createCa(dir, 'jetsaga-test-ca');
+  await signCertificate(dir, 'server', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n');
+  await createServiceAccountKeys(dir);
 }
 
 function launch(bin: string, args: string[], log: string): ChildProcess {
@@ -149,16 +114,8 @@ function launch(bin: string, args: string[], log: string): ChildProcess {
   return child;
 }
 
-async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
-
 /**
- * etcd and kube-apiserver on loopback, as in shared/TOOLCHAIN.md: RBAC authorization, an admin bearer token, real
+ * etcd and kube-apiserver on loopback: RBAC authorization, an admin bearer token, real
  * service-account keys. No controller-manager or scheduler: objects are stored and validated (admission, Pod
  * Security, CRD schemas, server-side apply), pods are never run.
  */

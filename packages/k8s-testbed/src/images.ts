@@ -5,9 +5,8 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } 
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { KUBERNETES_VERSION } from './k8s-tools.js';
-import { COREDNS_VERSION } from './cluster-tools.js';
-import { cacheDir, NATS_SERVER_VERSION, type Say } from './tools.js';
+import { cacheDir, JAEGER_VERSION, NATS_SERVER_VERSION, type Say } from '@jetsaga/devstack';
+import { COREDNS_VERSION, KUBERNETES_VERSION } from './tools.js';
 
 const run = promisify(execFile);
 
@@ -24,6 +23,8 @@ export type ClusterImages = {
   postgres: string;
   coredns: string;
   pause: string;
+  /** The trace backend of the cluster test (Jaeger v2: OTLP in, HTTP query API out). */
+  jaeger: string;
 };
 
 export type ImageInputs = {
@@ -31,6 +32,7 @@ export type ImageInputs = {
   natsServer: string;
   coredns: string;
   pause: string;
+  jaeger: string;
   say?: Say;
 };
 
@@ -268,6 +270,23 @@ async function hostPgIsReady(): Promise<string> {
   return join('/usr/lib/postgresql', newest, 'bin', 'pg_isready');
 }
 
+/**
+ * Jaeger v2 as built by ensureJaeger (CGO off, so static; addBinary would ship the libraries `ldd` listed otherwise),
+ * running as an unprivileged user with a writable /tmp.
+ */
+function jaegerImage(jaeger: string, say: Say): Promise<string> {
+  return rootfsImage(
+    `localhost/jetsaga/jaeger:${JAEGER_VERSION}`,
+    say,
+    async (rootfs) => {
+      await addBinary(rootfs, jaeger, '/usr/local/bin/jaeger');
+      await addAccounts(rootfs, [{ name: 'jaeger', id: 10001, home: '/home/jaeger' }]);
+      await addTmp(rootfs);
+    },
+    { entrypoint: ['/usr/local/bin/jaeger'], user: '10001:10001' },
+  );
+}
+
 function staticImage(ref: string, binary: string, target: string, say: Say): Promise<string> {
   return rootfsImage(
     ref,
@@ -300,6 +319,7 @@ export async function buildClusterImages(inputs: ImageInputs): Promise<ClusterIm
   const postgres = await postgresImage(inputs.repo, say);
   const coredns = await staticImage(`localhost/jetsaga/coredns:${COREDNS_VERSION}`, inputs.coredns, '/coredns', say);
   const pause = await staticImage(`localhost/jetsaga/pause:${KUBERNETES_VERSION}`, inputs.pause, '/pause', say);
+  const jaeger = await jaegerImage(inputs.jaeger, say);
 
   const app = 'localhost/jetsaga/app:ci';
   const scratch = await mkdtemp(join(cacheDir(), 'npm-'));
@@ -329,7 +349,7 @@ export async function buildClusterImages(inputs: ImageInputs): Promise<ClusterIm
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
-  return { app, node, nats, postgres, coredns, pause };
+  return { app, node, nats, postgres, coredns, pause, jaeger };
 }
 
 /** Writes each image as a docker-archive (its name inside) for `ctr images import`. */

@@ -1,5 +1,5 @@
 import type {} from 'vitest';
-import { type KubeApiserver, type KubeResponse, kubeGet, kubeRequest } from './kube-apiserver.js';
+import { type KubeApiserver, type KubeResponse, kubeGet, kubeRequest } from './api-server.js';
 
 /** What the k8s project's global set-up (tests/src/k8s/global-setup.ts) provides to every *.k8s.test.ts file. */
 export type KubeTestServer = Pick<KubeApiserver, 'url' | 'token' | 'caPem' | 'kubeconfig'>;

@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { connect } from 'node:net';
-import { freePort, waitFor } from './ports.js';
-import type { Say } from './tools.js';
+import { freePort, type Say, terminate, waitFor } from '@jetsaga/devstack';
 
 export type PortForwardOptions = {
   kubectl: string;
@@ -74,13 +73,7 @@ export async function startPortForward(options: PortForwardOptions): Promise<Por
     async stop() {
       stopped = true;
       if (restartTimer) clearTimeout(restartTimer);
-      const child = current;
-      if (child && child.exitCode === null && child.signalCode === null) {
-        await new Promise<void>((resolve) => {
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        });
-      }
+      await terminate(current, 'SIGTERM');
       log.end();
     },
   };

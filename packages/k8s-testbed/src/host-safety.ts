@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Say } from './tools.js';
 
 const run = promisify(execFile);
 
@@ -33,7 +32,7 @@ export const CLUSTER_NETWORK = {
 export const GUARD_CHAIN = 'JETSAGA-GUARD';
 
 /**
- * Kernel settings the kubelet and kube-proxy change (shared/TOOLCHAIN.md), plus the two forwarding switches pods need.
+ * Kernel settings the kubelet and kube-proxy change, plus the two forwarding switches pods need.
  * Their values before the run are recorded and written back by the teardown.
  */
 export const TOUCHED_SYSCTLS = [
@@ -346,5 +345,3 @@ export async function removeHostPaths(record: HostRecord | undefined, networkNam
     }
   }
 }
-
-export type { Say };
