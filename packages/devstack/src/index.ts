@@ -28,6 +28,7 @@ export {
 export { createTestDatabase, startTestNats, type TestEnvironment } from './testing.js';
 export {
   cacheDir,
+  checkNatsServerVersion,
   compareVersions,
   ensureNatsServer,
   NATS_SERVER_MINIMUM,

@@ -7,8 +7,20 @@ export { cacheDir, type Say } from './go-build.js';
 const run = promisify(execFile);
 
 export const NATS_SERVER_VERSION = '2.15.2';
-/** Message schedules (saga deadlines) need 2.12; cancelling one needs 2.14. */
-export const NATS_SERVER_MINIMUM = '2.12.0';
+/**
+ * What the code needs: message schedules (saga deadlines) came in 2.12, and purging a deadline's schedule when its saga
+ * ends needs 2.14 (docs/adr/0004-saga-deadlines.md). An older server is refused.
+ */
+export const NATS_SERVER_MINIMUM = '2.14.0';
+
+/** Refuses a nats-server older than NATS_SERVER_MINIMUM, naming where it came from. */
+export function checkNatsServerVersion(version: string, source: string): void {
+  if (compareVersions(version, NATS_SERVER_MINIMUM) < 0) {
+    throw new Error(
+      `${source} is nats-server ${version}; jetsaga needs ${NATS_SERVER_MINIMUM} or newer (purging a deadline's schedule, docs/adr/0004-saga-deadlines.md)`,
+    );
+  }
+}
 
 export function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map((part) => Number.parseInt(part, 10) || 0);
@@ -34,13 +46,20 @@ async function versionOf(bin: string): Promise<string | undefined> {
 }
 
 /**
- * Finds a nats-server: NATS_SERVER_BIN, else one on PATH that is new enough, else the pinned version from the
- * cache, else builds the pinned version with Go into the cache (about 30 s, once per machine).
+ * Finds a nats-server: NATS_SERVER_BIN (refused when older than NATS_SERVER_MINIMUM), else one on PATH that is new
+ * enough (an older one is passed over, with a word), else the pinned version from the cache, else builds the pinned
+ * version with Go into the cache (about 30 s, once per machine).
  */
 export async function ensureNatsServer(say: Say = () => undefined): Promise<string> {
-  if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
+  const given = process.env.NATS_SERVER_BIN;
+  if (given) {
+    const version = await versionOf(given);
+    if (version) checkNatsServerVersion(version, `NATS_SERVER_BIN (${given})`);
+    return given;
+  }
   const onPath = await versionOf('nats-server');
   if (onPath && compareVersions(onPath, NATS_SERVER_MINIMUM) >= 0) return 'nats-server';
+  if (onPath) say(`nats-server ${onPath} on PATH is older than ${NATS_SERVER_MINIMUM}: using the pinned v${NATS_SERVER_VERSION}`);
   return cachedTool({
     name: 'nats-server',
     version: NATS_SERVER_VERSION,
