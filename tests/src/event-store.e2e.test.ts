@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitFor } from '@jetsaga/devstack';
 import { createEvent, uuidv7 } from '@jetsaga/events';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -7,6 +10,7 @@ import { startTestSystem, type TestSystem } from './support/harness.js';
 
 let t: TestSystem;
 let api: Api;
+let pauseFile: string;
 
 async function status(): Promise<{ mirror: { position: number; streamPosition: number; lag: number } }> {
   return (await api.call('GET', '/api/event-store/status')).body;
@@ -61,7 +65,9 @@ async function completedSaga() {
 }
 
 beforeAll(async () => {
-  t = await startTestSystem();
+  // The mirror's fault point: a file the crash test arms (services/event-store/src/mirror/fault.ts).
+  pauseFile = join(await mkdtemp(join(tmpdir(), 'jetsaga-mirror-')), 'pause');
+  t = await startTestSystem({ MIRROR_FAULT_PAUSE_FILE: pauseFile });
   api = t.api;
 });
 
@@ -71,21 +77,40 @@ afterAll(async () => {
 });
 
 describe('the event store', () => {
-  it('mirrors every event exactly once, even when killed -9 in the middle of a batch', async () => {
+  it("mirrors every event exactly once, even when killed -9 inside a batch's transaction", async () => {
     await completedSaga();
-    // A backlog builds while the event store is frozen; it is killed while it works through it.
-    const checkpoint = async () => (await t.sql.query('SELECT position FROM eventstore.mirror_checkpoint')).rows[0].position as number;
+    const checkpoint = async () => Number((await t.sql.query('SELECT position FROM eventstore.mirror_checkpoint')).rows[0].position);
     await mirrorCaughtUp();
     const before = await checkpoint();
     const restartsBefore = t.system.supervisor.restarts('event-store');
+    // A backlog builds while the event store is frozen; it is killed inside the transaction of a batch part-way through it.
     t.system.supervisor.signal('event-store', 'SIGSTOP');
     try {
       await publishNotes(4000);
+      await writeFile(pauseFile, `arm ${before + 1500}\n`);
     } finally {
       t.system.supervisor.signal('event-store', 'SIGCONT');
     }
     const pid = t.system.supervisor.pid('event-store');
-    await waitFor('the mirror to be part-way through the backlog', async () => (await checkpoint()) > before, 30_000, 5);
+    const [first, last] = await waitFor(
+      'the mirror to stop inside a batch',
+      async () => {
+        const paused = /^paused (\d+)-(\d+)$/.exec((await readFile(pauseFile, 'utf8')).trim());
+        return paused ? [Number(paused[1]), Number(paused[2])] : undefined;
+      },
+      30_000,
+      5,
+    );
+    // Inside the transaction: it has written (its rows and the checkpoint), nothing of it is visible, batches before it are.
+    const inside = await t.sql.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE application_name = 'event-store' AND state = 'idle in transaction' AND backend_xid IS NOT NULL`,
+    );
+    expect(inside.rows[0].n).toBeGreaterThanOrEqual(1);
+    const visible = await t.sql.query('SELECT count(*)::int AS n FROM eventstore.events WHERE position BETWEEN $1 AND $2', [first, last]);
+    expect(visible.rows[0].n).toBe(0);
+    expect(await checkpoint()).toBe(first - 1);
+    expect(first - 1).toBeGreaterThan(before);
     t.system.supervisor.signal('event-store', 'SIGKILL');
     await waitFor(
       'the event store to be restarted',
@@ -101,6 +126,8 @@ describe('the event store', () => {
     expect(verify.mirror).toEqual(verify.stream);
     const { rows } = await t.sql.query('SELECT count(*)::int AS n, count(DISTINCT position)::int AS d FROM eventstore.events');
     expect(rows[0]).toEqual({ n: info.state.messages, d: info.state.messages });
+    const batch = await t.sql.query('SELECT count(*)::int AS n FROM eventstore.events WHERE position BETWEEN $1 AND $2', [first, last]);
+    expect(batch.rows[0].n).toBe(last - first + 1);
   });
 
   it('exposes mirror and projection lag and the events mirrored by type and source', async () => {

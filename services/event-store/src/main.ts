@@ -1,4 +1,4 @@
-import { readQuery, runService } from '@jetsaga/platform';
+import { loadConfig, readQuery, runService } from '@jetsaga/platform';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { advisoryConsumer } from './dlq/advisories.js';
@@ -6,6 +6,7 @@ import { dlqRoutes } from './dlq/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { registerLagGauges } from './metrics.js';
 import { migrations } from './migrations.js';
+import { pauseWhenArmed } from './mirror/fault.js';
 import { Mirror } from './mirror/mirror.js';
 import { verifyMirror } from './mirror/verify.js';
 import { PROJECTIONS } from './projections/definitions.js';
@@ -14,6 +15,9 @@ import { readModelRoutes } from './projections/routes.js';
 import { sagaRoutes } from './sagas/routes.js';
 import { stateRoutes } from './state/routes.js';
 import { streamRoutes } from './streams/routes.js';
+
+/** Fault injection for the mirror crash test (mirror/fault.ts); unset outside tests. */
+const faults = z.object({ MIRROR_FAULT_PAUSE_FILE: z.string().min(1).optional() });
 
 const verifyQuery = z.strictObject({
   fromPosition: z.coerce.number().int().min(1).optional(),
@@ -31,12 +35,15 @@ await runService({
   consumers: (deps) => [advisoryConsumer(deps)],
   workers: (deps) => {
     engine = new ProjectionEngine({ db: deps.db, log: deps.log, definitions: PROJECTIONS });
-    mirror = new Mirror({ db: deps.db, nc: deps.nc, log: deps.log, onAdvance: () => engine.notify() });
-    registerLagGauges(
-      deps.nc,
-      () => mirror,
-      () => engine,
-    );
+    const { MIRROR_FAULT_PAUSE_FILE } = loadConfig(faults, deps.env);
+    mirror = new Mirror({
+      db: deps.db,
+      nc: deps.nc,
+      log: deps.log,
+      onAdvance: () => engine.notify(),
+      beforeCommit: MIRROR_FAULT_PAUSE_FILE ? pauseWhenArmed(MIRROR_FAULT_PAUSE_FILE) : undefined,
+    });
+    registerLagGauges(deps.nc, { mirror: () => mirror.status(), projections: () => engine.status() });
     return [mirror, engine];
   },
   routes: (deps) =>

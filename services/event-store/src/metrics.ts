@@ -1,41 +1,29 @@
 import { EVENTS_STREAM } from '@jetsaga/events';
-import { counter, gauge, histogram, type NatsConnection } from '@jetsaga/platform';
+import { gauge, type NatsConnection } from '@jetsaga/platform';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { Mirror } from './mirror/mirror.js';
-import type { MirrorRecord } from './mirror/record.js';
-import { serviceOf } from './owners.js';
-import type { ProjectionEngine } from './projections/engine.js';
+import type { MirrorStatus } from './mirror/mirror.js';
+import type { ProjectionStatus } from './projections/engine.js';
 
-const mirrored = counter({
-  name: 'event_store_events_total',
-  help: 'Events mirrored into Postgres, by event type and emitting service.',
-  labelNames: ['event_type', 'source'],
-});
+/** What the lag gauges read at each scrape. */
+export type LagSources = { mirror: () => Promise<MirrorStatus>; projections: () => Promise<ProjectionStatus[]> };
 
-export const mirrorBatchSeconds = histogram({
-  name: 'event_store_batch_duration_seconds',
-  help: 'Time to write one mirror batch (insert and checkpoint) to Postgres.',
-  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-});
-
-export function countMirrored(batch: readonly MirrorRecord[]): void {
-  for (const record of batch) mirrored.inc({ event_type: record.type ?? 'invalid', source: serviceOf(record.aggregateType) });
-}
-
-/** Lag figures are read at scrape time, from JetStream and from the checkpoints themselves. */
-export function registerLagGauges(nc: NatsConnection, mirror: () => Mirror, engine: () => ProjectionEngine): void {
+/**
+ * Lag figures are read at scrape time, from JetStream and from the checkpoints themselves. The mirror's own counters
+ * are in mirror/metrics.ts: this module only reads statuses, and the mirror does not import it.
+ */
+export function registerLagGauges(nc: NatsConnection, sources: LagSources): void {
   gauge({
     name: 'event_store_mirror_lag_messages',
     help: 'EVENTS last sequence minus the last mirrored sequence.',
     async collect() {
-      this.set((await mirror().status()).lag);
+      this.set((await sources.mirror()).lag);
     },
   });
   gauge({
     name: 'event_store_mirror_lag_seconds',
     help: 'Age of the oldest stream message not yet mirrored (0 when caught up).',
     async collect() {
-      const status = await mirror().status();
+      const status = await sources.mirror();
       if (status.lag === 0) {
         this.set(0);
         return;
@@ -50,7 +38,7 @@ export function registerLagGauges(nc: NatsConnection, mirror: () => Mirror, engi
     help: 'Mirrored events the live version of a projection has not applied yet.',
     labelNames: ['projection'],
     async collect() {
-      for (const projection of await engine().status()) {
+      for (const projection of await sources.projections()) {
         if (projection.state === 'LIVE') this.set({ projection: projection.name }, projection.lag);
       }
     },

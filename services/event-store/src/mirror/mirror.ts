@@ -2,7 +2,7 @@ import { EVENTS_STREAM } from '@jetsaga/events';
 import { type Db, type Logger, type NatsConnection, traceBatch, traceHeadersOf } from '@jetsaga/platform';
 import { type ConsumerMessages, DeliverPolicy, type JetStreamClient, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import type pg from 'pg';
-import { countMirrored, mirrorBatchSeconds } from '../metrics.js';
+import { countMirrored, mirrorBatchSeconds } from './metrics.js';
 import { type MirrorRecord, toRecord } from './record.js';
 
 /** A record and the trace context its message carried, so the batch that stores it shows in the saga's trace. */
@@ -17,6 +17,8 @@ export type MirrorOptions = {
   flushDelayMs?: number;
   /** Told the new checkpoint after each committed batch (projections follow it). */
   onAdvance?: (position: number) => void;
+  /** Fault injection (tests): called inside each batch's transaction, rows inserted and checkpoint moved, before COMMIT. */
+  beforeCommit?: (batch: { first: number; last: number }) => Promise<void>;
 };
 
 export type MirrorStatus = { position: number; streamPosition: number; lag: number; active: boolean };
@@ -174,6 +176,7 @@ export class Mirror {
         ],
       );
       await client.query('UPDATE mirror_checkpoint SET position = GREATEST(position, $1), updated_at = now()', [last]);
+      await this.options.beforeCommit?.({ first: batch[0]?.position ?? 0, last });
       await client.query('COMMIT');
       timer();
       countMirrored(batch);
