@@ -3,7 +3,8 @@ import { DEADLINES_STREAM, deadlineFiredSubject, deadlineScheduleSubject, EVENTS
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Api } from './support/api.js';
-import { startTestSystem, type TestSystem, waitForConsumerIdle } from './support/harness.js';
+import { startTestSystem, type TestSystem, waitForConsumerIdle, waitForOutboxesDrained } from './support/harness.js';
+import { eventsOf, type StoredEvent } from './support/stream.js';
 
 let t: TestSystem;
 let api: Api;
@@ -47,6 +48,19 @@ describe('saga deadlines (JetStream message schedules)', () => {
 
     // Payment came back and handles what it missed: a charge it makes now is refunded, and no sale follows.
     for (const durable of ['payment', 'sales', 'order', 'inventory']) await waitForConsumerIdle(t.nc, EVENTS_STREAM, durable);
+    await waitForOutboxesDrained(t.sql);
+    const cancellations = (await eventsOf(t.nc, 'order', orderId)).filter((e) => e.type === 'OrderCancelled');
+    expect(cancellations).toHaveLength(1);
+    const cancelled = cancellations[0] as StoredEvent;
+    const payments = await eventsOf(t.nc, 'payment', orderId);
+    expect(payments.map((e) => e.type)).toEqual(['PaymentAccepted', 'PaymentRefunded']);
+    const [charge, refund] = payments as [StoredEvent, StoredEvent];
+    const amount = { orderId, customerId: frank.id, amountCents: order.totalCents };
+    expect(order.totalCents).toBeGreaterThan(0);
+    // The charge came after the cancellation (late), and the refund gives back exactly it, caused by the cancellation.
+    expect(charge).toMatchObject({ correlationId: order.correlationId, data: amount });
+    expect(charge.seq).toBeGreaterThan(cancelled.seq);
+    expect(refund).toMatchObject({ correlationId: order.correlationId, causationId: cancelled.id, data: amount });
     expect((await api.getCustomer(frank.id)).balanceCents).toBe(20_000);
     expect((await api.order(orderId)).status).toBe('CANCELLED');
     const { rows } = await t.sql.query("SELECT count(*)::int AS n FROM sales.sales WHERE order_id = $1 AND status = 'CONFIRMED'", [

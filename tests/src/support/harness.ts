@@ -62,3 +62,17 @@ export async function waitForConsumerIdle(nc: NatsConnection, stream: string, du
     timeoutMs,
   );
 }
+
+/** Waits until every service's outbox has relayed what it committed: its events are in the stream. */
+export async function waitForOutboxesDrained(sql: Pick<pg.Pool, 'query'>, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    'every outbox to drain',
+    async () => {
+      const { rows } = await sql.query(`
+        SELECT (SELECT count(*) FROM orders.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL)
+             + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM sales.outbox WHERE published_at IS NULL) AS n`);
+      return Number(rows[0].n) === 0;
+    },
+    timeoutMs,
+  );
+}
