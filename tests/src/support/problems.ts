@@ -109,3 +109,18 @@ export const PROBLEM_CASES: readonly ProblemCase[] = [
   ['product: unknown id', (api) => api.call('GET', `/api/products/${uuidv7()}`), 404, undefined],
   ['unknown API route', (api) => api.call('GET', '/api/warehouses'), 404, undefined],
 ];
+
+/** Which services a gateway for the upstream cases must find down, and how: nothing listening, or hanging up. */
+export const DOWN_UPSTREAMS = { sales: 'refused', payment: 'hang-up' } as const;
+
+export type UpstreamProblemCase = [name: string, request: (api: Api) => Promise<ApiResponse>, status: number];
+
+/**
+ * A service behind the gateway that does not answer is a 502 problem, never a hang, a bare socket error or a 500.
+ * They run against a gateway whose upstreams in DOWN_UPSTREAMS are down (errors.e2e starts one beside the system).
+ */
+export const UPSTREAM_PROBLEM_CASES: readonly UpstreamProblemCase[] = [
+  ['sales refuses the connection: sales summary', (api) => api.call('GET', '/api/sales/summary'), 502],
+  ['payment hangs up without answering: new customer', (api) => api.call('POST', '/api/customers', customer), 502],
+  ['payment hangs up without answering: a customer', (api) => api.call('GET', `/api/customers/${uuidv7()}`), 502],
+];
