@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { ensureK6, ensureNatsCli, ensureNatsServer } from '../packages/devstack/dist/index.js';
+import { ensureTemporalCli, TEMPORAL_CLI_VERSION } from '../packages/devstack/dist/bench-tools.js';
+import { PEERS } from '../bench/lib/peers.mjs';
 import { runBench } from '../bench/lib/harness.mjs';
 import { markdown, svg } from '../bench/lib/report.mjs';
 
@@ -23,6 +25,9 @@ const HELP = `usage: npm run bench [-- options]
   --raw-messages N        messages per raw JetStream measurement (default 200000; --quick 10000)
   --raw-rows N            rows for the raw Postgres insert (default 200000; --quick 10000)
   --no-sync-compare       skip the second pass with nats-server's default sync_interval
+  --peers LIST            the same saga on other engines after jetsaga's passes, on fresh servers, same load
+                          (default dbos,temporal; --quick: one low step each, shape only)
+  --no-peers              jetsaga only
   --profile               run the services under node --cpu-prof during the first pass; summary in the
                           report, .cpuprofile files (flame graphs in Chrome DevTools or speedscope) in <out>/profiles
   --out DIR               where results go (default bench/results)
@@ -45,6 +50,8 @@ const { values } = parseArgs({
     'raw-messages': { type: 'string' },
     'raw-rows': { type: 'string' },
     'no-sync-compare': { type: 'boolean', default: false },
+    peers: { type: 'string' },
+    'no-peers': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     out: { type: 'string' },
     name: { type: 'string' },
@@ -95,8 +102,20 @@ const say = (message) => console.log(`[bench] ${message}`);
 const out = values.out ?? fileURLToPath(new URL('../bench/results', import.meta.url));
 const name = values.name ?? (quick ? 'quick' : 'latest');
 
+const peers = values['no-peers'] ? [] : (values.peers ?? PEERS.join(',')).split(',').filter(Boolean);
+for (const peer of peers) {
+  if (!PEERS.includes(peer)) {
+    console.error(`--peers takes ${PEERS.join(', ')}, got ${peer}`);
+    process.exit(2);
+  }
+}
+
 const natsBin = await ensureNatsServer(say);
 const tools = { natsBin, k6: await ensureK6(say), natsCli: await ensureNatsCli(say) };
+if (peers.includes('temporal')) {
+  tools.temporal = await ensureTemporalCli(say);
+  tools.temporalVersion = /(\d+\.\d+\.\d+)/.exec(execFileSync(tools.temporal, ['--version']).toString())?.[1] ?? TEMPORAL_CLI_VERSION;
+}
 const natsServerVersion = /v?(\d+\.\d+\.\d+)/.exec(execFileSync(natsBin, ['--version']).toString())?.[1] ?? 'unknown';
 
 const options = {
@@ -113,6 +132,9 @@ const options = {
   rawRows: positive('raw-rows', quick ? 10_000 : 200_000),
   maxVus: 1000,
   compareSync: !values['no-sync-compare'],
+  peers,
+  // The quick form runs each peer for one low step (shape only); the full one steps them like jetsaga.
+  peerRates: quick ? rates.slice(0, 1) : rates,
   profile: values.profile,
   keep: values.keep,
   profileKeepDir: join(out, 'profiles'),

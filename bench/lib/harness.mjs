@@ -19,6 +19,7 @@ import { loadAverage, machine, round, sampleProcesses } from './processes.mjs';
 import { nodeJetStream, natsBench, postgresInsert } from './raw.mjs';
 import { latencySummary, trackSagas } from './sagas.mjs';
 import { summarizeProfiles } from './profiles.mjs';
+import { runPeers } from './peers.mjs';
 
 const TOPOLOGY = fileURLToPath(new URL('../../k8s/topology', import.meta.url));
 const CPU_PROFILE_PRELOAD = fileURLToPath(new URL('./cpu-profile.mjs', import.meta.url));
@@ -73,7 +74,7 @@ async function seed(base, options, file) {
   await writeFile(file, JSON.stringify({ customers, products }));
 }
 
-function runK6(k6, env, onPid) {
+export function runK6(k6, env, onPid) {
   return new Promise((resolve, reject) => {
     const child = spawn(k6, ['run', '--quiet', '--no-usage-report', '--no-color', K6_SCRIPT], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, K6_NO_USAGE_REPORT: 'true', ...env },
@@ -101,7 +102,7 @@ function runK6(k6, env, onPid) {
   });
 }
 
-function k6Trend(metrics, name) {
+export function k6Trend(metrics, name) {
   const values = metrics[name]?.values;
   if (!values) return null;
   return { p50: round(values['p(50)'], 1), p95: round(values['p(95)'], 1), p99: round(values['p(99)'], 1), max: round(values.max, 1) };
@@ -123,7 +124,7 @@ async function databaseActivity(sql) {
   return { commits: database[0]?.commits ?? 0, statements: new Map(rows.map((row) => [row.id, row])) };
 }
 
-function activityPerSaga(before, after, sagas) {
+export function activityPerSaga(before, after, sagas) {
   if (sagas === 0) return null;
   const deltas = [...after.statements.values()]
     .map((row) => {
@@ -149,7 +150,7 @@ async function lastSequence(jsm) {
   return (await jsm.streams.info(EVENTS_STREAM)).state.last_seq;
 }
 
-async function withClient(url, use) {
+export async function withClient(url, use) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -235,6 +236,16 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
       ? round(
           Object.entries(processes)
             .filter(([name]) => !['nats-server', 'postgres', 'k6', 'bench driver'].includes(name))
+            .reduce((sum, [, figures]) => sum + figures.cpuMsPerSaga, 0),
+          2,
+        )
+      : null;
+  // The whole system's CPU per saga (services, nats-server and Postgres): what the peers are compared on.
+  result.systemCpuMsPerSaga =
+    completed > 0
+      ? round(
+          Object.entries(processes)
+            .filter(([name]) => !['k6', 'bench driver'].includes(name))
             .reduce((sum, [, figures]) => sum + figures.cpuMsPerSaga, 0),
           2,
         )
@@ -417,7 +428,7 @@ async function pass(shared, { syncAlways, full }) {
   }
 }
 
-function best(steps, predicate) {
+export function best(steps, predicate) {
   return steps.filter(predicate).reduce((top, entry) => (!top || entry.offeredPerSecond > top.offeredPerSecond ? entry : top), undefined);
 }
 
@@ -490,6 +501,7 @@ export async function runBench(options, say) {
   const postgresPid = () => Number(readFileSync(join(pgDir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
   const before = machine();
   const shared = { ...options.tools, options, say, work, postgres, postgresPid };
+  let postgresStopped = false;
   try {
     const passes = [await pass(shared, { syncAlways: true, full: true })];
     if (options.compareSync) passes.push(await pass(shared, { syncAlways: false, full: false }));
@@ -511,6 +523,8 @@ export async function runBench(options, say) {
         rawRows: options.rawRows,
         tracing: process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? 'on' : 'off',
         logLevel: process.env.LOG_LEVEL ?? 'info',
+        peers: options.peers,
+        peerRates: options.peers.length > 0 ? options.peerRates : [],
       },
       passes,
     };
@@ -525,9 +539,16 @@ export async function runBench(options, say) {
       };
     }
     report.objectives = objectives(report);
+    if (options.peers.length > 0) {
+      // The peers after jetsaga's passes, each on servers of its own: jetsaga's Postgres is stopped first.
+      await postgres.stop();
+      postgresStopped = true;
+      report.peers = await runPeers({ options, say, work, tools: options.tools }, always);
+      report.durationSeconds = round((performance.now() - started) / 1000, 1);
+    }
     return report;
   } finally {
-    await postgres.stop();
+    if (!postgresStopped) await postgres.stop();
     if (options.keep) say(`kept server data and service logs in ${work}`);
     else await rm(work, { recursive: true, force: true });
   }

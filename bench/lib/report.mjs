@@ -129,6 +129,7 @@ export function markdown(report) {
   lines.push('## Objectives (sync_interval always)', '', '| objective | target | measured | met |', '|---|---|---|:--:|');
   for (const o of report.objectives) lines.push(`| ${o.name} | ${o.objective} | ${fmt(o.measured, 1)} | ${o.met ? 'yes' : 'no'} |`);
   lines.push('');
+  if (report.peers?.length) lines.push(...peerSection(report));
   const profile = report.passes[0]?.profile;
   if (profile) {
     lines.push('## CPU profile (self time, sync_interval always pass)', '');
@@ -200,8 +201,9 @@ function panel({ x0, y0, width, height, title, xLabel, yLabel, xs, ys, series, g
 
 export function svg(report) {
   const width = 980;
-  const height = 430;
-  const steps = report.passes.flatMap((pass) => pass.steps);
+  const height = 450;
+  const peers = (report.peers ?? []).filter((peer) => !peer.error && peer.steps.length > 0);
+  const steps = [...report.passes.flatMap((pass) => pass.steps), ...peers.flatMap((peer) => peer.steps)];
   const rates = steps.map((step) => step.offeredPerSecond);
   const xs = [Math.min(...rates) / 1.3, Math.max(...rates) * 1.3];
   const latencies = steps.flatMap((step) => [step.latencyMs.p50, step.latencyMs.p99]).filter((value) => value > 0);
@@ -226,6 +228,16 @@ export function svg(report) {
     dashed: !pass.syncAlways,
     points: pass.steps.map((s) => [s.offeredPerSecond, s.completedPerSecond]),
   }));
+  // The peers: their p99 beside jetsaga's latencies, their completed rate beside jetsaga's (one colour each).
+  const peerColors = { dbos: '#2ca02c', temporal: '#9467bd' };
+  const peerSeries = peers.map((peer) => ({
+    label: `p99 and completed, ${ENGINE[peer.name] ?? peer.name}`,
+    color: peerColors[peer.name] ?? '#555',
+    latency: peer.steps.map((s) => [s.offeredPerSecond, s.latencyMs.p99]),
+    rate: peer.steps.map((s) => [s.offeredPerSecond, s.completedPerSecond]),
+  }));
+  latencySeries.push(...peerSeries.map((s) => ({ color: s.color, points: s.latency })));
+  rateSeries.push(...peerSeries.map((s) => ({ color: s.color, points: s.rate })));
   const m = report.machine;
   const body = [
     panel({
@@ -272,19 +284,160 @@ export function svg(report) {
       ],
     }),
   ];
-  const legend = [...latencySeries, ...rateSeries.slice(0, 0)].map(
-    (s, i) =>
-      `<line x1="${80 + i * 200}" y1="${height - 44}" x2="${110 + i * 200}" y2="${height - 44}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>` +
-      `<text x="${116 + i * 200}" y="${height - 40}">${escape(s.label)}</text>`,
-  );
+  const legendEntry = (s, i, y) =>
+    `<line x1="${80 + i * 200}" y1="${y - 4}" x2="${110 + i * 200}" y2="${y - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>` +
+    `<text x="${116 + i * 200}" y="${y}">${escape(s.label)}</text>`;
+  const legend = [
+    ...latencySeries.filter((s) => s.label).map((s, i) => legendEntry(s, i, height - 56)),
+    ...peerSeries.map((s, i) => legendEntry(s, i, height - 36)),
+  ];
   const caption = `${report.generatedAt.slice(0, 10)}, ${m.cores} cores ${m.cpuModel}, load ${m.loadAverage[0]} before; dashed = nats-server default sync_interval`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     ...body,
     ...legend,
-    `<text x="80" y="${height - 14}" fill="#555">${escape(caption)}</text>`,
+    `<text x="80" y="${height - 12}" fill="#555">${escape(caption)}</text>`,
     '</svg>',
     '',
   ].join('\n');
+}
+
+const OUTSIDE = ['k6', 'bench driver'];
+const ENGINE = { dbos: 'DBOS Transact', temporal: 'Temporal' };
+
+/** The step a system is summed up by: its highest sustained one, else its first. */
+function headline(steps, summary) {
+  return steps.find((step) => step.offeredPerSecond === summary.highestSustainedRate) ?? steps[0];
+}
+
+function byProcess(step, figure, digits) {
+  if (!step) return '—';
+  return Object.entries(step.processes)
+    .filter(([name]) => !OUTSIDE.includes(name))
+    .map(([name, p]) => `${name} ${fmt(p[figure], digits)}`)
+    .join(', ');
+}
+
+const totalRss = (step) =>
+  step
+    ? Object.entries(step.processes)
+        .filter(([name]) => !OUTSIDE.includes(name))
+        .reduce((sum, [, p]) => sum + p.peakMemoryMb, 0)
+    : null;
+
+function peerSection(report) {
+  const lines = [];
+  const jetsaga = report.passes[0];
+  lines.push('## Peers: the same saga on DBOS Transact and on Temporal', '');
+  lines.push(
+    "After jetsaga's passes, each peer runs on servers of its own (a fresh embedded Postgres with the same durable settings; " +
+      "for Temporal also the CLI's development server) under the same k6 load through the same HTTP shape, and does the same " +
+      'business work on Postgres tables (reserve all lines or none, charge in integer cents, record the sale, commit the stock; ' +
+      "release on a refused payment). Saga latency = the checkout's instant to the instant the order's outcome was written. " +
+      'CPU ms per saga of the whole system = every process but k6 and the bench driver. What each peer does not do that jetsaga ' +
+      'does: bench/README.md.',
+    '',
+  );
+  lines.push(
+    '| system | highest sustained rate | saga p99 there | CPU ms per saga there, whole system (by process) | peak RSS MB, total (by process) | invariant checks |',
+    '|---|---:|---:|---|---|---|',
+  );
+  const js = headline(jetsaga.steps, jetsaga.summary);
+  lines.push(
+    `| jetsaga | ${fmt(jetsaga.summary.highestSustainedRate)}/s | ${fmt(js?.latencyMs.p99, 1)} ms | ${fmt(js?.systemCpuMsPerSaga, 1)} (${byProcess(js, 'cpuMsPerSaga', 1)}) | ` +
+      `${fmt(totalRss(js))} (${byProcess(js, 'peakMemoryMb', 0)}) | in the test suites |`,
+  );
+  for (const peer of report.peers) {
+    if (peer.error) {
+      lines.push(
+        `| ${ENGINE[peer.name] ?? peer.name} | failed: ${fmt(peer.error.split('\n')[0].slice(0, 120).replace(/\|/g, '\\|'))} | | | | |`,
+      );
+      continue;
+    }
+    const step = headline(peer.steps, peer.summary);
+    const checks = peer.checks.passed
+      ? 'passed'
+      : `FAILED: ${Object.entries(peer.checks)
+          .filter(([, value]) => value === false)
+          .map(([name]) => name)
+          .join(', ')}`;
+    lines.push(
+      `| ${ENGINE[peer.name]} ${peer.engine.version} | ${fmt(peer.summary.highestSustainedRate)}/s | ${fmt(step?.latencyMs.p99, 1)} ms | ` +
+        `${fmt(step?.systemCpuMsPerSaga, 1)} (${byProcess(step, 'cpuMsPerSaga', 1)}) | ${fmt(totalRss(step))} (${byProcess(step, 'peakMemoryMb', 0)}) | ${checks} |`,
+    );
+  }
+  lines.push('');
+  for (const peer of report.peers) {
+    if (peer.error || !peer.ratios) continue;
+    const r = peer.ratios;
+    lines.push(
+      `jetsaga / ${ENGINE[peer.name]}: highest sustained rate ${fmt(r.sustainedRateJetsagaVsPeer, 3)}x; CPU ms per saga ${fmt(r.cpuMsPerSagaJetsagaVsPeer, 3)}x ` +
+        `(${fmt(r.jetsagaCpuMsPerSaga, 1)} against ${fmt(r.peerCpuMsPerSaga, 1)} ms, both at ${fmt(r.cpuComparedAtOfferedPerSecond)}/s offered` +
+        `${r.cpuComparedAtSustainedRate ? ', the highest rate both sustained' : ', not sustained by both'}).`,
+      '',
+    );
+  }
+  for (const peer of report.peers) {
+    if (peer.error) {
+      lines.push(`### ${ENGINE[peer.name] ?? peer.name}: failed`, '', '```', peer.error.slice(0, 3000), '```', '');
+      continue;
+    }
+    lines.push(
+      `### ${ENGINE[peer.name]} (${peer.engine.package} ${peer.engine.version}${peer.engine.server ? `, ${peer.engine.server}` : ''})`,
+      '',
+    );
+    lines.push(
+      '| offered/s | completed/s | saga p50 ms | p95 ms | p99 ms | max ms | unfinished | failed / dropped shoppers | checkout HTTP p99 ms | sustained |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--:|',
+    );
+    for (const step of peer.steps) {
+      lines.push(
+        `| ${fmt(step.offeredPerSecond)} | ${fmt(step.completedPerSecond, 1)} | ${fmt(step.latencyMs.p50, 1)} | ${fmt(step.latencyMs.p95, 1)} | ` +
+          `${fmt(step.latencyMs.p99, 1)} | ${fmt(step.latencyMs.max, 1)} | ${fmt(step.unfinished)} | ${fmt(step.errors)} / ${fmt(step.droppedIterations)} | ` +
+          `${fmt(step.httpMs.checkout?.p99, 1)} | ${step.withinObjective ? 'yes, p99 in objective' : step.sustained ? 'yes' : 'no'} |`,
+      );
+    }
+    const names = [...peer.processes, 'k6'];
+    lines.push('', `CPU (% of one core), CPU ms per completed saga and peak memory (MB) per process and step:`, '');
+    lines.push(`| offered/s | ${names.join(' | ')} | whole system |`, `|---:|${names.map(() => '---:').join('|')}|---:|`);
+    for (const step of peer.steps) {
+      const cells = names.map((name) => {
+        const p = step.processes[name];
+        return p ? `${fmt(p.cpuPercent)}% ${fmt(p.cpuMsPerSaga, 1)} ms ${fmt(p.peakMemoryMb)} MB` : '—';
+      });
+      lines.push(`| ${fmt(step.offeredPerSecond)} | ${cells.join(' | ')} | ${fmt(step.systemCpuMsPerSaga, 1)} ms |`);
+    }
+    lines.push('');
+    if (peer.steps.some((step) => step.database)) {
+      lines.push("Postgres work per completed saga (pg_stat_statements, every database of the peer's Postgres):", '');
+      lines.push('| offered/s | statements | execution ms | commits | most frequent (per saga) |', '|---:|---:|---:|---:|---|');
+      for (const step of peer.steps) {
+        if (!step.database) continue;
+        const top = step.database.topStatements
+          .slice(0, 5)
+          .map((entry) => `${fmt(entry.perSaga, 1)}x \`${entry.statement.slice(0, 70).replace(/\|/g, '\\|')}\``)
+          .join('; ');
+        lines.push(
+          `| ${fmt(step.offeredPerSecond)} | ${fmt(step.database.statementsPerSaga, 1)} | ${fmt(step.database.executionMsPerSaga, 2)} | ${fmt(step.database.commitsPerSaga, 1)} | ${top} |`,
+        );
+      }
+      lines.push('');
+    }
+    const c = peer.checks;
+    const probes = Object.entries(c.probes)
+      .map(([reason, probe]) => `${probe.asExpected}/${probe.sent} ${reason}`)
+      .join(', ');
+    lines.push(
+      `Checks after the run (${c.passed ? 'all passed' : 'FAILED'}): ${fmt(c.orders.total)} orders, ${fmt(c.orders.completed)} completed, ` +
+        `${fmt(c.orders.outOfStock)} out of stock, ${fmt(c.orders.paymentRefused)} payment refused, ${fmt(c.orders.pending)} not ended ` +
+        `(every order terminal: ${c.everyOrderTerminal ? 'yes' : 'no'}); stock conserved: ${c.stockConserved ? 'yes' : 'no'} ` +
+        `(${fmt(c.stock.initial)} units = ${fmt(c.stock.onShelf)} on the shelf + ${fmt(c.stock.committed)} sold, ${fmt(c.stock.reserved)} still reserved); ` +
+        `money conserved: ${c.moneyConserved ? 'yes' : 'no'} (${fmt(c.money.debited)} cents debited = ${fmt(c.money.accepted)} accepted = ` +
+        `${fmt(c.money.sales)} in sales = ${fmt(c.money.completedOrders)} in completed orders); every outcome backed by exactly its effects: ` +
+        `${c.outcomesBackedByEffects ? 'yes' : 'no'}; compensation probes: ${probes}.`,
+      '',
+    );
+  }
+  return lines;
 }

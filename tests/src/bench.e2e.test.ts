@@ -8,8 +8,9 @@ import { inject } from 'vitest';
 
 /**
  * `npm run bench -- --quick` keeps working: the real harness (whole system, k6, natscli, both nats-server durability
- * settings) at low rates, checked for the report it writes. Its figures depend on the machine: only their presence
- * and types are checked, never a speed.
+ * settings, then the DBOS and Temporal peers for one low step each) at low rates, checked for the report it writes.
+ * Its figures depend on the machine: only their presence and types are checked, never a speed. The peers' invariant
+ * checks (stock and money conserved, every order ended, compensation) are correctness, so they must pass.
  */
 
 let out: string;
@@ -37,6 +38,11 @@ beforeAll(async () => {
   const say = (message: string) => console.log(`[bench smoke] ${message}`);
   await ensureK6(say);
   await ensureNatsCli(say);
+  // The Temporal peer's server: the Temporal CLI, built with Go once per machine (about 5 min on a cold cache).
+  const benchTools = (await import(join(REPO_ROOT, 'packages', 'devstack', 'dist', 'bench-tools.js'))) as {
+    ensureTemporalCli(say: (message: string) => void): Promise<string>;
+  };
+  await benchTools.ensureTemporalCli(say);
   out = await mkdtemp(join(tmpdir(), 'jetsaga-bench-smoke-'));
 }, 600_000);
 
@@ -102,9 +108,57 @@ describe('npm run bench -- --quick', () => {
     expect(report.durability).toMatchObject({ rawPublishSyncAlwaysVsDefault: number, nodePublishSyncAlwaysVsDefault: number });
     expect(report.objectives).toHaveLength(5);
 
+    // The peers: one low step each on fresh servers, checked, and compared with jetsaga.
+    expect(report.options).toMatchObject({ peers: ['dbos', 'temporal'], peerRates: [10] });
+    expect(report.peers.map((peer: { name: string }) => peer.name)).toEqual(['dbos', 'temporal']);
+    const peerProcesses: Record<string, string[]> = {
+      dbos: ['dbos app', 'postgres'],
+      temporal: ['temporal server', 'temporal worker', 'temporal api', 'postgres'],
+    };
+    for (const peer of report.peers) {
+      expect(peer.error, peer.name).toBeUndefined();
+      expect(peer.engine).toMatchObject({ name: expect.any(String), version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+      expect(peer.steps).toHaveLength(1);
+      const [only] = peer.steps;
+      expect(only).toMatchObject({
+        offeredPerSecond: 10,
+        completedPerSecond: number,
+        unfinished: number,
+        errors: number,
+        latencyMs: latency,
+        systemCpuMsPerSaga: number,
+        serviceCpuMsPerSaga: number,
+        sustained: expect.any(Boolean),
+        database: { statementsPerSaga: number },
+      });
+      for (const name of peerProcesses[peer.name]) {
+        expect(only.processes[name], `${peer.name}: ${name}`).toMatchObject({
+          cpuPercent: number,
+          cpuMsPerSaga: number,
+          peakMemoryMb: number,
+        });
+      }
+      expect(peer.checks, peer.name).toMatchObject({
+        passed: true,
+        everyOrderTerminal: true,
+        stockConserved: true,
+        moneyConserved: true,
+        outcomesBackedByEffects: true,
+        compensation: true,
+        probes: { PAYMENT_REFUSED: { sent: 3, asExpected: 3 }, OUT_OF_STOCK: { sent: 3, asExpected: 3 } },
+      });
+      expect(peer.checks.orders.completed).toBeGreaterThan(0);
+      expect(peer.summary).toMatchObject({ peakCompletedPerSecond: number });
+      expect(peer.ratios).toHaveProperty('sustainedRateJetsagaVsPeer');
+      expect(peer.ratios).toMatchObject({ cpuMsPerSagaJetsagaVsPeer: number, cpuComparedAtOfferedPerSecond: 10 });
+    }
+
     const table = await readFile(join(out, 'quick.md'), 'utf8');
     expect(table).toContain('| offered/s | completed/s |');
     expect(table).toContain('## Cost of durability');
+    expect(table).toContain('## Peers: the same saga on DBOS Transact and on Temporal');
+    expect(table).toContain('jetsaga / DBOS Transact: highest sustained rate');
+    expect(table).toContain('jetsaga / Temporal: highest sustained rate');
     const chart = await readFile(join(out, 'quick.svg'), 'utf8');
     expect(chart).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     expect(chart).toContain('<polyline');

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { cachedTool, go as goTool } from './go-build.js';
 import { cacheDir, compareVersions, type Say } from './tools.js';
 
 const run = promisify(execFile);
@@ -10,6 +11,8 @@ const run = promisify(execFile);
 /** The load driver and the NATS command line the benchmark uses (see shared/TOOLCHAIN.md). */
 export const K6_VERSION = '1.8.1';
 export const NATSCLI_VERSION = '0.4.0';
+/** The Temporal CLI, whose development server runs the benchmark's Temporal peer (Temporal Server 1.29.1 inside). */
+export const TEMPORAL_CLI_VERSION = '1.5.1';
 
 async function reportedVersion(bin: string, args: string[]): Promise<string | undefined> {
   try {
@@ -76,5 +79,29 @@ export async function ensureNatsCli(say: Say = () => undefined): Promise<string>
     await writeFile(join(staging, 'tools.go'), '//go:build tools\n\npackage tools\n\nimport _ "github.com/nats-io/natscli/nats"\n');
     await go(['mod', 'tidy'], staging);
     await go(['build', '-o', join(staging, 'nats'), 'github.com/nats-io/natscli/nats'], staging);
+  });
+}
+
+/**
+ * Temporal CLI (`temporal server start-dev`, the benchmark's Temporal peer): TEMPORAL_CLI_BIN, else a `temporal` on
+ * PATH of the pinned major version and at least the pinned one, else the pinned version built with Go (about 5 min
+ * cold). The build stamps its version (a plain `go install` reports 0.0.0-DEV).
+ */
+export async function ensureTemporalCli(say: Say = () => undefined): Promise<string> {
+  if (process.env.TEMPORAL_CLI_BIN) return process.env.TEMPORAL_CLI_BIN;
+  const onPath = await reportedVersion('temporal', ['--version']);
+  const [major] = TEMPORAL_CLI_VERSION.split('.');
+  if (onPath && compareVersions(onPath, TEMPORAL_CLI_VERSION) >= 0 && onPath.split('.')[0] === major) return 'temporal';
+  return cachedTool({
+    name: 'temporal',
+    version: TEMPORAL_CLI_VERSION,
+    say,
+    expected: 'about 5 min',
+    build: async (staging) => {
+      const stamp = `-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`;
+      await goTool(['install', '-ldflags', stamp, `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`], {
+        env: { GOBIN: staging },
+      });
+    },
   });
 }
