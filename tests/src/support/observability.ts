@@ -159,3 +159,76 @@ export function edge(spans: readonly TraceSpan[], parent: SpanMatcher, child: Sp
   }
   return found;
 }
+
+/** Whether a NATS subject filter (`*` one token, `>` the rest) matches a subject. */
+export function subjectMatches(filter: string, subject: string): boolean {
+  const want = filter.split('.');
+  const have = subject.split('.');
+  for (const [index, token] of want.entries()) {
+    if (token === '>') return have.length > index;
+    if (index >= have.length || (token !== '*' && token !== have[index])) return false;
+  }
+  return want.length === have.length;
+}
+
+/** An event of a saga, as the event store returns it. */
+export type SagaEvent = { id: string; type: string; aggregateType: string; aggregateId: string; causationId: string };
+
+/** Who processes which events: a consumer group (a durable consumer, or the event store's mirror) and its filters. */
+export type Subscription = { service: string; consumer: string; filterSubjects: readonly string[] };
+
+const messageIdOf = (span: TraceSpan) => String(span.tags['messaging.message.id'] ?? '');
+
+/**
+ * Every hop of a saga, checked against its trace, from its events and the system's subscriptions rather than from a
+ * list: each event was sent by the service that emitted it, under the span that caused it (that service's process
+ * span of the causation event, or for the saga's first events and the deadline's cancellation, another span of that
+ * service); and each subscriber of its subject processed it under that send. Returns the hops that are missing, and
+ * the messaging spans of the trace that belong to no event of the saga.
+ */
+export function sagaHops(
+  spans: readonly TraceSpan[],
+  events: readonly SagaEvent[],
+  subscriptions: readonly Subscription[],
+): { missing: string[]; stray: string[] } {
+  const byId = new Map(spans.map((span) => [span.spanId, span]));
+  const eventsById = new Map(events.map((event) => [event.id, event]));
+  const template = (event: SagaEvent) => `events.${event.aggregateType}.*.${event.type}`;
+  const missing: string[] = [];
+  for (const event of events) {
+    const sends = spans.filter((span) => span.kind === 'producer' && messageIdOf(span) === event.id);
+    const send = sends.find((span) => span.name === `send ${template(event)}`);
+    if (!send) {
+      missing.push(`send ${template(event)} (event ${event.id})`);
+      continue;
+    }
+    const parent = send.parentId ? byId.get(send.parentId) : undefined;
+    const cause = eventsById.get(event.causationId);
+    if (cause) {
+      const causedHere = parent?.kind === 'consumer' && parent.service === send.service && messageIdOf(parent) === cause.id;
+      if (!causedHere) missing.push(`${send.service} CONSUMER "process ${template(cause)}" -> PRODUCER "send ${template(event)}"`);
+    } else if (!parent || parent.service !== send.service) {
+      missing.push(`a span of ${send.service} -> PRODUCER "send ${template(event)}" (caused by ${event.causationId})`);
+    }
+    const subject = `events.${event.aggregateType}.${event.aggregateId}.${event.type}`;
+    for (const subscription of subscriptions) {
+      if (!subscription.filterSubjects.some((filter) => subjectMatches(filter, subject))) continue;
+      const processed = spans.some(
+        (span) =>
+          span.kind === 'consumer' &&
+          span.service === subscription.service &&
+          span.tags['messaging.consumer.group.name'] === subscription.consumer &&
+          messageIdOf(span) === event.id &&
+          sends.some((sent) => sent.spanId === span.parentId),
+      );
+      if (!processed)
+        missing.push(`${send.service} PRODUCER "send ${template(event)}" -> ${subscription.service} CONSUMER "process ${template(event)}"`);
+    }
+  }
+  const stray = spans
+    .filter(
+      (span) => (span.kind === 'producer' || span.kind === 'consumer') && / events\./.test(span.name) && !eventsById.has(messageIdOf(span)),
+    )
+    .map((span) => `${span.service} ${span.kind} ${span.name} (${messageIdOf(span) || 'no message id'})`);
+  return { missing, stray };
+}
