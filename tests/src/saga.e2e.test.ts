@@ -3,18 +3,13 @@ import { EVENTS_STREAM, eventSubject, uuidv7 } from '@jetsaga/events';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Api } from './support/api.js';
-import { startTestSystem, type TestSystem, waitForConsumerIdle } from './support/harness.js';
+import { startTestSystem, type TestSystem, waitForConsumerIdle, waitForOutboxesDrained } from './support/harness.js';
+import { type SagaChecks, sagaChecks } from './support/saga-checks.js';
 
 let t: TestSystem;
 let api: Api;
-/** Every balance this suite opened, to check that money is conserved at the end. */
-let openedCents = 0;
-
-async function customer(balanceCents: number) {
-  const created = await api.customer(balanceCents);
-  openedCents += balanceCents;
-  return created;
-}
+/** The saga checks the cluster suite runs too; here each is followed by what only a local run can see (stream, tables). */
+let checks: SagaChecks;
 
 async function allConsumersIdle() {
   for (const durable of ['order', 'inventory', 'payment', 'sales']) await waitForConsumerIdle(t.nc, EVENTS_STREAM, durable);
@@ -42,6 +37,7 @@ async function eventTypesOf(aggregateType: string, aggregateId: string, expected
 beforeAll(async () => {
   t = await startTestSystem();
   api = t.api;
+  checks = sagaChecks(api);
 });
 
 afterAll(async () => {
@@ -50,111 +46,41 @@ afterAll(async () => {
 
 describe('the order saga through the gateway', () => {
   it('completes: stock reserved then committed, customer debited, sale recorded', async () => {
-    const ada = await customer(10_000);
-    const lamp = await api.product(5, 1_500);
-    const orderId = await api.buy(ada.id, lamp.id, 2);
-    const order = await api.terminal(orderId);
-    expect(order).toMatchObject({
-      id: orderId,
-      customerId: ada.id,
-      status: 'COMPLETED',
-      totalCents: 3_000,
-      lines: [{ productId: lamp.id, quantity: 2, priceCents: 1_500 }],
-    });
-    expect(order.reason).toBeUndefined();
+    const order = await checks.completed();
     await allConsumersIdle();
-    expect(await api.getProduct(lamp.id)).toMatchObject({ available: 3, reserved: 0 });
-    expect((await api.getCustomer(ada.id)).balanceCents).toBe(7_000);
-    expect(await eventTypesOf('reservation', orderId, ['StockCommitted', 'StockReserved'])).toEqual(['StockCommitted', 'StockReserved']);
-    expect(await eventTypesOf('sale', orderId, ['SaleConfirmed'])).toEqual(['SaleConfirmed']);
+    expect(await eventTypesOf('reservation', order.id, ['StockCommitted', 'StockReserved'])).toEqual(['StockCommitted', 'StockReserved']);
+    expect(await eventTypesOf('sale', order.id, ['SaleConfirmed'])).toEqual(['SaleConfirmed']);
   });
 
   it('is cancelled OUT_OF_STOCK when any line is short, reserving nothing and charging nothing', async () => {
-    const bob = await customer(1_000_000);
-    const scarce = await api.product(1, 100);
-    const plenty = await api.product(50, 100);
-    const cart = await api.cart(bob.id);
-    await api.addItem(cart.id, plenty.id, 3);
-    await api.addItem(cart.id, scarce.id, 2);
-    const order = await api.terminal(await api.checkout(cart.id));
-    expect(order).toMatchObject({ status: 'CANCELLED', reason: 'OUT_OF_STOCK' });
+    const order = await checks.outOfStock();
     await allConsumersIdle();
-    expect(await api.getProduct(plenty.id)).toMatchObject({ available: 50, reserved: 0 });
-    expect(await api.getProduct(scarce.id)).toMatchObject({ available: 1, reserved: 0 });
-    expect((await api.getCustomer(bob.id)).balanceCents).toBe(1_000_000);
+    expect(await eventTypesOf('reservation', order.id, ['StockUnavailable'])).toEqual(['StockUnavailable']);
+    expect(await eventTypesOf('payment', order.id, [])).toEqual([]);
   });
 
   it('is cancelled PAYMENT_REFUSED and the reservation is released', async () => {
-    const carol = await customer(999);
-    const desk = await api.product(4, 1_000);
-    const orderId = await api.buy(carol.id, desk.id, 1);
-    const order = await api.terminal(orderId);
-    expect(order).toMatchObject({ status: 'CANCELLED', reason: 'PAYMENT_REFUSED' });
+    const order = await checks.paymentRefused();
     await allConsumersIdle();
-    expect(await api.getProduct(desk.id)).toMatchObject({ available: 4, reserved: 0 });
-    expect((await api.getCustomer(carol.id)).balanceCents).toBe(999);
-    expect(await eventTypesOf('reservation', orderId, ['StockReleased', 'StockReserved'])).toEqual(['StockReleased', 'StockReserved']);
-    expect(await eventTypesOf('payment', orderId, ['PaymentRefused'])).toEqual(['PaymentRefused']);
+    expect(await eventTypesOf('reservation', order.id, ['StockReleased', 'StockReserved'])).toEqual(['StockReleased', 'StockReserved']);
+    expect(await eventTypesOf('payment', order.id, ['PaymentRefused'])).toEqual(['PaymentRefused']);
   });
 
   it('sells exactly the stock under contention: 40 checkouts of 1 unit against 10', async () => {
-    const widget = await api.product(10, 250);
-    const buyers = await Promise.all(Array.from({ length: 40 }, () => customer(10_000)));
-    const carts = await Promise.all(
-      buyers.map(async (buyer) => {
-        const cart = await api.cart(buyer.id);
-        await api.addItem(cart.id, widget.id, 1);
-        return cart.id;
-      }),
-    );
-    let watching = true;
-    const observed: number[] = [];
-    const watcher = (async () => {
-      while (watching) {
-        const product = await api.getProduct(widget.id);
-        observed.push(product.available);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    })();
-    const orderIds = await Promise.all(carts.map((cartId) => api.checkout(cartId)));
-    const orders = await Promise.all(orderIds.map((id) => api.terminal(id)));
-    watching = false;
-    await watcher;
-    await allConsumersIdle();
-
-    const completed = orders.filter((order) => order.status === 'COMPLETED');
-    const cancelled = orders.filter((order) => order.status === 'CANCELLED');
-    expect(completed).toHaveLength(10);
-    expect(cancelled).toHaveLength(30);
-    expect(new Set(cancelled.map((order) => order.reason))).toEqual(new Set(['OUT_OF_STOCK']));
-    expect(observed.length).toBeGreaterThan(0);
-    expect(Math.min(...observed)).toBeGreaterThanOrEqual(0);
-    expect(await api.getProduct(widget.id)).toMatchObject({ available: 0, reserved: 0 });
-    const balances = await Promise.all(buyers.map((buyer) => api.getCustomer(buyer.id)));
-    expect(balances.filter((balance) => balance.balanceCents === 10_000 - 250)).toHaveLength(10);
-    expect(balances.filter((balance) => balance.balanceCents === 10_000)).toHaveLength(30);
+    await checks.stockRace(40, 10);
   });
 
   it('checks out one cart once under N simultaneous checkouts: one 202, N-1 409, one order', async () => {
-    const dave = await customer(100_000);
-    const pen = await api.product(100, 120);
-    const cart = await api.cart(dave.id);
-    await api.addItem(cart.id, pen.id, 2);
-    const responses = await Promise.all(Array.from({ length: 12 }, () => api.call('POST', `/api/carts/${cart.id}/checkout`)));
-    const statuses = responses.map((response) => response.status).sort();
-    expect(statuses).toEqual([202, ...Array(11).fill(409)]);
-    const accepted = responses.find((response) => response.status === 202);
-    expect(accepted?.headers.get('location')).toBe(`/api/orders/${accepted?.body.orderId}`);
-    for (const refused of responses.filter((response) => response.status === 409)) {
-      expect(refused.headers.get('content-type')).toBe('application/problem+json');
-    }
-    const { rows } = await t.sql.query('SELECT count(*)::int AS n FROM orders.orders WHERE cart_id = $1', [cart.id]);
+    const order = await checks.cartRace(12);
+    const { rows } = await t.sql.query(
+      'SELECT count(*)::int AS n FROM orders.orders WHERE cart_id = (SELECT cart_id FROM orders.orders WHERE id = $1)',
+      [order.id],
+    );
     expect(rows[0].n).toBe(1);
-    expect((await api.terminal(accepted?.body.orderId)).status).toBe('COMPLETED');
   });
 
   it('applies an event delivered twice once: a duplicate StockReserved charges nothing more', async () => {
-    const erin = await customer(5_000);
+    const erin = await checks.customer(5_000);
     const cup = await api.product(10, 1_000);
     const orderId = await api.buy(erin.id, cup.id, 1);
     await api.terminal(orderId);
@@ -188,20 +114,15 @@ describe('the order saga through the gateway', () => {
              (SELECT coalesce(sum(total_cents), 0) FROM sales.sales WHERE status = 'CONFIRMED')::bigint AS sales,
              (SELECT coalesce(sum(amount_cents), 0) FROM payment.payments WHERE status = 'ACCEPTED')::bigint AS kept`);
     const { balances, sales, kept } = rows[0];
-    expect(openedCents).toBeGreaterThan(0);
-    expect(Number(balances) + Number(sales)).toBe(openedCents);
+    expect(checks.openedCents()).toBeGreaterThan(0);
+    expect(Number(balances) + Number(sales)).toBe(checks.openedCents());
     expect(Number(kept)).toBe(Number(sales));
     const summary = await api.call('GET', '/api/sales/summary');
     expect(summary.body.totalCents).toBe(Number(sales));
   });
 
   it('leaves nothing in the outbox and nothing in the dead-letter stream', async () => {
-    await waitFor('every outbox to drain', async () => {
-      const { rows } = await t.sql.query(`
-        SELECT (SELECT count(*) FROM orders.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL)
-             + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM sales.outbox WHERE published_at IS NULL) AS n`);
-      return Number(rows[0].n) === 0;
-    });
+    await waitForOutboxesDrained(t.sql);
     const jsm = await jetstreamManager(t.nc);
     expect((await jsm.streams.info('DLQ')).state.messages).toBe(0);
   });

@@ -10,10 +10,15 @@ import type { Api, Order } from './api.js';
 export type SagaChecks = {
   /** Every balance the checks opened, for a money-conservation check by the caller. */
   openedCents(): number;
+  /** A customer opened with this balance, counted in openedCents (for the caller's own scenarios). */
+  customer(balanceCents: number): Promise<{ id: string; balanceCents: number }>;
   completed(): Promise<Order>;
   outOfStock(): Promise<Order>;
   paymentRefused(): Promise<Order>;
-  /** `buyers` concurrent checkouts of one unit against `stock` units: exactly `stock` complete. */
+  /**
+   * `buyers` concurrent checkouts of one unit against `stock` units: exactly `stock` complete, and the product read
+   * while they run never shows fewer than zero units available.
+   */
   stockRace(buyers: number, stock: number): Promise<Order[]>;
   /** `attempts` simultaneous checkouts of one cart: one 202, the rest 409 problems, one order. */
   cartRace(attempts: number): Promise<Order>;
@@ -53,6 +58,7 @@ export function sagaChecks(api: Api): SagaChecks {
 
   return {
     openedCents: () => opened,
+    customer,
 
     async completed() {
       const ada = await customer(10_000);
@@ -108,7 +114,19 @@ export function sagaChecks(api: Api): SagaChecks {
           return cart.id;
         }),
       );
+      let watching = true;
+      const observed: number[] = [];
+      const watcher = (async () => {
+        while (watching) {
+          observed.push((await api.getProduct(widget.id)).available);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      })();
       const orders = await Promise.all((await Promise.all(carts.map((cartId) => api.checkout(cartId)))).map((id) => api.terminal(id)));
+      watching = false;
+      await watcher;
+      expect(observed.length).toBeGreaterThan(0);
+      expect(Math.min(...observed)).toBeGreaterThanOrEqual(0);
       const completed = orders.filter((order) => order.status === 'COMPLETED');
       const cancelled = orders.filter((order) => order.status === 'CANCELLED');
       expect(completed).toHaveLength(stock);
