@@ -131,7 +131,7 @@ describe('npm run bench -- --quick', () => {
         sustained: expect.any(Boolean),
         database: { statementsPerSaga: number },
       });
-      for (const name of peerProcesses[peer.name]) {
+      for (const name of peerProcesses[peer.name] ?? []) {
         expect(only.processes[name], `${peer.name}: ${name}`).toMatchObject({
           cpuPercent: number,
           cpuMsPerSaga: number,
