@@ -28,6 +28,8 @@ const HELP = `usage: npm run bench [-- options]
   --peers LIST            the same saga on other engines after jetsaga's passes, on fresh servers, same load
                           (default dbos,temporal; --quick: one low step each, shape only)
   --no-peers              jetsaga only
+  --peer-rates LIST       the peers' steps (default: --rates, after a first step of 10/s when --rates starts
+                          higher, so a peer slower than jetsaga's first step still has a sustained rate)
   --profile               run the services under node --cpu-prof during the first pass; summary in the
                           report, .cpuprofile files (flame graphs in Chrome DevTools or speedscope) in <out>/profiles
   --out DIR               where results go (default bench/results)
@@ -52,6 +54,7 @@ const { values } = parseArgs({
     'no-sync-compare': { type: 'boolean', default: false },
     peers: { type: 'string' },
     'no-peers': { type: 'boolean', default: false },
+    'peer-rates': { type: 'string' },
     profile: { type: 'boolean', default: false },
     out: { type: 'string' },
     name: { type: 'string' },
@@ -86,18 +89,16 @@ if (values.render) {
 }
 
 const quick = values.quick;
-const rates = values.rates
-  ? values.rates.split(',').map((rate) => {
-      const value = Number(rate);
-      if (!Number.isInteger(value) || value <= 0) {
-        console.error(`--rates takes positive whole numbers, got ${rate}`);
-        process.exit(2);
-      }
-      return value;
-    })
-  : quick
-    ? [10, 20]
-    : [25, 50, 100, 250, 500, 1000, 2000];
+const rateList = (name) =>
+  values[name].split(',').map((rate) => {
+    const value = Number(rate);
+    if (!Number.isInteger(value) || value <= 0) {
+      console.error(`--${name} takes positive whole numbers, got ${rate}`);
+      process.exit(2);
+    }
+    return value;
+  });
+const rates = values.rates ? rateList('rates') : quick ? [10, 20] : [25, 50, 100, 250, 500, 1000, 2000];
 const say = (message) => console.log(`[bench] ${message}`);
 const out = values.out ?? fileURLToPath(new URL('../bench/results', import.meta.url));
 const name = values.name ?? (quick ? 'quick' : 'latest');
@@ -133,8 +134,8 @@ const options = {
   maxVus: 1000,
   compareSync: !values['no-sync-compare'],
   peers,
-  // The quick form runs each peer for one low step (shape only); the full one steps them like jetsaga.
-  peerRates: quick ? rates.slice(0, 1) : rates,
+  // The quick form runs each peer for one low step (shape only); the full one steps them like jetsaga, from 10/s.
+  peerRates: values['peer-rates'] ? rateList('peer-rates') : quick ? rates.slice(0, 1) : rates[0] > 10 ? [10, ...rates] : rates,
   profile: values.profile,
   keep: values.keep,
   profileKeepDir: join(out, 'profiles'),
