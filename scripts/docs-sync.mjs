@@ -220,6 +220,46 @@ export const BLOCKS = {
     ].join('\n');
   },
 
+  /** README: jetsaga beside the same saga on the workflow engines (the bench's peers), when the report has them. */
+  'bench-peers'(report) {
+    const peers = report.peers ?? [];
+    if (peers.length === 0) {
+      return wrap(
+        'The latest report holds no peer results (it measured jetsaga alone); `npm run bench` also runs the same saga on DBOS Transact and on Temporal, same load, same machine, and reports them beside jetsaga ([bench/README.md](bench/README.md)).',
+      );
+    }
+    const engine = { dbos: 'DBOS Transact', temporal: 'Temporal' };
+    const always = passOf(report, true);
+    const headline = (steps, summary) => steps.find((step) => step.offeredPerSecond === summary?.highestSustainedRate) ?? steps[0];
+    const rowOf = (name, steps, summary, checks) => {
+      const step = headline(steps, summary);
+      return [
+        name,
+        summary?.highestSustainedRate === null || summary?.highestSustainedRate === undefined
+          ? 'none'
+          : `${count(summary.highestSustainedRate)}/s`,
+        step ? duration(step.latencyMs.p99) : '—',
+        step?.systemCpuMsPerSaga === undefined ? '—' : `${grouped(step.systemCpuMsPerSaga, 1)} ms`,
+        checks,
+      ];
+    };
+    const rows = [rowOf('jetsaga', always.steps, always.summary, 'the test suites')];
+    for (const peer of peers) {
+      const name = `${engine[peer.name] ?? peer.name}${peer.engine?.version ? ` ${peer.engine.version}` : ''}`;
+      if (peer.error) rows.push([name, 'failed', '—', '—', '—']);
+      else rows.push(rowOf(name, peer.steps, peer.summary, peer.checks?.passed ? 'passed' : 'FAILED'));
+    }
+    return [
+      'The same saga on the workflow engines, same load, same machine, same run (`bench/README.md`, "peers"):',
+      '',
+      table(
+        ['system', 'highest sustained rate', 'saga p99 there', 'CPU per saga there, whole system', 'invariant checks'],
+        ['l', 'r', 'r', 'r', 'l'],
+        rows,
+      ),
+    ].join('\n');
+  },
+
   /** docs/performance.md: the latest run in one paragraph. */
   'bench-latest'(report) {
     const always = passOf(report, true);
@@ -314,6 +354,15 @@ export const BLOCKS = {
     );
   },
 
+  /** bench/README.md: how long the latest full run took, inline. */
+  'bench-duration'(report) {
+    const peers = (report.peers ?? []).map((peer) => peer.name);
+    return (
+      `${Math.round(report.durationSeconds / 60)} minutes (${count(report.durationSeconds)} s: ${spelled(report.passes.length)} passes of ` +
+      `${[...new Set(report.passes.map((pass) => pass.steps.length))].map(spelled).join(' and ')} steps, ${peers.length > 0 ? `then ${peers.join(' and ')}` : 'no peers'})`
+    );
+  },
+
   /** docs/adr/README.md: every ADR, from the files. */
   'adr-index'(_report, context) {
     return table(
@@ -357,8 +406,8 @@ export async function syncText(text, report, context, filepath) {
   return { text: await prettier.format(replaced, { ...config, filepath }), names };
 }
 
-export async function syncAll({ root = ROOT, write = false } = {}) {
-  const report = JSON.parse(await readFile(join(root, 'bench', 'results', 'latest.json'), 'utf8'));
+export async function syncAll({ root = ROOT, write = false, reportPath = join(root, 'bench', 'results', 'latest.json') } = {}) {
+  const report = JSON.parse(await readFile(reportPath, 'utf8'));
   const context = { adrs: await readAdrs(root) };
   const results = [];
   for (const doc of DOCS) {
@@ -375,7 +424,12 @@ export async function syncAll({ root = ROOT, write = false } = {}) {
 
 async function main() {
   const check = process.argv.includes('--check');
-  const results = await syncAll({ write: !check });
+  // `--report <file>`: another report than bench/results/latest.json (to try a run's figures before keeping them).
+  const at = process.argv.indexOf('--report');
+  const results = await syncAll({
+    write: !check,
+    ...(at > 0 && process.argv[at + 1] ? { reportPath: resolve(process.argv[at + 1]) } : {}),
+  });
   for (const result of results) {
     const state = result.inSync ? 'in sync' : check ? 'OUT OF DATE' : 'rewritten';
     console.log(`${relative(ROOT, resolve(ROOT, result.doc))}: ${state} (${result.names.join(', ') || 'no generated parts'})`);
