@@ -8,7 +8,7 @@ import { cacheDir, compareVersions, type Say } from './tools.js';
 
 const run = promisify(execFile);
 
-/** The load driver and the NATS command line the benchmark uses (see shared/TOOLCHAIN.md). */
+/** The load driver and the NATS command line the benchmark uses (bench/README.md says how they are built and cached). */
 export const K6_VERSION = '1.8.1';
 export const NATSCLI_VERSION = '0.4.0';
 /** The Temporal CLI, whose development server runs the benchmark's Temporal peer (Temporal Server 1.29.1 inside). */
