@@ -39,5 +39,6 @@ COPY --from=prune --chown=0:0 /app/services ./services
 # Files owned by root and not writable by the user the process runs as.
 USER 1000:1000
 EXPOSE 8080 9464
-# exec: node is PID 1 and receives SIGTERM itself (runService drains NATS, finishes handlers, closes pools).
-CMD ["sh", "-c", "exec node services/${JETSAGA_SERVICE}/dist/main.js"]
+# exec: node is PID 1 and receives SIGTERM itself (runService drains NATS, finishes handlers, closes pools). As
+# `npm start` does, the OpenTelemetry SDK is preloaded when an OTLP endpoint is set (the charts set the same command).
+CMD ["sh", "-c", "if [ -n \"${OTEL_EXPORTER_OTLP_ENDPOINT:-}${OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:-}\" ]; then set -- --import ./packages/platform/dist/register.js; fi; exec node \"$@\" services/${JETSAGA_SERVICE}/dist/main.js"]

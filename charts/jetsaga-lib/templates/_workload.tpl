@@ -92,7 +92,13 @@ spec:
           image: {{ include "jetsaga-lib.image" . | quote }}
           imagePullPolicy: {{ include "jetsaga-lib.pullPolicy" . }}
           {{- $nodeArgs := .Values.nodeArgs | default ((.Values.global | default dict).nodeArgs) | default list }}
-          command: {{ concat (list "node") $nodeArgs (list (printf "services/%s/dist/main.js" .Values.service)) | toJson }}
+          {{- /* As `npm start` does: the OpenTelemetry SDK is preloaded whenever an OTLP endpoint is configured. */}}
+          {{- $env := .Values.env | default dict }}
+          {{- $preload := list }}
+          {{- if or (include "jetsaga-lib.otlpEndpoint" .) (hasKey $env "OTEL_EXPORTER_OTLP_ENDPOINT") (hasKey $env "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") }}
+          {{- $preload = list "--import" "./packages/platform/dist/register.js" }}
+          {{- end }}
+          command: {{ concat (list "node") $nodeArgs $preload (list (printf "services/%s/dist/main.js" .Values.service)) | toJson }}
           env:
             - name: HOST
               value: "0.0.0.0"

@@ -26,6 +26,8 @@ async function ruleGroupsInRepo(): Promise<unknown[]> {
 const charts = inject('chartsDir');
 const chart = (name: string) => join(charts, name);
 const PROFILES = { default: [], production: ['values-production.yaml'], observability: ['values-observability.yaml'] } as const;
+/** What `npm start` loads before each service (packages/devstack/src/system.ts): the OpenTelemetry SDK. */
+const PRELOAD = ['--import', './packages/platform/dist/register.js'];
 const PORTS: Record<string, number> = {
   gateway: 8080,
   order: 8081,
@@ -100,6 +102,19 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
       expect(container.readinessProbe?.httpGet, name).toEqual({ path: '/readyz', port: 'http' });
       const ports = spec<{ ports: { name: string }[] }>(find(objects, 'Service', `jetsaga-${name}`)).ports.map((port) => port.name);
       expect(ports, name).toEqual(['http', 'metrics']);
+    }
+  });
+
+  it('starts the OpenTelemetry SDK as npm start does (the preload) exactly when an OTLP endpoint is set', async () => {
+    const objects = await rendered;
+    for (const name of SERVICE_CHARTS) {
+      const container = podSpec(find(objects, 'Deployment', `jetsaga-${name}`)).containers[0]!;
+      const endpoint = container.env?.find((variable) => variable.name === 'OTEL_EXPORTER_OTLP_ENDPOINT')?.value;
+      expect(container.command, name).toEqual(
+        endpoint ? ['node', ...PRELOAD, `services/${name}/dist/main.js`] : ['node', `services/${name}/dist/main.js`],
+      );
+      if (profile === 'default') expect(endpoint, name).toBeUndefined();
+      if (profile === 'observability') expect(endpoint, name).toBe('http://jetsaga-tempo:4318');
     }
   });
 
@@ -229,6 +244,17 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
 });
 
 describe('a service chart on its own', () => {
+  it('preloads the OpenTelemetry SDK after the node options for an endpoint given as a value or as env', async () => {
+    const command = async (set: string[]) =>
+      podSpec(find(await helmTemplate(helm, chart('order'), { release: 'solo', set }), 'Deployment', 'solo-order')).containers[0]!.command;
+    const script = 'services/order/dist/main.js';
+    expect(await command([])).toEqual(['node', script]);
+    expect(await command(['nodeArgs={--watch}'])).toEqual(['node', '--watch', script]);
+    expect(await command(['otlp.endpoint=http://collector:4318', 'nodeArgs={--watch}'])).toEqual(['node', '--watch', ...PRELOAD, script]);
+    expect(await command(['global.otlp.endpoint=http://collector:4318'])).toEqual(['node', ...PRELOAD, script]);
+    expect(await command(['env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://collector:4318/v1/traces'])).toEqual(['node', ...PRELOAD, script]);
+  });
+
   it('renders a complete service with the NetworkPolicy and ServiceMonitor switched on by values', async () => {
     const objects = await helmTemplate(helm, chart('payment'), {
       release: 'solo',

@@ -38,6 +38,7 @@ export function find(objects: KubeObject[], kind: string, name: string): KubeObj
 export type Container = {
   name: string;
   image: string;
+  command?: string[];
   ports?: { name: string; containerPort: number }[];
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
   livenessProbe?: { httpGet?: { path: string; port: string } };

@@ -156,7 +156,18 @@ describe('the Dockerfile (read, not built: no registry and no base image here)',
     expect(runtime).toMatch(/^\$\{NODE_IMAGE\} AS runtime/);
     expect(runtime).toMatch(/^USER 1000:1000$/m);
     expect(runtime).not.toMatch(/^RUN /m);
-    expect(runtime).toMatch(/^CMD \["sh", "-c", "exec node services\/\$\{JETSAGA_SERVICE\}\/dist\/main\.js"\]$/m);
+    // One exec-ed node, with the OpenTelemetry preload exactly when an OTLP endpoint is set (as the charts do).
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(runtime)?.[1] ?? '[]') as string[];
+    expect(cmd.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(cmd[2]).toMatch(/exec node "\$@" services\/\$\{JETSAGA_SERVICE\}\/dist\/main\.js$/);
+    const bin = await mkdtemp(join(tmpdir(), 'jetsaga-cmd-'));
+    await writeFile(join(bin, 'node'), '#!/bin/sh\necho node "$@"\n', { mode: 0o755 });
+    const started = async (env: Record<string, string>) =>
+      (await run('/bin/sh', ['-c', cmd[2]!], { env: { PATH: `${bin}:/usr/bin:/bin`, JETSAGA_SERVICE: 'order', ...env } })).stdout.trim();
+    expect(await started({})).toBe('node services/order/dist/main.js');
+    const preloaded = 'node --import ./packages/platform/dist/register.js services/order/dist/main.js';
+    expect(await started({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toBe(preloaded);
+    expect(await started({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' })).toBe(preloaded);
     const objects = await helmTemplate(helm, join(charts, 'order'));
     const pod = podSpec(objects.find((object) => object.kind === 'Deployment')!);
     expect(pod.securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 1000 });
