@@ -474,8 +474,10 @@ async function runPeer(name, shared) {
         'bench driver': { root: process.pid },
       }),
     };
-    say(`${name}: warm-up, ${options.warmupRate}/s for ${options.warmupSeconds} s`);
-    await step(ctx, options.warmupRate, options.warmupSeconds, { record: false });
+    // Warm-up no faster than the first step: a peer slower than jetsaga would start its first step behind.
+    const warmupRate = Math.max(1, Math.min(options.warmupRate, options.peerRates[0] ?? options.warmupRate));
+    say(`${name}: warm-up, ${warmupRate}/s for ${options.warmupSeconds} s`);
+    await step(ctx, warmupRate, options.warmupSeconds, { record: false });
     const steps = [];
     for (const rate of options.peerRates) {
       say(`${name}: ${rate} shoppers/s for ${options.stepSeconds} s`);
