@@ -523,8 +523,8 @@ export async function runBench(options, say) {
         rawRows: options.rawRows,
         tracing: process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? 'on' : 'off',
         logLevel: process.env.LOG_LEVEL ?? 'info',
-        peers: options.peers,
-        peerRates: options.peers.length > 0 ? options.peerRates : [],
+        peers: options.peers ?? [],
+        peerRates: (options.peers ?? []).length > 0 ? options.peerRates : [],
       },
       passes,
     };
@@ -539,7 +539,7 @@ export async function runBench(options, say) {
       };
     }
     report.objectives = objectives(report);
-    if (options.peers.length > 0) {
+    if ((options.peers ?? []).length > 0) {
       // The peers after jetsaga's passes, each on servers of its own: jetsaga's Postgres is stopped first.
       await postgres.stop();
       postgresStopped = true;
