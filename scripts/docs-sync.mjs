@@ -142,6 +142,63 @@ function sagaLevelSentence(report) {
   return `At the saga level the default setting completed ${rate(d.peakDefault)} sagas/s at its peak against ${rate(d.peakAlways)} with \`always\` (${Math.round(Math.abs(change - 1) * 100)}% ${more}); ${sustained}.`;
 }
 
+/** The peers against jetsaga: ratios, where the CPU goes, memory, checks, and what happens past each one's limit. */
+function peerReading(report, always, peers, engine, headline) {
+  const OUTSIDE = ['bench driver', 'k6'];
+  const inside = (step) => Object.entries(step?.processes ?? {}).filter(([name]) => !OUTSIDE.includes(name));
+  const name = (peer) => engine[peer.name] ?? peer.name;
+  const working = peers.filter((peer) => !peer.error && peer.steps?.length > 0);
+  const parts = [];
+  const ratios = working
+    .filter((peer) => peer.ratios)
+    .map((peer) => {
+      const r = peer.ratios;
+      return (
+        `jetsaga / ${name(peer)} is ${grouped(r.sustainedRateJetsagaVsPeer, 2)}x the highest sustained rate and ${grouped(r.cpuMsPerSagaJetsagaVsPeer, 2)}x the CPU per saga ` +
+        `(${grouped(r.jetsagaCpuMsPerSaga, 1)} against ${grouped(r.peerCpuMsPerSaga, 1)} ms at ${count(r.cpuComparedAtOfferedPerSecond)} offered/s${r.cpuComparedAtSustainedRate ? ', a rate both sustained' : `, which ${name(peer)} did not sustain`})`
+      );
+    });
+  if (ratios.length > 0) parts.push(`Read beside the peers: ${ratios.join('; ')}.`);
+  const at = working.find((peer) => peer.ratios)?.ratios.cpuComparedAtOfferedPerSecond;
+  if (at !== undefined) {
+    const cpu = (step) =>
+      inside(step)
+        .filter(([, process]) => process.cpuMsPerSaga !== undefined)
+        .sort(([, a], [, b]) => b.cpuMsPerSaga - a.cpuMsPerSaga)
+        .map(([process, figures]) => `${process} ${grouped(figures.cpuMsPerSaga, 1)} ms`)
+        .join(', ');
+    const mine = always.steps.find((step) => step.offeredPerSecond === at);
+    const theirs = working.map((peer) => [peer, peer.steps.find((step) => step.offeredPerSecond === at)]).filter(([, step]) => step);
+    const statements = (step) =>
+      step?.database?.statementsPerSaga !== undefined ? ` (Postgres ${grouped(step.database.statementsPerSaga, 0)} statements)` : '';
+    if (mine) {
+      parts.push(
+        `CPU per saga at ${count(at)}/s: jetsaga: ${cpu(mine)}${statements(mine)}; ${theirs.map(([peer, step]) => `${name(peer)}: ${cpu(step)}${statements(step)}`).join('; ')}.`,
+      );
+    }
+  }
+  const rss = (steps, summary) => {
+    const list = inside(headline(steps, summary)).filter(([, process]) => process.peakMemoryMb !== undefined);
+    return `${count(list.reduce((sum, [, process]) => sum + process.peakMemoryMb, 0))} MB over ${spelled(list.length)} processes`;
+  };
+  parts.push(
+    `Peak RSS at each system's highest sustained rate: jetsaga ${rss(always.steps, always.summary)}, ${working.map((peer) => `${name(peer)} ${rss(peer.steps, peer.summary)}`).join(', ')}.`,
+  );
+  const checked = working.map((peer) => `${name(peer)} ${peer.checks?.passed ? 'passed' : 'FAILED'}`);
+  if (checked.length > 0) parts.push(`Invariant checks (stock, money, every order ended, compensation probes): ${checked.join(', ')}.`);
+  const past = working
+    .map((peer) => [peer, peer.steps.find((step) => !step.sustained)])
+    .filter(([, step]) => step)
+    .map(
+      ([peer, step]) =>
+        `${name(peer)} completed ${rate(step.completedPerSecond)} sagas/s at ${count(step.offeredPerSecond)} offered (p50 ${duration(step.latencyMs.p50)})`,
+    );
+  if (past.length > 0) parts.push(`Past its highest sustained rate, ${past.join('; ')}.`);
+  const failed = peers.filter((peer) => peer.error).map(name);
+  if (failed.length > 0) parts.push(`Failed in this run: ${failed.join(', ')} (the report has the error).`);
+  return parts.join(' ');
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The generated parts
 
@@ -257,6 +314,8 @@ export const BLOCKS = {
         ['l', 'r', 'r', 'r', 'l'],
         rows,
       ),
+      '',
+      wrap(peerReading(report, always, peers, engine, headline)),
     ].join('\n');
   },
 
