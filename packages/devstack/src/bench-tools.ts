@@ -1,10 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cachedTool, go as goTool } from './go-build.js';
-import { cacheDir, compareVersions, type Say } from './tools.js';
+import { cachedTool, go as goTool, goToolModule } from './go-build.js';
+import { compareVersions, type Say } from './tools.js';
 
 const run = promisify(execFile);
 
@@ -23,46 +21,18 @@ async function reportedVersion(bin: string, args: string[]): Promise<string | un
   }
 }
 
-function go(args: string[], cwd: string | undefined, env: NodeJS.ProcessEnv = {}): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('go', args, { cwd, env: { ...process.env, CGO_ENABLED: '0', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    child.once('error', (error) => reject(new Error('Go is needed to build the benchmark tools (k6, natscli)', { cause: error })));
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go ${args.join(' ')} exited with ${code}:\n${stderr}`))));
-  });
-}
-
-/**
- * `<cache>/tools/<name>-<version>/<bin>`, built once into a staging directory that is renamed into place, so an
- * interrupted or concurrent build never leaves half a binary behind.
- */
-async function cached(name: string, version: string, bin: string, say: Say, expected: string, build: (staging: string) => Promise<void>) {
-  const dir = join(cacheDir(), 'tools', `${name}-${version}`);
-  const target = join(dir, bin);
-  if (existsSync(target)) return target;
-  await mkdir(dir, { recursive: true });
-  const staging = await mkdtemp(join(dir, '.build-'));
-  say(`building ${name} v${version} with Go into ${dir} (once per machine, ${expected})`);
-  try {
-    await build(staging);
-    await rename(join(staging, bin), target).catch((error) => {
-      if (!existsSync(target)) throw error;
-    });
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-  return target;
-}
-
 /** k6: K6_BIN, else a k6 on PATH of the pinned minor version, else the pinned version built with Go (about 50 s). */
 export async function ensureK6(say: Say = () => undefined): Promise<string> {
   if (process.env.K6_BIN) return process.env.K6_BIN;
   const onPath = await reportedVersion('k6', ['version']);
   if (onPath && compareVersions(onPath, K6_VERSION) >= 0 && onPath.split('.')[0] === K6_VERSION.split('.')[0]) return 'k6';
-  return cached('k6', K6_VERSION, 'k6', say, 'about 1 min', (staging) =>
-    go(['install', `go.k6.io/k6@v${K6_VERSION}`], undefined, { GOBIN: staging }),
-  );
+  return cachedTool({
+    name: 'k6',
+    version: K6_VERSION,
+    say,
+    expected: 'about 1 min',
+    build: (staging) => goTool(['install', `go.k6.io/k6@v${K6_VERSION}`], { env: { GOBIN: staging } }).then(() => undefined),
+  });
 }
 
 /**
@@ -71,14 +41,20 @@ export async function ensureK6(say: Say = () => undefined): Promise<string> {
  */
 export async function ensureNatsCli(say: Say = () => undefined): Promise<string> {
   if (process.env.NATS_CLI_BIN) return process.env.NATS_CLI_BIN;
-  return cached('natscli', NATSCLI_VERSION, 'nats', say, 'about 30 s', async (staging) => {
-    await writeFile(
-      join(staging, 'go.mod'),
-      `module jetsaga.local/natscli-build\n\ngo 1.24\n\nrequire github.com/nats-io/natscli v${NATSCLI_VERSION}\n`,
-    );
-    await writeFile(join(staging, 'tools.go'), '//go:build tools\n\npackage tools\n\nimport _ "github.com/nats-io/natscli/nats"\n');
-    await go(['mod', 'tidy'], staging);
-    await go(['build', '-o', join(staging, 'nats'), 'github.com/nats-io/natscli/nats'], staging);
+  return cachedTool({
+    name: 'natscli',
+    version: NATSCLI_VERSION,
+    bin: 'nats',
+    say,
+    expected: 'about 30 s',
+    build: async (staging) => {
+      await goToolModule(staging, {
+        module: 'jetsaga.local/natscli-build',
+        requires: [`github.com/nats-io/natscli v${NATSCLI_VERSION}`],
+        imports: ['github.com/nats-io/natscli/nats'],
+      });
+      await goTool(['build', '-o', join(staging, 'nats'), 'github.com/nats-io/natscli/nats'], { cwd: staging });
+    },
   });
 }
 

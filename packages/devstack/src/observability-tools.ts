@@ -1,8 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { cachedTool, go as goTool, goToolModule, toolDir } from './go-build.js';
 import { cacheDir, compareVersions, type Say } from './tools.js';
 
 const run = promisify(execFile);
@@ -11,10 +12,6 @@ const run = promisify(execFile);
 export const JAEGER_VERSION = '1.76.0';
 /** Debian 12's Prometheus; anything from 2.40 on has the API and promtool features the checks use. */
 export const PROMETHEUS_MINIMUM = '2.40.0';
-
-function toolDir(name: string, version: string): string {
-  return join(cacheDir(), 'tools', `${name}-${version}`);
-}
 
 async function output(bin: string, args: string[]): Promise<string | undefined> {
   try {
@@ -52,45 +49,25 @@ function spawnChecked(command: string, args: string[], options: { cwd?: string; 
  */
 export async function ensureJaeger(say: Say = () => undefined): Promise<string> {
   if (process.env.JAEGER_BIN) return process.env.JAEGER_BIN;
-  const dir = toolDir('jaeger', JAEGER_VERSION);
-  const bin = join(dir, 'jaeger');
-  if (existsSync(bin)) return bin;
-  say(`building jaeger v${JAEGER_VERSION} with Go into ${dir} (once per machine, about 3 min)`);
-  await mkdir(dir, { recursive: true });
-  const staging = await mkdtemp(join(dir, '.build-'));
-  try {
-    await writeFile(
-      join(staging, 'go.mod'),
-      [
-        'module jetsaga.local/jaeger-build',
-        '',
-        'go 1.24',
-        '',
-        `require github.com/jaegertracing/jaeger v${JAEGER_VERSION}`,
-        '',
+  return cachedTool({
+    name: 'jaeger',
+    version: JAEGER_VERSION,
+    say,
+    expected: 'about 3 min',
+    build: async (staging) => {
+      // The checksum database has no entries for these module paths here; the proxy still serves them.
+      const env = { GOFLAGS: '-mod=mod', GONOSUMDB: 'go.opentelemetry.io/collector,github.com/open-telemetry' };
+      await goToolModule(staging, {
+        module: 'jetsaga.local/jaeger-build',
+        requires: [`github.com/jaegertracing/jaeger v${JAEGER_VERSION}`],
+        imports: ['github.com/jaegertracing/jaeger/cmd/jaeger'],
         // The one replace line of Jaeger's own go.mod; without it the module graph does not resolve.
-        'replace github.com/Shopify/sarama => github.com/Shopify/sarama v1.33.0',
-        '',
-      ].join('\n'),
-    );
-    await writeFile(
-      join(staging, 'tools.go'),
-      '//go:build tools\n\npackage tools\n\nimport _ "github.com/jaegertracing/jaeger/cmd/jaeger"\n',
-    );
-    // The checksum database has no entries for these module paths here; the proxy still serves them.
-    const env = { CGO_ENABLED: '0', GOFLAGS: '-mod=mod', GONOSUMDB: 'go.opentelemetry.io/collector,github.com/open-telemetry' };
-    await spawnChecked('go', ['mod', 'tidy', '-e'], { cwd: staging, env }, 'resolving jaeger');
-    await spawnChecked(
-      'go',
-      ['build', '-o', join(staging, 'jaeger'), 'github.com/jaegertracing/jaeger/cmd/jaeger'],
-      { cwd: staging, env },
-      'building jaeger',
-    );
-    await rename(join(staging, 'jaeger'), bin);
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-  return bin;
+        replaces: ['replace github.com/Shopify/sarama => github.com/Shopify/sarama v1.33.0'],
+        tidy: { args: ['-e'], env },
+      });
+      await goTool(['build', '-o', join(staging, 'jaeger'), 'github.com/jaegertracing/jaeger/cmd/jaeger'], { cwd: staging, env });
+    },
+  });
 }
 
 export type PrometheusTools = { prometheus: string; promtool: string; version: string };
