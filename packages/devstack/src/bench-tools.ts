@@ -1,10 +1,6 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { cachedTool, go as goTool, goToolModule } from './go-build.js';
+import { cachedTool, go, goInstalled, goToolModule, toolVersion } from './go-build.js';
 import { compareVersions, type Say } from './tools.js';
-
-const run = promisify(execFile);
 
 /** The load driver and the NATS command line the benchmark uses (bench/README.md says how they are built and cached). */
 export const K6_VERSION = '1.8.1';
@@ -12,27 +8,12 @@ export const NATSCLI_VERSION = '0.4.0';
 /** The Temporal CLI, whose development server runs the benchmark's Temporal peer (Temporal Server 1.29.1 inside). */
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 
-async function reportedVersion(bin: string, args: string[]): Promise<string | undefined> {
-  try {
-    const { stdout, stderr } = await run(bin, args, { timeout: 20_000 });
-    return /v?(\d+\.\d+\.\d+)/.exec(stdout + stderr)?.[1];
-  } catch {
-    return undefined;
-  }
-}
-
 /** k6: K6_BIN, else a k6 on PATH of the pinned minor version, else the pinned version built with Go (about 50 s). */
 export async function ensureK6(say: Say = () => undefined): Promise<string> {
   if (process.env.K6_BIN) return process.env.K6_BIN;
-  const onPath = await reportedVersion('k6', ['version']);
+  const onPath = await toolVersion('k6', ['version']);
   if (onPath && compareVersions(onPath, K6_VERSION) >= 0 && onPath.split('.')[0] === K6_VERSION.split('.')[0]) return 'k6';
-  return cachedTool({
-    name: 'k6',
-    version: K6_VERSION,
-    say,
-    expected: 'about 1 min',
-    build: (staging) => goTool(['install', `go.k6.io/k6@v${K6_VERSION}`], { env: { GOBIN: staging } }).then(() => undefined),
-  });
+  return goInstalled({ name: 'k6', version: K6_VERSION, pkg: 'go.k6.io/k6', say, expected: 'about 1 min' });
 }
 
 /**
@@ -53,7 +34,7 @@ export async function ensureNatsCli(say: Say = () => undefined): Promise<string>
         requires: [`github.com/nats-io/natscli v${NATSCLI_VERSION}`],
         imports: ['github.com/nats-io/natscli/nats'],
       });
-      await goTool(['build', '-o', join(staging, 'nats'), 'github.com/nats-io/natscli/nats'], { cwd: staging });
+      await go(['build', '-o', join(staging, 'nats'), 'github.com/nats-io/natscli/nats'], { cwd: staging });
     },
   });
 }
@@ -65,19 +46,15 @@ export async function ensureNatsCli(say: Say = () => undefined): Promise<string>
  */
 export async function ensureTemporalCli(say: Say = () => undefined): Promise<string> {
   if (process.env.TEMPORAL_CLI_BIN) return process.env.TEMPORAL_CLI_BIN;
-  const onPath = await reportedVersion('temporal', ['--version']);
+  const onPath = await toolVersion('temporal', ['--version']);
   const [major] = TEMPORAL_CLI_VERSION.split('.');
   if (onPath && compareVersions(onPath, TEMPORAL_CLI_VERSION) >= 0 && onPath.split('.')[0] === major) return 'temporal';
-  return cachedTool({
+  return goInstalled({
     name: 'temporal',
     version: TEMPORAL_CLI_VERSION,
+    pkg: 'github.com/temporalio/cli/cmd/temporal',
+    ldflags: `-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
     say,
     expected: 'about 5 min',
-    build: async (staging) => {
-      const stamp = `-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`;
-      await goTool(['install', '-ldflags', stamp, `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`], {
-        env: { GOBIN: staging },
-      });
-    },
   });
 }

@@ -1,8 +1,11 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 export type Say = (message: string) => void;
 
@@ -116,4 +119,42 @@ export async function goToolModule(dir: string, spec: GoModuleSpec): Promise<voi
   const tools = ['//go:build tools', '', 'package tools', '', 'import (', ...spec.imports.map((path) => `\t_ "${path}"`), ')', ''];
   await writeFile(join(dir, 'tools.go'), tools.join('\n'));
   await go(['mod', 'tidy', ...(spec.tidy?.args ?? [])], { cwd: dir, env: spec.tidy?.env });
+}
+
+/** What `bin args` printed (stdout and stderr), or undefined when it cannot run: how a tool on PATH is recognised. */
+export async function toolOutput(bin: string, args: string[]): Promise<string | undefined> {
+  try {
+    const { stdout, stderr } = await execFileAsync(bin, args, { timeout: 20_000 });
+    return stdout + stderr;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first `x.y.z` in a tool's version output. */
+export function semver(output: string | undefined): string | undefined {
+  return output ? /v?(\d+\.\d+\.\d+)/.exec(output)?.[1] : undefined;
+}
+
+/** The version a tool reports (`bin args`), or undefined when it is missing. */
+export async function toolVersion(bin: string, args: string[]): Promise<string | undefined> {
+  return semver(await toolOutput(bin, args));
+}
+
+export type GoInstallOptions = Omit<CachedToolOptions, 'build'> & {
+  /** The package to `go install`, without the version. */
+  pkg: string;
+  /** `-ldflags` for the build (a version stamp, say). */
+  ldflags?: string;
+};
+
+/** A tool that `go install <pkg>@v<version>` builds, cached as cachedTool does. */
+export function goInstalled(options: GoInstallOptions): Promise<string> {
+  const { pkg, ldflags, ...tool } = options;
+  return cachedTool({
+    ...tool,
+    build: async (staging) => {
+      await go(['install', ...(ldflags ? ['-ldflags', ldflags] : []), `${pkg}@v${options.version}`], { env: { GOBIN: staging } });
+    },
+  });
 }

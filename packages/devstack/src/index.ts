@@ -8,7 +8,7 @@ export {
   startPrometheus,
 } from './observability-servers.js';
 export { ensureJaeger, ensurePrometheus, JAEGER_VERSION, PROMETHEUS_MINIMUM, type PrometheusTools } from './observability-tools.js';
-export { cachedTool, go, goToolModule, runTool, ToolBuildError } from './go-build.js';
+export { cachedTool, go, goInstalled, goToolModule, runTool, semver, ToolBuildError, toolOutput, toolVersion } from './go-build.js';
 export { freePort, isPortFree, preferredPort, waitFor } from './ports.js';
 export { terminate } from './process.js';
 export { type PostgresOptions, type PostgresServer, startPostgres } from './postgres.js';

@@ -1,30 +1,14 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { cachedTool, go as goTool, goToolModule, toolDir } from './go-build.js';
+import { cachedTool, go, goToolModule, semver, toolDir, toolOutput } from './go-build.js';
 import { cacheDir, compareVersions, type Say } from './tools.js';
-
-const run = promisify(execFile);
 
 /** Jaeger v2 stands in for Tempo on a machine: same OTLP in, and an HTTP API to read a trace back. */
 export const JAEGER_VERSION = '1.76.0';
 /** Debian 12's Prometheus; anything from 2.40 on has the API and promtool features the checks use. */
 export const PROMETHEUS_MINIMUM = '2.40.0';
-
-async function output(bin: string, args: string[]): Promise<string | undefined> {
-  try {
-    const { stdout, stderr } = await run(bin, args, { timeout: 20_000 });
-    return stdout + stderr;
-  } catch {
-    return undefined;
-  }
-}
-
-function semver(text: string | undefined): string | undefined {
-  return text ? /(\d+\.\d+\.\d+)/.exec(text)?.[1] : undefined;
-}
 
 function spawnChecked(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv }, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -65,7 +49,7 @@ export async function ensureJaeger(say: Say = () => undefined): Promise<string> 
         replaces: ['replace github.com/Shopify/sarama => github.com/Shopify/sarama v1.33.0'],
         tidy: { args: ['-e'], env },
       });
-      await goTool(['build', '-o', join(staging, 'jaeger'), 'github.com/jaegertracing/jaeger/cmd/jaeger'], { cwd: staging, env });
+      await go(['build', '-o', join(staging, 'jaeger'), 'github.com/jaegertracing/jaeger/cmd/jaeger'], { cwd: staging, env });
     },
   });
 }
@@ -73,7 +57,7 @@ export async function ensureJaeger(say: Say = () => undefined): Promise<string> 
 export type PrometheusTools = { prometheus: string; promtool: string; version: string };
 
 async function prometheusVersion(bin: string): Promise<string | undefined> {
-  return semver(await output(bin, ['--version']));
+  return semver(await toolOutput(bin, ['--version']));
 }
 
 /**
@@ -87,7 +71,7 @@ export async function ensurePrometheus(say: Say = () => undefined): Promise<Prom
     return { prometheus: process.env.PROMETHEUS_BIN, promtool: process.env.PROMTOOL_BIN, version };
   }
   const onPath = await prometheusVersion('prometheus');
-  if (onPath && compareVersions(onPath, PROMETHEUS_MINIMUM) >= 0 && (await output('promtool', ['--version']))) {
+  if (onPath && compareVersions(onPath, PROMETHEUS_MINIMUM) >= 0 && (await toolOutput('promtool', ['--version']))) {
     return { prometheus: 'prometheus', promtool: 'promtool', version: onPath };
   }
   const cached = await cachedPrometheus();
@@ -138,7 +122,7 @@ async function cachedPrometheus(): Promise<PrometheusTools | undefined> {
 }
 
 async function aptCandidate(name: string): Promise<string | undefined> {
-  const policy = await output('apt-cache', ['policy', name]);
+  const policy = await toolOutput('apt-cache', ['policy', name]);
   const candidate = policy && /Candidate:\s*(\S+)/.exec(policy)?.[1];
   return candidate && candidate !== '(none)' ? candidate : undefined;
 }

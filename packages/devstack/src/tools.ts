@@ -1,10 +1,6 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { cachedTool, go, type Say, ToolBuildError } from './go-build.js';
+import { goInstalled, type Say, semver, ToolBuildError, toolVersion } from './go-build.js';
 
 export { cacheDir, type Say } from './go-build.js';
-
-const run = promisify(execFile);
 
 export const NATS_SERVER_VERSION = '2.15.2';
 /**
@@ -33,16 +29,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 export function parseNatsServerVersion(output: string): string | undefined {
-  return /v?(\d+\.\d+\.\d+)/.exec(output)?.[1];
-}
-
-async function versionOf(bin: string): Promise<string | undefined> {
-  try {
-    const { stdout, stderr } = await run(bin, ['--version'], { timeout: 10_000 });
-    return parseNatsServerVersion(stdout + stderr);
-  } catch {
-    return undefined;
-  }
+  return semver(output);
 }
 
 /**
@@ -53,30 +40,26 @@ async function versionOf(bin: string): Promise<string | undefined> {
 export async function ensureNatsServer(say: Say = () => undefined): Promise<string> {
   const given = process.env.NATS_SERVER_BIN;
   if (given) {
-    const version = await versionOf(given);
+    const version = await toolVersion(given, ['--version']);
     if (version) checkNatsServerVersion(version, `NATS_SERVER_BIN (${given})`);
     return given;
   }
-  const onPath = await versionOf('nats-server');
+  const onPath = await toolVersion('nats-server', ['--version']);
   if (onPath && compareVersions(onPath, NATS_SERVER_MINIMUM) >= 0) return 'nats-server';
   if (onPath) say(`nats-server ${onPath} on PATH is older than ${NATS_SERVER_MINIMUM}: using the pinned v${NATS_SERVER_VERSION}`);
-  return cachedTool({
+  return goInstalled({
     name: 'nats-server',
     version: NATS_SERVER_VERSION,
+    pkg: 'github.com/nats-io/nats-server/v2',
     say,
     expected: 'about 30 s',
-    build: async (staging) => {
-      await go(['install', `github.com/nats-io/nats-server/v2@v${NATS_SERVER_VERSION}`], { env: { GOBIN: staging } }).catch(
-        (error: unknown) => {
-          // No Go at all: say what else would do.
-          if (error instanceof ToolBuildError && error.cause) {
-            throw new ToolBuildError(`Go is needed to build nats-server (or put nats-server >= ${NATS_SERVER_MINIMUM} on PATH)`, {
-              cause: error,
-            });
-          }
-          throw error;
-        },
-      );
-    },
+  }).catch((error: unknown) => {
+    // No Go at all: say what else would do.
+    if (error instanceof ToolBuildError && error.cause) {
+      throw new ToolBuildError(`Go is needed to build nats-server (or put nats-server >= ${NATS_SERVER_MINIMUM} on PATH)`, {
+        cause: error,
+      });
+    }
+    throw error;
   });
 }

@@ -4,7 +4,19 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cacheDir, cachedTool, compareVersions, go, goToolModule, runTool, type Say, ToolBuildError } from '@jetsaga/devstack';
+import {
+  cacheDir,
+  cachedTool,
+  compareVersions,
+  go,
+  goInstalled,
+  goToolModule,
+  runTool,
+  type Say,
+  semver,
+  ToolBuildError,
+  toolOutput,
+} from '@jetsaga/devstack';
 
 const run = promisify(execFile);
 
@@ -36,19 +48,6 @@ const HOST_PACKAGES = [
   'openssl',
 ];
 
-async function versionLine(bin: string, args: string[]): Promise<string | undefined> {
-  try {
-    const { stdout, stderr } = await run(bin, args, { timeout: 20_000 });
-    return stdout + stderr;
-  } catch {
-    return undefined;
-  }
-}
-
-function semver(output: string | undefined): string | undefined {
-  return output ? /v?(\d+\.\d+\.\d+)/.exec(output)?.[1] : undefined;
-}
-
 /** Same major and minor: patch releases are interchangeable for what the checks do. */
 function sameMinor(found: string | undefined, wanted: string): boolean {
   if (!found) return false;
@@ -77,17 +76,9 @@ export async function ensureHostPackages(say: Say = () => undefined): Promise<vo
 /** helm: HELM_BIN, else a v3 helm on PATH, else the pinned version built with `go install` (about 50 s). */
 export async function ensureHelm(say: Say = () => undefined): Promise<string> {
   if (process.env.HELM_BIN) return process.env.HELM_BIN;
-  const onPath = semver(await versionLine('helm', ['version', '--short']));
+  const onPath = semver(await toolOutput('helm', ['version', '--short']));
   if (onPath?.startsWith('3.') && compareVersions(onPath, '3.14.0') >= 0) return 'helm';
-  return cachedTool({
-    name: 'helm',
-    version: HELM_VERSION,
-    say,
-    expected: 'about 1 min',
-    build: async (staging) => {
-      await go(['install', `helm.sh/helm/v3/cmd/helm@v${HELM_VERSION}`], { env: { GOBIN: staging } });
-    },
-  });
+  return goInstalled({ name: 'helm', version: HELM_VERSION, pkg: 'helm.sh/helm/v3/cmd/helm', say, expected: 'about 1 min' });
 }
 
 /** etcd: ETCD_BIN, KUBEBUILDER_ASSETS, a 3.6 etcd on PATH, else built from a throwaway module (about 30 s). */
@@ -95,7 +86,7 @@ export async function ensureEtcd(say: Say = () => undefined): Promise<string> {
   if (process.env.ETCD_BIN) return process.env.ETCD_BIN;
   const candidates = [process.env.KUBEBUILDER_ASSETS && join(process.env.KUBEBUILDER_ASSETS, 'etcd'), 'etcd'].filter(Boolean) as string[];
   for (const candidate of candidates) {
-    if (sameMinor(semver(await versionLine(candidate, ['--version'])), ETCD_VERSION)) return candidate;
+    if (sameMinor(semver(await toolOutput(candidate, ['--version'])), ETCD_VERSION)) return candidate;
   }
   return cachedTool({
     name: 'etcd',
@@ -196,7 +187,7 @@ export async function ensureKubeApiserver(say: Say = () => undefined): Promise<s
   if (process.env.KUBE_APISERVER_BIN) return process.env.KUBE_APISERVER_BIN;
   if (process.env.KUBEBUILDER_ASSETS) {
     const candidate = join(process.env.KUBEBUILDER_ASSETS, 'kube-apiserver');
-    if (sameMinor(semver(await versionLine(candidate, ['--version'])), KUBERNETES_VERSION)) return candidate;
+    if (sameMinor(semver(await toolOutput(candidate, ['--version'])), KUBERNETES_VERSION)) return candidate;
   }
   return ensureKubernetesComponent('kube-apiserver', say);
 }
@@ -207,7 +198,7 @@ export async function ensureKubeApiserver(say: Say = () => undefined): Promise<s
  */
 export async function ensureKubectl(say: Say = () => undefined): Promise<string> {
   if (process.env.KUBECTL_BIN) return process.env.KUBECTL_BIN;
-  const output = (await versionLine('kubectl', ['version', '--client'])) ?? '';
+  const output = (await toolOutput('kubectl', ['version', '--client'])) ?? '';
   const minor = /Client Version: v1\.(\d+)\./.exec(output)?.[1];
   const wanted = Number(KUBERNETES_VERSION.split('.')[1]);
   if (minor !== undefined && Math.abs(Number(minor) - wanted) <= 1) return 'kubectl';
@@ -216,15 +207,7 @@ export async function ensureKubectl(say: Say = () => undefined): Promise<string>
 
 /** A static CoreDNS (CGO off: the image has no libc). */
 export async function ensureCoreDns(say: Say = () => undefined): Promise<string> {
-  return cachedTool({
-    name: 'coredns',
-    version: COREDNS_VERSION,
-    say,
-    expected: 'about 1 min',
-    build: async (staging) => {
-      await go(['install', `github.com/coredns/coredns@v${COREDNS_VERSION}`], { env: { GOBIN: staging } });
-    },
-  });
+  return goInstalled({ name: 'coredns', version: COREDNS_VERSION, pkg: 'github.com/coredns/coredns', say, expected: 'about 1 min' });
 }
 
 /** The pod sandbox's pause process, from the k8s.io/kubernetes sources, linked statically (no image to pull). */

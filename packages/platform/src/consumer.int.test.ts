@@ -1,5 +1,5 @@
 import { type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
-import { createEvent, type DomainEvent, EVENTS_STREAM, eventSubject, eventTypeFilter, uuidv7 } from '@jetsaga/events';
+import { type DomainEvent, EVENTS_STREAM, eventSubject, eventTypeFilter, uuidv7 } from '@jetsaga/events';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EventConsumer } from './consumer.js';
@@ -7,26 +7,11 @@ import { PermanentError } from './errors.js';
 import { createLogger } from './log.js';
 import { connectNats, ensureTopology, type NatsConnection } from './nats.js';
 import { decodeEvent } from './service.js';
+import { orderCompleted } from './events.fixture.js';
 
 let nats: NatsServer;
 let nc: NatsConnection;
 const log = createLogger('consumer-test', 'silent');
-
-function completed(): DomainEvent {
-  const orderId = uuidv7();
-  return createEvent(
-    'OrderCompleted',
-    orderId,
-    { orderId },
-    {
-      id: uuidv7(),
-      occurredAt: new Date().toISOString(),
-      correlationId: uuidv7(),
-      causationId: 'consumer-test',
-      actor: 'test',
-    },
-  );
-}
 
 async function publish(event: DomainEvent): Promise<void> {
   await jetstream(nc).publish(eventSubject(event.aggregateType, event.aggregateId, event.type), JSON.stringify(event), { msgID: event.id });
@@ -56,7 +41,7 @@ afterAll(async () => {
 
 describe('event consumer', () => {
   it('retries a transient failure on its backoff schedule, then succeeds', async () => {
-    const event = completed();
+    const event = orderCompleted('consumer-test');
     const attempts: number[] = [];
     const consumer = new EventConsumer({
       nc,
@@ -77,7 +62,7 @@ describe('event consumer', () => {
   });
 
   it('runs the default schedule in full: redelivered after 1 s, 5 s, 30 s and 60 s, dead-lettered after the fifth attempt', async () => {
-    const event = completed();
+    const event = orderCompleted('consumer-test');
     // The server keeps the time: every delay the schedule asks for reaches it fifty times shorter, so the whole schedule
     // (96 s) runs in about two seconds, and the gaps between deliveries show the server honoured each delay.
     const COMPRESSION = 50;
@@ -138,7 +123,7 @@ describe('event consumer', () => {
     const js = jetstream(nc);
     await js.publish(`events.order.${uuidv7()}.OrderCompleted`, 'this is not json');
     await js.publish(`events.order.${uuidv7()}.OrderCompleted`, JSON.stringify({ type: 'OrderCompleted', schemaVersion: 7 }));
-    const good = completed();
+    const good = orderCompleted('consumer-test');
     await publish(good);
     await waitFor('the good event to be handled', async () => handled.includes(good.id), 20_000);
     const dead = await waitFor('two dead letters', async () => {
@@ -153,8 +138,8 @@ describe('event consumer', () => {
   });
 
   it('dead-letters a permanent error at once, and a transient one after its last attempt, with the error', async () => {
-    const permanent = completed();
-    const transient = completed();
+    const permanent = orderCompleted('consumer-test');
+    const transient = orderCompleted('consumer-test');
     const seen: Array<[string, number]> = [];
     const consumer = new EventConsumer({
       nc,

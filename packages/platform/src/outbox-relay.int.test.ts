@@ -1,9 +1,9 @@
 import { createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
-import { createEvent, uuidv7 } from '@jetsaga/events';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPool, type Db, migrate, withTransaction } from './db.js';
 import { createLogger } from './log.js';
 import { connectNats, ensureTopology, type NatsConnection } from './nats.js';
+import { orderCompleted } from './events.fixture.js';
 import { enqueueEvents, OutboxRelay, outboxMigration } from './outbox.js';
 
 const SCHEMA = 'relaywake';
@@ -12,16 +12,6 @@ let nats: NatsServer;
 let nc: NatsConnection;
 let db: Db;
 let relay: OutboxRelay;
-
-function completed() {
-  const orderId = uuidv7();
-  return createEvent(
-    'OrderCompleted',
-    orderId,
-    { orderId },
-    { id: uuidv7(), occurredAt: new Date().toISOString(), correlationId: uuidv7(), causationId: 'relay-wake-test', actor: 'test' },
-  );
-}
 
 async function unpublished(): Promise<number> {
   const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL');
@@ -51,9 +41,9 @@ describe('outbox relay wake-ups', () => {
     // Rounds of two commits a moment apart: the second lands while the relay reads again after publishing the first,
     // the moment a notification used to be lost.
     for (let round = 0; round < 150; round++) {
-      await withTransaction(db, (tx) => enqueueEvents(tx, [completed()]));
+      await withTransaction(db, (tx) => enqueueEvents(tx, [orderCompleted('relay-wake-test')]));
       await new Promise((resolve) => setImmediate(resolve));
-      await withTransaction(db, (tx) => enqueueEvents(tx, [completed()]));
+      await withTransaction(db, (tx) => enqueueEvents(tx, [orderCompleted('relay-wake-test')]));
       await waitFor(`round ${round} to be relayed`, async () => (await unpublished()) === 0, 5000, 2);
     }
     expect(await unpublished()).toBe(0);

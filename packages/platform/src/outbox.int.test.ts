@@ -2,11 +2,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
-import { createEvent, type DomainEvent, EVENTS_STREAM, uuidv7 } from '@jetsaga/events';
+import { type DomainEvent, EVENTS_STREAM, uuidv7 } from '@jetsaga/events';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPool, type Db, migrate, withTransaction } from './db.js';
 import { connectNats, ensureTopology, type NatsConnection } from './nats.js';
+import { orderCompleted } from './events.fixture.js';
 import { enqueue, enqueueEvents, outboxMigration, type RelayFaultPoint } from './outbox.js';
 
 const SCHEMA = 'relaytest';
@@ -19,21 +20,7 @@ let databaseUrl: string;
 const children: ChildProcess[] = [];
 
 function completedEvents(count: number): DomainEvent[] {
-  return Array.from({ length: count }, () => {
-    const orderId = uuidv7();
-    return createEvent(
-      'OrderCompleted',
-      orderId,
-      { orderId },
-      {
-        id: uuidv7(),
-        occurredAt: new Date().toISOString(),
-        correlationId: uuidv7(),
-        causationId: 'outbox-test',
-        actor: 'test',
-      },
-    );
-  });
+  return Array.from({ length: count }, () => orderCompleted('outbox-test'));
 }
 
 /**
