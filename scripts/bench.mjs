@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { ensureK6, ensureNatsCli, ensureNatsServer } from '../packages/devstack/dist/index.js';
-import { ensureTemporalCli, TEMPORAL_CLI_VERSION } from '../packages/devstack/dist/bench-tools.js';
+import { ensureK6, ensureNatsCli, ensureNatsServer, ensureTemporalCli, TEMPORAL_CLI_VERSION } from '../packages/devstack/dist/index.js';
 import { PEERS } from '../bench/lib/peers.mjs';
 import { runBench } from '../bench/lib/harness.mjs';
 import { markdown, svg } from '../bench/lib/report.mjs';
+import { syncAll } from './docs-sync.mjs';
 
 const HELP = `usage: npm run bench [-- options]
 
@@ -166,3 +166,8 @@ await writeFile(join(out, `${name}.md`), table);
 await writeFile(join(out, `${name}.svg`), svg(report));
 console.log(`\n${table}`);
 say(`results: ${join(out, `${name}.json`)}, .md and .svg (${report.durationSeconds} s)`);
+// The docs quote the repository's latest run (scripts/docs-sync.mjs): a new one rewrites their generated parts.
+const latest = fileURLToPath(new URL('../bench/results/latest.json', import.meta.url));
+if (join(out, `${name}.json`) === latest) {
+  for (const doc of await syncAll({ write: true })) if (!doc.inSync) say(`${doc.doc}: figures regenerated from this run`);
+}

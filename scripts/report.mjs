@@ -2,7 +2,7 @@
 // `npm run report`: a self-contained report of a running system (npm start, or --gateway / GATEWAY_URL), in Markdown
 // and HTML: the scenario and what the system holds, a sequence diagram of the latest saga of each outcome drawn from
 // its real events, the latest benchmark (bench/results/latest.*), the last fault run's invariants if one was
-// recorded (the fault suite keeps none yet), and the ADR index. Everything is read through the gateway's API and from the repository; the HTML
+// recorded (tests/src/faults/record.ts), and the ADR index. Everything is read through the gateway's API and from the repository; the HTML
 // inlines its CSS and SVG and loads nothing.
 import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
@@ -24,6 +24,13 @@ export function dataDir(env = process.env, uid = userInfo().uid) {
   if (env.JETSAGA_DATA_DIR) return env.JETSAGA_DATA_DIR;
   if (uid === 0) return '/var/tmp/jetsaga';
   return join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'jetsaga');
+}
+
+/** The fault suite's record of its last run (tests/src/faults/record.ts writes it at the same path). */
+export function faultRecordPath(env = process.env) {
+  if (env.JETSAGA_FAULT_RECORD) return env.JETSAGA_FAULT_RECORD;
+  const cache = env.JETSAGA_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'jetsaga');
+  return join(cache, 'faults', 'latest.json');
 }
 
 export function parseArgs(argv, env = process.env) {
@@ -126,7 +133,8 @@ export async function repositoryParts(root = ROOT) {
     svgPath: join(benchDir, 'latest.svg'),
   };
   const adrs = await readAdrs(root);
-  return { bench, adrs };
+  const record = await readOptional(faultRecordPath());
+  return { bench, adrs, faults: record ? JSON.parse(record) : undefined };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -261,12 +269,27 @@ export function renderMarkdown(data, repo, files = { benchSvg: 'latest.svg' }) {
     push('No benchmark recorded (`bench/results/latest.md` is missing): `npm run bench` writes one.', '');
   }
 
-  // The fault suite (tests/src/faults.e2e.test.ts) prints its invariants table to the console and writes no file.
   push('## Fault run', '');
-  push(
-    'No fault run recorded. The fault suite (`tests/src/faults.e2e.test.ts`, `npm run test:faults`) prints its table of invariants when it runs and keeps no record of it.',
-    '',
-  );
+  const faults = repo.faults;
+  if (faults) {
+    const { options, outcomes, invariants } = faults;
+    push(
+      `Last run ended ${faults.endedAt}: ${options.sagas} sagas (seed ${options.seed}${options.cluster ? ', 3-node NATS' : ''}) in ${Math.round(faults.durationMs / 1000)} s, ` +
+        `outcomes ${Object.entries(outcomes)
+          .map(([outcome, n]) => `${mdCell(outcome)} ${n}`)
+          .join(', ')}; injected: ${mdCell(JSON.stringify(faults.faults))}.`,
+      '',
+    );
+    push('| invariant | result | detail |', '|---|---|---|');
+    for (const invariant of invariants)
+      push(`| ${mdCell(invariant.name)} | ${invariant.ok ? 'PASS' : 'FAIL'} | ${mdCell(invariant.detail)} |`);
+    push('');
+  } else {
+    push(
+      `No fault run recorded (${mdCell(faultRecordPath())} is missing): the fault suite (\`tests/src/faults.e2e.test.ts\`, in \`npm test\` and \`npm run test:faults\`) writes it.`,
+      '',
+    );
+  }
 
   push('## Architecture decisions', '');
   push('| ADR | decision |', '|---|---|');

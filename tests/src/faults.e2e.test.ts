@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatTable } from './faults/invariants.js';
+import { recordFaultRun } from './faults/record.js';
 import { runFaultSuite } from './faults/suite.js';
 
 /**
@@ -21,6 +22,8 @@ describe(`fault injection (${options.sagas} sagas, seed ${options.seed}${options
       `[faults] seed ${options.seed}: ${options.sagas} sagas in ${Math.round(report.durationMs / 1000)} s; outcomes ${JSON.stringify(report.outcomes)}\n` +
         `[faults] injected: ${JSON.stringify(report.faults)}\n${formatTable(report.invariants)}`,
     );
+    // Kept for `npm run report`, passed or not: a failed run is the one most worth reading.
+    console.log(`[faults] recorded in ${await recordFaultRun(report)}`);
     const failed = report.invariants.filter((invariant) => !invariant.ok);
     expect(failed, `seed ${options.seed}: ${failed.map((f) => `${f.name}: ${f.offending.join('; ')}`).join(' | ')}`).toEqual([]);
     expect(Object.values(report.faults.kills).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);

@@ -6,6 +6,8 @@ import { REPO_ROOT, waitFor } from '@jetsaga/devstack';
 import { DEADLINES_STREAM, EVENTS_STREAM } from '@jetsaga/events';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Invariant } from './faults/invariants.js';
+import { recordFaultRun } from './faults/record.js';
 import type { Api, Order } from './support/api.js';
 import { startTestSystem, type TestSystem, waitForConsumerIdle } from './support/harness.js';
 
@@ -32,9 +34,9 @@ async function run(what: () => Promise<string>, timeoutMs?: number): Promise<Ord
   return order;
 }
 
-function report(args: string[]): Promise<string> {
+function report(args: string[], faultRecord: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, JETSAGA_FAULT_RECORD: faultRecord };
     delete env.GATEWAY_URL;
     const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts', 'report.mjs'), ...args], { cwd: REPO_ROOT, env, stdio: 'pipe' });
     let output = '';
@@ -92,7 +94,7 @@ beforeAll(async () => {
   await settled();
 
   out = await mkdtemp(join(tmpdir(), 'jetsaga-report-'));
-  printed = await report(['--gateway', t.system.gatewayUrl, '--out', out]);
+  printed = await report(['--gateway', t.system.gatewayUrl, '--out', out], join(out, 'no-fault-run.json'));
   markdown = await readFile(join(out, 'report.md'), 'utf8');
   html = await readFile(join(out, 'report.html'), 'utf8');
 });
@@ -162,8 +164,33 @@ describe('npm run report', () => {
     for (const text of chartTexts) expect(html).toContain(`>${text}</text>`);
   });
 
-  it('says that no fault run was recorded, since the fault suite records none', () => {
+  it('says that no fault run was recorded when there is no record', () => {
     expect(section(markdown, 'Fault run', 2)).toMatch(/no fault run recorded/i);
+  });
+
+  it("shows the last fault run's invariants, failed ones as FAIL, when the fault suite left a record", async () => {
+    const invariants: Invariant[] = [
+      { name: 'every order is COMPLETED or CANCELLED', ok: true, detail: '40 orders, 30 completed, 10 cancelled', offending: [] },
+      { name: 'money is conserved', ok: false, detail: 'opened 1000 cents, found 990', offending: ['customer x: -10'] },
+    ];
+    const record = await recordFaultRun(
+      {
+        options: { sagas: 40, seed: 7, cluster: false, windowMs: 1000, handlerErrorRate: 0 },
+        faults: { kills: { order: 2 }, natsRestarts: 1, postgresRestarts: 1, poison: 1, injectedHandlerErrors: 3 },
+        outcomes: { COMPLETED: 30, 'CANCELLED (OUT_OF_STOCK)': 10 },
+        invariants,
+        durationMs: 12_000,
+      },
+      join(out, 'faults', 'latest.json'),
+    );
+    const withRun = join(out, 'with-fault-run');
+    await report(['--gateway', t.system.gatewayUrl, '--out', withRun], record);
+    const faults = section(await readFile(join(withRun, 'report.md'), 'utf8'), 'Fault run', 2);
+    expect(faults).not.toMatch(/no fault run recorded/i);
+    expect(faults).toContain('40 sagas (seed 7)');
+    for (const invariant of invariants) {
+      expect(faults).toContain(`| ${invariant.name} | ${invariant.ok ? 'PASS' : 'FAIL'} | ${invariant.detail} |`);
+    }
   });
 
   it('lists every ADR', async () => {

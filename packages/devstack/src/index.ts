@@ -36,4 +36,4 @@ export {
   parseNatsServerVersion,
   type Say,
 } from './tools.js';
-export { ensureK6, ensureNatsCli, K6_VERSION, NATSCLI_VERSION } from './bench-tools.js';
+export { ensureK6, ensureNatsCli, ensureTemporalCli, K6_VERSION, NATSCLI_VERSION, TEMPORAL_CLI_VERSION } from './bench-tools.js';
