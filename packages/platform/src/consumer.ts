@@ -1,4 +1,4 @@
-import { DLQ_STREAM, dlqRedriveSubject, dlqSubject, InvalidEventError } from '@jetsaga/events';
+import { DLQ_STREAM, dlqRedriveSubject, InvalidEventError } from '@jetsaga/events';
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -11,7 +11,8 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { type NatsConnection, nanos, headers as natsHeaders } from '@nats-io/nats-core';
+import { type NatsConnection, nanos } from '@nats-io/nats-core';
+import { buildDeadLetter, type DeadLetterReason, publishDeadLetter } from './dead-letter.js';
 import { PermanentError } from './errors.js';
 import type { Logger } from './log.js';
 import { processObserved, watchConsumers } from './messaging-metrics.js';
@@ -46,20 +47,6 @@ const retryDelays = () =>
     buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 120],
   });
 
-/** Why a message went to the dead-letter stream. */
-export type DeadLetterReason = 'poison' | 'permanent' | 'exhausted';
-
-export const DLQ_HEADERS = {
-  subject: 'Jetsaga-Dlq-Subject',
-  stream: 'Jetsaga-Dlq-Stream',
-  sequence: 'Jetsaga-Dlq-Sequence',
-  consumer: 'Jetsaga-Dlq-Consumer',
-  attempts: 'Jetsaga-Dlq-Attempts',
-  reason: 'Jetsaga-Dlq-Reason',
-  error: 'Jetsaga-Dlq-Error',
-  failedAt: 'Jetsaga-Dlq-Failed-At',
-} as const;
-
 function attemptsOf(spec: ConsumerSpec): number {
   return spec.maxAttempts ?? (spec.backoffMs ?? DEFAULT_BACKOFF_MS).length + 1;
 }
@@ -83,16 +70,52 @@ export function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> {
   };
 }
 
-/** Creates the durable consumer, or updates its filter and limits in place. Idempotent. */
+/**
+ * The metadata key the operator puts on every consumer it reconciles from k8s/topology (services/operator's
+ * MANAGED_BY_METADATA; a unit test keeps the two equal).
+ */
+export const MANAGED_BY_METADATA = 'jetsaga.dev/managed-by';
+
+/** True when the operator (in a cluster, or `npm start` through its reconcile steps) owns this consumer's config. */
+export function operatorOwned(config: Partial<ConsumerConfig>): boolean {
+  return Boolean(config.metadata?.[MANAGED_BY_METADATA]);
+}
+
+export type ConfigDrift = { field: string; want: unknown; have: unknown };
+
+/**
+ * Where a consumer's JetStream config differs from what its spec asks for, field by field (filters, ack wait, max
+ * deliver, backoff, limits, policies). Pure: the topology unit test runs it against k8s/topology, and a service runs
+ * it against the consumer the operator made for it.
+ */
+export function consumerDrift(spec: ConsumerSpec, config: Partial<ConsumerConfig>): ConfigDrift[] {
+  const want: Record<string, unknown> = { ...consumerConfig(spec), backoff: [] };
+  const have: Record<string, unknown> = {
+    ...config,
+    filter_subjects: config.filter_subjects?.length ? config.filter_subjects : config.filter_subject ? [config.filter_subject] : [],
+    backoff: config.backoff ?? [],
+  };
+  return Object.entries(want).flatMap(([field, value]) =>
+    JSON.stringify(have[field]) === JSON.stringify(value) ? [] : [{ field, want: value, have: have[field] }],
+  );
+}
+
+/**
+ * Creates the durable consumer when it is missing, or brings a consumer of its own to its spec. A consumer the
+ * operator owns is only bound to, never rewritten: the operator and the service would otherwise take turns changing
+ * it (the service's config carries no description, metadata or backoff). Idempotent.
+ */
 export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<ConsumerInfo> {
   const config = consumerConfig(spec);
+  let info: ConsumerInfo;
   try {
-    await jsm.consumers.info(spec.stream, spec.durable);
-    return await jsm.consumers.update(spec.stream, spec.durable, config);
+    info = await jsm.consumers.info(spec.stream, spec.durable);
   } catch (error) {
     if (!isNotFound(error)) throw error;
     return await jsm.consumers.add(spec.stream, config);
   }
+  if (operatorOwned(info.config)) return info;
+  return await jsm.consumers.update(spec.stream, spec.durable, config);
 }
 
 /**
@@ -178,7 +201,13 @@ export class EventConsumer<T> {
   async start(): Promise<void> {
     const { nc, spec } = this.options;
     const jsm = await jetstreamManager(nc);
-    await waitForLeader(jsm, await ensureConsumer(jsm, spec));
+    const ensured = await ensureConsumer(jsm, spec);
+    const drift = operatorOwned(ensured.config) ? consumerDrift(spec, ensured.config) : [];
+    if (drift.length > 0) {
+      // Left as the operator made it (k8s/topology is the source); said loudly, since retries and the DLQ depend on it.
+      this.options.log.warn({ consumer: spec.durable, drift }, 'consumer differs from k8s/topology; using it as the operator made it');
+    }
+    await waitForLeader(jsm, ensured);
     const consumer = await this.js.consumers.get(spec.stream, spec.durable);
     this.messages = await consumer.consume({
       max_messages: Math.max(64, (this.options.concurrency ?? 16) * 4),
@@ -276,24 +305,22 @@ export class EventConsumer<T> {
 
   private async deadLetter(msg: JsMsg, delivery: Delivery, reason: DeadLetterReason, error: unknown): Promise<void> {
     const { spec } = this.options;
-    const hdrs = natsHeaders();
-    for (const [key, value] of Object.entries(delivery.headers)) {
-      if (!key.startsWith('Nats-')) hdrs.set(key, value);
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    // A redriven message that fails again keeps naming where it first came from.
     const redriven = delivery.subject === dlqRedriveSubject(spec.durable);
-    hdrs.set(DLQ_HEADERS.subject, redriven ? (delivery.headers[DLQ_HEADERS.subject] ?? delivery.subject) : delivery.subject);
-    hdrs.set(DLQ_HEADERS.stream, redriven ? (delivery.headers[DLQ_HEADERS.stream] ?? spec.stream) : spec.stream);
-    hdrs.set(DLQ_HEADERS.sequence, redriven ? (delivery.headers[DLQ_HEADERS.sequence] ?? '') : String(delivery.streamSequence));
-    hdrs.set(DLQ_HEADERS.consumer, spec.durable);
-    hdrs.set(DLQ_HEADERS.attempts, String(delivery.deliveryCount));
-    hdrs.set(DLQ_HEADERS.reason, reason);
-    hdrs.set(DLQ_HEADERS.error, message.replace(/[\r\n]+/g, ' ').slice(0, 1024));
-    hdrs.set(DLQ_HEADERS.failedAt, new Date().toISOString());
-    await this.js.publish(dlqSubject(spec.durable), msg.data, {
-      headers: hdrs,
-      msgID: `${spec.durable}:${redriven ? DLQ_STREAM : spec.stream}:${delivery.streamSequence}:${delivery.deliveryCount}`,
+    const letter = buildDeadLetter({
+      consumer: spec.durable,
+      reason,
+      error,
+      attempts: delivery.deliveryCount,
+      failedAt: new Date(),
+      messageId: `${spec.durable}:${redriven ? DLQ_STREAM : spec.stream}:${delivery.streamSequence}:${delivery.deliveryCount}`,
+      original: {
+        subject: delivery.subject,
+        stream: spec.stream,
+        sequence: delivery.streamSequence,
+        headers: delivery.headers,
+        payload: msg.data,
+      },
     });
+    await publishDeadLetter(this.js, letter);
   }
 }

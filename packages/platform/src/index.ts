@@ -1,17 +1,30 @@
 export { ConfigError, configFields, loadConfig } from './config.js';
 export {
   aggregateKey,
+  type ConfigDrift,
   type ConsumerOptions,
   type ConsumerSpec,
   consumerConfig,
+  consumerDrift,
   DEFAULT_BACKOFF_MS,
-  type DeadLetterReason,
   type Delivery,
-  DLQ_HEADERS,
   EventConsumer,
   ensureConsumer,
+  MANAGED_BY_METADATA,
+  operatorOwned,
   redriveSpec,
 } from './consumer.js';
+export {
+  buildDeadLetter,
+  type DeadLetterFields,
+  type DeadLetterInput,
+  type DeadLetterMessage,
+  type DeadLetterReason,
+  DLQ_HEADERS,
+  ORIGINAL_NATS_HEADER_PREFIX,
+  publishDeadLetter,
+  readDeadLetter,
+} from './dead-letter.js';
 export { createPool, type Db, type Migration, migrate, type Tx, withTransaction } from './db.js';
 export { type Decider, given, type Outcome } from './decider.js';
 export {
@@ -56,7 +69,16 @@ export {
   traceExemplar,
 } from './metrics.js';
 export { httpMetrics, type HttpMetricsOptions } from './http-metrics.js';
-export { connectNats, ensureStreams, ensureTopology, isNotFound, type NatsConnection, type StreamSpec, streamSpecs } from './nats.js';
+export {
+  connectNats,
+  ensureStreams,
+  ensureTopology,
+  isNotFound,
+  type NatsConnection,
+  type StreamSpec,
+  streamDrift,
+  streamSpecs,
+} from './nats.js';
 export {
   enqueue,
   enqueueEvents,

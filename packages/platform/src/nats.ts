@@ -41,6 +41,7 @@ const HOUR_NS = nanos(60 * 60 * 1000);
 /**
  * The event topology's streams. EVENTS keeps domain events forever; DEADLINES holds saga timers
  * (JetStream message schedules); DLQ keeps what could not be processed, for inspection and redrive.
+ * k8s/topology/streams.yaml is their source: services/operator/src/topology.unit.test.ts fails on any drift.
  */
 export function streamSpecs(replicas = 1): StreamSpec[] {
   const common = { storage: StorageType.File, num_replicas: replicas, discard: DiscardPolicy.Old };
@@ -82,6 +83,30 @@ export function streamSpecs(replicas = 1): StreamSpec[] {
       description: 'JetStream max-deliveries advisories, kept so that no message escapes the DLQ.',
     },
   ];
+}
+
+/** What the server reports for a field it was never given, so an absent field and its default compare equal. */
+const STREAM_DEFAULTS: Partial<Record<keyof StreamConfig, unknown>> = {
+  description: '',
+  max_age: 0,
+  max_msgs: -1,
+  max_bytes: -1,
+  duplicate_window: nanos(2 * 60 * 1000),
+  allow_msg_schedules: false,
+  allow_atomic: false,
+};
+
+/**
+ * Where a stream's config differs from its spec, over the fields either one sets (a field only one of them sets must
+ * hold the server's default on the other side). Pure; the topology unit test runs it against k8s/topology.
+ */
+export function streamDrift(spec: StreamSpec, config: Partial<StreamConfig>): { field: string; want: unknown; have: unknown }[] {
+  const fields = new Set([...Object.keys(spec), ...Object.keys(config)] as (keyof StreamConfig)[]);
+  return [...fields].flatMap((field) => {
+    const want = spec[field] ?? STREAM_DEFAULTS[field];
+    const have = config[field] ?? STREAM_DEFAULTS[field];
+    return JSON.stringify(want) === JSON.stringify(have) ? [] : [{ field, want, have }];
+  });
 }
 
 /**

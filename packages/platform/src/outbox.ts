@@ -1,8 +1,9 @@
-import { type DomainEvent, dlqSubject, eventSubject } from '@jetsaga/events';
+import { type DomainEvent, eventSubject } from '@jetsaga/events';
 import { JetStreamApiError, type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/nats-core';
 import type pg from 'pg';
 import type { Db, Tx } from './db.js';
+import { buildDeadLetter, publishDeadLetter } from './dead-letter.js';
 import type { Logger } from './log.js';
 import { publishObserved } from './messaging-metrics.js';
 import { withTraceHeaders } from './telemetry.js';
@@ -204,17 +205,20 @@ export class OutboxRelay {
 
   private async deadLetter(row: OutboxRow, error: Error): Promise<void> {
     const { schema, log } = this.options;
-    const hdrs = natsHeaders();
-    for (const [key, value] of Object.entries(row.headers)) hdrs.set(`Jetsaga-Original-${key}`, value);
-    hdrs.set('Jetsaga-Dlq-Subject', row.subject);
-    hdrs.set('Jetsaga-Dlq-Consumer', `outbox-${schema}`);
-    hdrs.set('Jetsaga-Dlq-Reason', 'rejected');
-    hdrs.set('Jetsaga-Dlq-Error', error.message.slice(0, 1024));
-    hdrs.set('Jetsaga-Dlq-Failed-At', new Date().toISOString());
-    await this.js.publish(dlqSubject(`outbox-${schema}`), JSON.stringify(row.payload), {
-      headers: hdrs,
-      msgID: `outbox:${row.message_id}`,
+    const letter = buildDeadLetter({
+      consumer: `outbox-${schema}`,
+      reason: 'rejected',
+      error,
+      attempts: 1,
+      failedAt: new Date(),
+      messageId: `outbox:${row.message_id}`,
+      original: {
+        subject: row.subject,
+        headers: { ...row.headers, 'Nats-Msg-Id': row.message_id },
+        payload: new TextEncoder().encode(JSON.stringify(row.payload)),
+      },
     });
+    await publishDeadLetter(this.js, letter);
     log.error({ err: error, subject: row.subject, messageId: row.message_id }, 'JetStream refused an outbox message; dead-lettered');
   }
 

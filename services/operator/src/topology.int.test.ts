@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { type NatsServer, startTestNats } from '@jetsaga/devstack';
-import { connectNats, type NatsConnection } from '@jetsaga/platform';
+import { connectNats, consumerDrift, ensureConsumer, type NatsConnection, operatorOwned } from '@jetsaga/platform';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { applyTopology, applyTopologyFrom, loadTopology } from './topology.js';
@@ -62,5 +62,21 @@ describe('npm start applies k8s/topology through the reconcile steps (real nats-
     ]);
     expect((await jsm.consumers.info('EVENTS', 'sales')).config.durable_name).toBe('sales');
     expect((await jsm.streams.info('DEADLINES')).config.max_age).toBe(24 * 3_600_000_000_000);
+  });
+
+  it("lets a starting service bind to the operator's consumer without rewriting it, and create one that is missing", async () => {
+    const spec = { stream: 'EVENTS', durable: 'payment', filterSubjects: ['events.*.*.StockReserved', 'events.*.*.OrderCancelled'] };
+    const before = (await jsm.consumers.info('EVENTS', 'payment')).config;
+    expect(operatorOwned(before)).toBe(true);
+    await ensureConsumer(jsm, { ...spec, maxAckPending: 7 });
+    const after = (await jsm.consumers.info('EVENTS', 'payment')).config;
+    expect(after).toEqual(before);
+    expect(consumerDrift({ ...spec, maxAckPending: 7 }, after).map((drift) => drift.field)).toEqual(['max_ack_pending']);
+    // Without the operator (a service's own consumer), the service creates it and keeps it at its spec.
+    await jsm.consumers.delete('EVENTS', 'payment');
+    await ensureConsumer(jsm, spec);
+    expect(operatorOwned((await jsm.consumers.info('EVENTS', 'payment')).config)).toBe(false);
+    await ensureConsumer(jsm, { ...spec, maxAckPending: 7 });
+    expect((await jsm.consumers.info('EVENTS', 'payment')).config.max_ack_pending).toBe(7);
   });
 });

@@ -1,6 +1,15 @@
 import { fileURLToPath } from 'node:url';
-import { consumerConfig, type ConsumerSpec, streamSpecs } from '@jetsaga/platform';
+import {
+  consumerConfig,
+  consumerDrift,
+  type ConsumerSpec,
+  MANAGED_BY_METADATA,
+  operatorOwned,
+  streamDrift,
+  streamSpecs,
+} from '@jetsaga/platform';
 import { describe, expect, it } from 'vitest';
+import { MANAGED_BY_METADATA as OPERATOR_MANAGED_BY } from './constants.js';
 import { desiredConsumerConfig, desiredStreamConfig } from './desired.js';
 import { eventConsumerSpec, eventStreamSpec, parseSpec } from './resources.js';
 import { loadTopology, parseTopology, TopologyError } from './topology.js';
@@ -24,38 +33,71 @@ async function serviceConsumerSpecs(): Promise<ConsumerSpec[]> {
   return specs;
 }
 
+async function declaredStreams(replicas?: number) {
+  return (await loadTopology(TOPOLOGY)).streams.map((stream) =>
+    desiredStreamConfig(parseSpec(eventStreamSpec, replicas ? { ...stream.spec, replicas } : stream.spec)),
+  );
+}
+
+async function declaredConsumers() {
+  return new Map(
+    (await loadTopology(TOPOLOGY)).consumers.map((consumer) => {
+      const spec = parseSpec(eventConsumerSpec, consumer.spec);
+      return [`${spec.stream}/${spec.durableName}`, desiredConsumerConfig(spec)];
+    }),
+  );
+}
+
+/**
+ * k8s/topology is the topology's source: the operator reconciles it in a cluster, `npm start` and the bench apply it
+ * through the same steps. What the code declares (streamSpecs, each service's ConsumerSpec) must ask for exactly the
+ * same, or a service started without the operator would make a different topology; these tests fail on any drift.
+ */
 describe('k8s/topology', () => {
-  it('declares exactly the streams the platform creates (streamSpecs), field for field', async () => {
-    const topology = await loadTopology(TOPOLOGY);
-    const declared = topology.streams.map((stream) => desiredStreamConfig(parseSpec(eventStreamSpec, stream.spec)));
-    const platform = streamSpecs(1);
-    expect(declared.map((stream) => stream.name).sort()).toEqual(platform.map((stream) => stream.name).sort());
-    for (const spec of platform) {
-      const mine = declared.find((stream) => stream.name === spec.name)!;
-      for (const [field, value] of Object.entries(spec)) {
-        if (field === 'description') continue;
-        expect(mine[field as keyof typeof mine] ?? false, `${spec.name}.${field}`).toEqual(value);
+  it('declares exactly the streams the platform creates (streamSpecs), field for field, at every replica count', async () => {
+    for (const replicas of [1, 3]) {
+      const declared = await declaredStreams(replicas);
+      const platform = streamSpecs(replicas);
+      expect(declared.map((stream) => stream.name).sort()).toEqual(platform.map((stream) => stream.name).sort());
+      for (const spec of platform) {
+        const mine = declared.find((stream) => stream.name === spec.name)!;
+        expect(streamDrift(spec, mine), `${spec.name} (R${replicas})`).toEqual([]);
       }
     }
   });
 
-  it("declares exactly the services' consumers, with the filters, ack wait, max deliver and limits their code uses", async () => {
-    const topology = await loadTopology(TOPOLOGY);
-    const declared = new Map(
-      topology.consumers.map((consumer) => {
-        const spec = parseSpec(eventConsumerSpec, consumer.spec);
-        return [`${spec.stream}/${spec.durableName}`, desiredConsumerConfig(spec)];
-      }),
-    );
+  it("declares exactly the services' consumers, with the filters, ack wait, max deliver, backoff and limits their code uses", async () => {
+    const declared = await declaredConsumers();
     const inCode = await serviceConsumerSpecs();
     expect([...declared.keys()].sort()).toEqual(inCode.map((spec) => `${spec.stream}/${spec.durable}`).sort());
     for (const spec of inCode) {
-      const mine = declared.get(`${spec.stream}/${spec.durable}`)!;
-      const theirs = consumerConfig(spec);
-      for (const field of ['filter_subjects', 'ack_policy', 'deliver_policy', 'ack_wait', 'max_deliver', 'max_ack_pending'] as const) {
-        expect(mine[field], `${spec.durable}.${field}`).toEqual(theirs[field]);
-      }
+      expect(consumerDrift(spec, declared.get(`${spec.stream}/${spec.durable}`)!), spec.durable).toEqual([]);
     }
+  });
+
+  it("marks the consumers it declares as the operator's, so services bind to them instead of rewriting them", async () => {
+    expect(MANAGED_BY_METADATA).toBe(OPERATOR_MANAGED_BY);
+    for (const config of (await declaredConsumers()).values()) expect(operatorOwned(config), config.durable_name).toBe(true);
+    expect(operatorOwned(consumerConfig({ stream: 'EVENTS', durable: 'x', filterSubjects: ['events.>'] }))).toBe(false);
+  });
+
+  it('catches drift in any field: a filter, ack wait, max deliver, backoff, a limit, replicas, a stream limit', async () => {
+    const [orderSpec] = await serviceConsumerSpecs();
+    const order = (await declaredConsumers()).get(`${orderSpec!.stream}/${orderSpec!.durable}`)!;
+    const drifted = (change: Partial<typeof order>) => consumerDrift(orderSpec!, { ...order, ...change }).map((drift) => drift.field);
+    expect(drifted({ filter_subjects: order.filter_subjects.slice(1) })).toEqual(['filter_subjects']);
+    expect(drifted({ ack_wait: order.ack_wait! * 2 })).toEqual(['ack_wait']);
+    expect(drifted({ max_deliver: 3 })).toEqual(['max_deliver']);
+    expect(drifted({ backoff: [1_000_000_000] })).toEqual(['backoff']);
+    expect(drifted({ max_ack_pending: 1 })).toEqual(['max_ack_pending']);
+    expect(consumerDrift({ ...orderSpec!, maxAttempts: 9 }, order).map((drift) => drift.field)).toEqual(['max_deliver']);
+
+    const [events] = streamSpecs(1);
+    const declared = (await declaredStreams()).find((stream) => stream.name === events!.name)!;
+    expect(streamDrift(events!, { ...declared, num_replicas: 3 }).map((drift) => drift.field)).toEqual(['num_replicas']);
+    expect(streamDrift(events!, { ...declared, max_bytes: 1 << 30 }).map((drift) => drift.field)).toEqual(['max_bytes']);
+    expect(streamDrift(events!, { ...declared, subjects: ['events.order.>'] }).map((drift) => drift.field)).toEqual(['subjects']);
+    expect(streamDrift({ ...events!, max_age: 1 }, declared).map((drift) => drift.field)).toEqual(['max_age']);
   });
 
   it('sends every consumer dead letters to the DLQ stream under dlq.<durable>', async () => {

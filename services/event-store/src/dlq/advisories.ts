@@ -1,7 +1,6 @@
-import { ADVISORIES_STREAM, dlqSubject, MAX_DELIVERIES_ADVISORIES } from '@jetsaga/events';
-import { type ConsumerDefinition, DLQ_HEADERS, PermanentError, type ServiceDeps } from '@jetsaga/platform';
+import { ADVISORIES_STREAM, MAX_DELIVERIES_ADVISORIES } from '@jetsaga/events';
+import { buildDeadLetter, type ConsumerDefinition, PermanentError, publishDeadLetter, type ServiceDeps } from '@jetsaga/platform';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/nats-core';
 import { z } from 'zod';
 
 const advisorySchema = z.object({
@@ -26,20 +25,18 @@ export function advisoryConsumer(deps: Pick<ServiceDeps, 'nc' | 'log'>): Consume
       const jsm = await jetstreamManager(deps.nc);
       const original = await jsm.streams.getMessage(advisory.stream, { seq: advisory.stream_seq }).catch(() => null);
       if (!original) throw new PermanentError(`${advisory.stream} #${advisory.stream_seq} is gone; nothing to dead-letter`);
-      const hdrs = natsHeaders();
-      for (const [key, values] of original.header ?? []) if (!key.startsWith('Nats-')) hdrs.set(key, values[0] ?? '');
-      hdrs.set(DLQ_HEADERS.subject, original.subject);
-      hdrs.set(DLQ_HEADERS.stream, advisory.stream);
-      hdrs.set(DLQ_HEADERS.sequence, String(advisory.stream_seq));
-      hdrs.set(DLQ_HEADERS.consumer, advisory.consumer);
-      hdrs.set(DLQ_HEADERS.attempts, String(advisory.deliveries));
-      hdrs.set(DLQ_HEADERS.reason, 'max-deliveries');
-      hdrs.set(DLQ_HEADERS.error, 'the consumer reached its maximum deliveries without settling the message');
-      hdrs.set(DLQ_HEADERS.failedAt, new Date().toISOString());
-      await jetstream(deps.nc).publish(dlqSubject(advisory.consumer), original.data, {
-        headers: hdrs,
-        msgID: `${advisory.consumer}:${advisory.stream}:${advisory.stream_seq}:advisory`,
+      const headers: Record<string, string> = {};
+      for (const [key, values] of original.header ?? []) headers[key] = values[0] ?? '';
+      const letter = buildDeadLetter({
+        consumer: advisory.consumer,
+        reason: 'max-deliveries',
+        error: 'the consumer reached its maximum deliveries without settling the message',
+        attempts: advisory.deliveries,
+        failedAt: new Date(),
+        messageId: `${advisory.consumer}:${advisory.stream}:${advisory.stream_seq}:advisory`,
+        original: { subject: original.subject, stream: advisory.stream, sequence: advisory.stream_seq, headers, payload: original.data },
       });
+      await publishDeadLetter(jetstream(deps.nc), letter);
       deps.log.error(
         { consumer: advisory.consumer, stream: advisory.stream, sequence: advisory.stream_seq },
         'max deliveries reached; dead-lettered',

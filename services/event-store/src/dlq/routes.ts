@@ -1,5 +1,5 @@
 import { DLQ_STREAM, dlqRedriveSubject } from '@jetsaga/events';
-import { ConflictError, DLQ_HEADERS, NotFoundError, readQuery, type ServiceDeps } from '@jetsaga/platform';
+import { ConflictError, NotFoundError, readDeadLetter, readQuery, type ServiceDeps } from '@jetsaga/platform';
 import { DeliverPolicy, jetstream, jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { Hono } from 'hono';
@@ -28,7 +28,7 @@ export type DeadLetter = {
 function view(seq: number, subject: string, headers: Record<string, string>, data: Uint8Array, time: Date): DeadLetter | undefined {
   const match = DEAD_LETTER.exec(subject);
   if (!match) return undefined;
-  const original = headers[DLQ_HEADERS.subject] ?? '';
+  const fields = readDeadLetter(headers);
   const text = new TextDecoder().decode(data);
   let payload: unknown = text;
   try {
@@ -36,20 +36,18 @@ function view(seq: number, subject: string, headers: Record<string, string>, dat
   } catch {
     // poison stays as the text it was
   }
-  const attempts = Number.parseInt(headers[DLQ_HEADERS.attempts] ?? '', 10);
-  const sequence = Number.parseInt(headers[DLQ_HEADERS.sequence] ?? '', 10);
   return {
     id: String(seq),
-    consumer: headers[DLQ_HEADERS.consumer] ?? (match[1] as string),
-    subject: original,
-    type: original.startsWith('events.') ? (original.split('.')[3] ?? null) : null,
-    reason: headers[DLQ_HEADERS.reason] ?? null,
-    attempts: Number.isNaN(attempts) ? null : attempts,
-    error: headers[DLQ_HEADERS.error] ?? null,
-    failedAt: headers[DLQ_HEADERS.failedAt] ?? null,
-    stream: headers[DLQ_HEADERS.stream] ?? null,
-    sequence: Number.isNaN(sequence) ? null : sequence,
-    headers: Object.fromEntries(Object.entries(headers).filter(([key]) => !key.startsWith('Jetsaga-Dlq-') && !key.startsWith('Nats-'))),
+    consumer: fields.consumer ?? (match[1] as string),
+    subject: fields.subject,
+    type: fields.subject.startsWith('events.') ? (fields.subject.split('.')[3] ?? null) : null,
+    reason: fields.reason,
+    attempts: fields.attempts,
+    error: fields.error,
+    failedAt: fields.failedAt,
+    stream: fields.stream,
+    sequence: fields.sequence,
+    headers: fields.originalHeaders,
     payload,
     deadLetteredAt: time.toISOString(),
   };
