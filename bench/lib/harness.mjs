@@ -26,7 +26,8 @@ const CPU_PROFILE_PRELOAD = fileURLToPath(new URL('./cpu-profile.mjs', import.me
 const K6_SCRIPT = fileURLToPath(new URL('../k6/checkout.js', import.meta.url));
 const PROJECTIONS = ['order-summaries', 'sales-daily', 'stock-levels', 'saga-timelines'];
 
-async function call(base, method, path, body) {
+/** One JSON request to the system under test; a status of 300 or more is an error carrying the body. */
+export async function call(base, method, path, body) {
   const response = await fetch(`${base}${path}`, {
     method,
     headers: body ? { 'content-type': 'application/json' } : {},
@@ -195,6 +196,45 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
   const activeTo = activeFrom + seconds * 1000;
   const sagas = tracker.placedIn(activeFrom, activeTo);
   const completed = tracker.endedIn(activeFrom, activeTo).length;
+  const result = stepFigures({
+    rate,
+    seconds,
+    metrics,
+    sagas,
+    completed,
+    unfinished,
+    errorSamples,
+    processes,
+    activity: [activityBefore, activityAfter],
+    services: Object.keys(processes).filter((name) => !['nats-server', 'postgres', ...OUTSIDE_THE_SYSTEM].includes(name)),
+    objectiveMs: options.objectiveMs,
+  });
+  result.eventsPerSecond = round((lastSeq - firstSeq) / ((exitedAt - spawnedAt) / 1000), 1);
+  return result;
+}
+
+/** Processes that drive the load and measure it: not part of the system whose CPU per saga is reported. */
+export const OUTSIDE_THE_SYSTEM = ['k6', 'bench driver'];
+
+/**
+ * The figures of one recorded step, for jetsaga and its peers alike: rates, outcomes, saga and HTTP latency, CPU per
+ * completed saga by process, for `services` and for the whole system, and whether the step was sustained. `sagas` are
+ * those placed in the step's window, each with its `outcome` and `latencyMs`; `completed` counts the sagas that ended
+ * in it.
+ */
+export function stepFigures({
+  rate,
+  seconds,
+  metrics,
+  sagas,
+  completed,
+  unfinished,
+  errorSamples,
+  processes,
+  activity,
+  services,
+  objectiveMs,
+}) {
   const iterations = metrics.iterations?.values.count ?? 0;
   const dropped = metrics.dropped_iterations?.values.count ?? 0;
   const failed = metrics.flows_failed?.values.count ?? 0;
@@ -206,7 +246,6 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
     startedPerSecond: round(iterations / seconds, 1),
     acceptedPerSecond: round(accepted / seconds, 1),
     completedPerSecond: round(completed / seconds, 1),
-    eventsPerSecond: round((lastSeq - firstSeq) / ((exitedAt - spawnedAt) / 1000), 1),
     sagas: sagas.length,
     outcomes: {
       completed: sagas.filter((saga) => saga.outcome === 'COMPLETED').length,
@@ -223,7 +262,7 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
       checkout: k6Trend(metrics, 'http_req_duration{name:checkout}'),
     },
     processes,
-    database: activityPerSaga(activityBefore, activityAfter, completed),
+    database: activityPerSaga(activity[0], activity[1], completed),
     loadAverage: loadAverage(),
   };
   // CPU time per completed saga: robust to other work on the machine, which slows sagas down but does not make them
@@ -231,29 +270,20 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
   for (const figures of Object.values(processes)) {
     figures.cpuMsPerSaga = completed > 0 ? round((figures.cpuPercent * 10) / (completed / seconds), 2) : null;
   }
-  result.serviceCpuMsPerSaga =
+  const cpuOf = (names) =>
     completed > 0
       ? round(
-          Object.entries(processes)
-            .filter(([name]) => !['nats-server', 'postgres', 'k6', 'bench driver'].includes(name))
-            .reduce((sum, [, figures]) => sum + figures.cpuMsPerSaga, 0),
+          names.reduce((total, name) => total + (processes[name]?.cpuMsPerSaga ?? 0), 0),
           2,
         )
       : null;
-  // The whole system's CPU per saga (services, nats-server and Postgres): what the peers are compared on.
-  result.systemCpuMsPerSaga =
-    completed > 0
-      ? round(
-          Object.entries(processes)
-            .filter(([name]) => !['k6', 'bench driver'].includes(name))
-            .reduce((sum, [, figures]) => sum + figures.cpuMsPerSaga, 0),
-          2,
-        )
-      : null;
+  result.serviceCpuMsPerSaga = cpuOf(services);
+  // The whole system's CPU per saga (everything but the load and its measurement): what the peers are compared on.
+  result.systemCpuMsPerSaga = cpuOf(Object.keys(processes).filter((name) => !OUTSIDE_THE_SYSTEM.includes(name)));
   const offered = rate * seconds;
   result.sustained =
     completed >= 0.95 * offered && unfinished === 0 && failed <= 0.01 * Math.max(1, iterations) && dropped <= 0.01 * offered;
-  result.withinObjective = result.sustained && latency.p99 !== null && latency.p99 <= options.objectiveMs;
+  result.withinObjective = result.sustained && latency.p99 !== null && latency.p99 <= objectiveMs;
   return result;
 }
 

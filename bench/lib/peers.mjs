@@ -1,4 +1,3 @@
-/* global AbortSignal */
 // Benchmark peers: the same order saga on DBOS Transact and on Temporal, after jetsaga's pass, each on fresh servers
 // (its own embedded Postgres with the durable settings `npm start` uses; for Temporal, the CLI's development server),
 // driven by the same k6 script through the same HTTP shape, measured the same way (CPU and memory per process from
@@ -15,14 +14,11 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort, startPostgres, waitFor } from '../../packages/devstack/dist/index.js';
 import { SCHEMA } from '../peers/shared/store.mjs';
-import { activityPerSaga, best, k6Trend, runK6, withClient } from './harness.mjs';
-import { loadAverage, round, sampleProcesses } from './processes.mjs';
-import { latencySummary } from './sagas.mjs';
+import { best, call, runK6, stepFigures, withClient } from './harness.mjs';
+import { round, sampleProcesses } from './processes.mjs';
 
 export const PEERS = ['dbos', 'temporal'];
 const PEER_DIR = fileURLToPath(new URL('../peers', import.meta.url));
-/** Processes that are neither the system under test nor its servers. */
-const OUTSIDE = ['k6', 'bench driver'];
 const PROBES = 3;
 
 const sleep = (ms) => new Promise((resolve) => globalThis.setTimeout(resolve, ms));
@@ -90,18 +86,6 @@ function listening(port) {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-async function call(base, method, path, body) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${method} ${path} -> ${response.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
 }
 
 /** The same customers and products as jetsaga's seed (balances and stock for every saga), plus two for the probes. */
@@ -200,59 +184,25 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
      WHERE status <> 'PENDING' AND placed_at_ms >= $1 AND placed_at_ms < $2`,
     [activeFrom, activeTo],
   );
-  const sagas = ended.map((row) => ({ ...row, latencyMs: row.endedAt - row.placedAt }));
+  const sagas = ended.map((row) => ({ ...row, outcome: row.status, latencyMs: row.endedAt - row.placedAt }));
   const { rows: done } = await sql.query(
     `SELECT count(*)::int AS completed FROM orders WHERE status <> 'PENDING' AND ended_at_ms >= $1 AND ended_at_ms < $2`,
     [activeFrom, activeTo],
   );
   const completed = done[0].completed;
-  const iterations = metrics.iterations?.values.count ?? 0;
-  const dropped = metrics.dropped_iterations?.values.count ?? 0;
-  const failed = metrics.flows_failed?.values.count ?? 0;
-  const accepted = metrics.checkouts_accepted?.values.count ?? 0;
-  const latency = latencySummary(sagas);
-  const result = {
-    offeredPerSecond: rate,
+  return stepFigures({
+    rate,
     seconds,
-    startedPerSecond: round(iterations / seconds, 1),
-    acceptedPerSecond: round(accepted / seconds, 1),
-    completedPerSecond: round(completed / seconds, 1),
-    sagas: sagas.length,
-    outcomes: {
-      completed: sagas.filter((saga) => saga.status === 'COMPLETED').length,
-      cancelled: sagas.filter((saga) => saga.status === 'CANCELLED').length,
-    },
+    metrics,
+    sagas,
+    completed,
     unfinished,
-    errors: failed,
     errorSamples,
-    droppedIterations: dropped,
-    latencyMs: latency,
-    httpMs: {
-      cart: k6Trend(metrics, 'http_req_duration{name:cart}'),
-      item: k6Trend(metrics, 'http_req_duration{name:item}'),
-      checkout: k6Trend(metrics, 'http_req_duration{name:checkout}'),
-    },
     processes,
-    database: activityPerSaga(activityBefore, activityAfter, completed),
-    loadAverage: loadAverage(),
-  };
-  for (const figures of Object.values(processes)) {
-    figures.cpuMsPerSaga = completed > 0 ? round((figures.cpuPercent * 10) / (completed / seconds), 2) : null;
-  }
-  const sum = (names) =>
-    completed > 0
-      ? round(
-          names.reduce((total, name) => total + (processes[name]?.cpuMsPerSaga ?? 0), 0),
-          2,
-        )
-      : null;
-  result.serviceCpuMsPerSaga = sum(ctx.services);
-  result.systemCpuMsPerSaga = sum(Object.keys(processes).filter((name) => !OUTSIDE.includes(name)));
-  const offered = rate * seconds;
-  result.sustained =
-    completed >= 0.95 * offered && unfinished === 0 && failed <= 0.01 * Math.max(1, iterations) && dropped <= 0.01 * offered;
-  result.withinObjective = result.sustained && latency.p99 !== null && latency.p99 <= options.objectiveMs;
-  return result;
+    activity: [activityBefore, activityAfter],
+    services: ctx.services,
+    objectiveMs: options.objectiveMs,
+  });
 }
 
 /** A few shoppers the load never has: one with no money (payment refused) and an empty product (out of stock). */
