@@ -75,7 +75,7 @@ async function seed(base, options, file) {
   await writeFile(file, JSON.stringify({ customers, products }));
 }
 
-export function runK6(k6, env, onPid) {
+function runK6(k6, env, onPid) {
   return new Promise((resolve, reject) => {
     const child = spawn(k6, ['run', '--quiet', '--no-usage-report', '--no-color', K6_SCRIPT], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, K6_NO_USAGE_REPORT: 'true', ...env },
@@ -103,7 +103,7 @@ export function runK6(k6, env, onPid) {
   });
 }
 
-export function k6Trend(metrics, name) {
+function k6Trend(metrics, name) {
   const values = metrics[name]?.values;
   if (!values) return null;
   return { p50: round(values['p(50)'], 1), p95: round(values['p(95)'], 1), p99: round(values['p(99)'], 1), max: round(values.max, 1) };
@@ -125,7 +125,7 @@ async function databaseActivity(sql) {
   return { commits: database[0]?.commits ?? 0, statements: new Map(rows.map((row) => [row.id, row])) };
 }
 
-export function activityPerSaga(before, after, sagas) {
+function activityPerSaga(before, after, sagas) {
   if (sagas === 0) return null;
   const deltas = [...after.statements.values()]
     .map((row) => {
@@ -161,33 +161,42 @@ export async function withClient(url, use) {
   }
 }
 
-/** One arrival-rate step: k6 offers `rate` shoppers/s for `seconds`; then the step's sagas are given time to end. */
-async function step(ctx, rate, seconds, { record = true } = {}) {
-  const { options, tracker, jsm, system } = ctx;
-  const summaryFile = join(ctx.work, `k6-${ctx.label}-${rate}-${Date.now()}.json`);
+/**
+ * k6 offers `rate` shoppers/s to `url` for `seconds`, with every process of the system sampled and the database's
+ * statements read before and after (`readActivity`, on `ctx.sql`): the part of a step that jetsaga and its peers share.
+ */
+export async function offerLoad(ctx, { url, label, rate, seconds, readActivity }) {
+  const summaryFile = join(ctx.work, `k6-${label}-${rate}-${Date.now()}.json`);
   let k6Pid;
   const sampler = sampleProcesses(() => ctx.targets(k6Pid));
   const spawnedAt = Date.now();
-  const firstSeq = await lastSequence(jsm);
   await ctx.sql.query('SELECT pg_stat_clear_snapshot()');
-  const activityBefore = await databaseActivity(ctx.sql);
+  const activityBefore = await readActivity(ctx.sql);
   const errorSamples = await runK6(
     ctx.k6,
     {
-      BASE_URL: system.gatewayUrl,
+      BASE_URL: url,
       SEED_FILE: ctx.seedFile,
       RATE: String(rate),
       DURATION: `${seconds}s`,
-      MAX_VUS: String(Math.max(20, Math.min(options.maxVus, rate * 2))),
+      MAX_VUS: String(Math.max(20, Math.min(ctx.options.maxVus, rate * 2))),
       SUMMARY_FILE: summaryFile,
     },
     (pid) => (k6Pid = pid),
   );
   const exitedAt = Date.now();
-  const lastSeq = await lastSequence(jsm);
   await ctx.sql.query('SELECT pg_stat_clear_snapshot()');
-  const activityAfter = await databaseActivity(ctx.sql);
-  const processes = sampler.stop();
+  const activityAfter = await readActivity(ctx.sql);
+  return { spawnedAt, exitedAt, errorSamples, processes: sampler.stop(), activityBefore, activityAfter, summaryFile };
+}
+
+/** One arrival-rate step: k6 offers `rate` shoppers/s for `seconds`; then the step's sagas are given time to end. */
+async function step(ctx, rate, seconds, { record = true } = {}) {
+  const { options, tracker, jsm, system } = ctx;
+  const firstSeq = await lastSequence(jsm);
+  const load = await offerLoad(ctx, { url: system.gatewayUrl, label: ctx.label, rate, seconds, readActivity: databaseActivity });
+  const { spawnedAt, exitedAt, errorSamples, processes, activityBefore, activityAfter, summaryFile } = load;
+  const lastSeq = await lastSequence(jsm);
   const unfinished = await tracker.drain(exitedAt, options.drainSeconds * 1000);
   if (!record) return undefined;
   const { metrics } = JSON.parse(await readFile(summaryFile, 'utf8'));

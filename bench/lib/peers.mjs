@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort, startPostgres, waitFor } from '../../packages/devstack/dist/index.js';
 import { SCHEMA } from '../peers/shared/store.mjs';
-import { best, call, runK6, stepFigures, withClient } from './harness.mjs';
-import { round, sampleProcesses } from './processes.mjs';
+import { best, call, offerLoad, stepFigures, withClient } from './harness.mjs';
+import { round } from './processes.mjs';
 
 export const PEERS = ['dbos', 'temporal'];
 const PEER_DIR = fileURLToPath(new URL('../peers', import.meta.url));
@@ -144,28 +144,8 @@ async function drain(sql, before, timeoutMs) {
 /** One arrival-rate step against a peer: the same load, windows and verdicts as jetsaga's steps. */
 async function step(ctx, rate, seconds, { record = true } = {}) {
   const { options, sql } = ctx;
-  const summaryFile = join(ctx.work, `k6-${ctx.name}-${rate}-${Date.now()}.json`);
-  let k6Pid;
-  const sampler = sampleProcesses(() => ctx.targets(k6Pid));
-  const spawnedAt = Date.now();
-  await sql.query('SELECT pg_stat_clear_snapshot()');
-  const activityBefore = await activity(sql);
-  const errorSamples = await runK6(
-    ctx.k6,
-    {
-      BASE_URL: ctx.url,
-      SEED_FILE: ctx.seedFile,
-      RATE: String(rate),
-      DURATION: `${seconds}s`,
-      MAX_VUS: String(Math.max(20, Math.min(options.maxVus, rate * 2))),
-      SUMMARY_FILE: summaryFile,
-    },
-    (pid) => (k6Pid = pid),
-  );
-  const exitedAt = Date.now();
-  await sql.query('SELECT pg_stat_clear_snapshot()');
-  const activityAfter = await activity(sql);
-  const processes = sampler.stop();
+  const load = await offerLoad(ctx, { url: ctx.url, label: ctx.name, rate, seconds, readActivity: activity });
+  const { spawnedAt, exitedAt, errorSamples, processes, activityBefore, activityAfter, summaryFile } = load;
   const unfinished = await drain(sql, exitedAt, options.drainSeconds * 1000);
   for (const child of ctx.children) {
     const failure = child.failure();
