@@ -139,8 +139,16 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const settings = { ...process.env, ...options.env };
   const host = settings.HOST ?? '127.0.0.1';
   const metricsHost = settings.METRICS_HOST ?? host;
-  const portOn = async (bind: string, preferred: number) =>
-    options.ports === 'preferred' && (await isPortFree(preferred, bind)) ? preferred : freePort(bind);
+  // Each probe closes its socket before the next one opens, so the kernel may hand the same port out twice: one
+  // start-up never gives two listeners the same port (a test run once saw event-store refused the gateway's port).
+  const taken = new Set<number>();
+  const portOn = async (bind: string, preferred: number) => {
+    let port =
+      options.ports === 'preferred' && !taken.has(preferred) && (await isPortFree(preferred, bind)) ? preferred : await freePort(bind);
+    while (taken.has(port)) port = await freePort(bind);
+    taken.add(port);
+    return port;
+  };
   const ports = {} as Record<ServiceName, number>;
   for (const name of SERVICES) ports[name] = await portOn(host, DEFAULT_PORTS[name]);
   const metricsPorts = {} as Record<ServiceName, number>;
