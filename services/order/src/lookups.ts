@@ -20,7 +20,11 @@ const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 const LOOKUP_TIMEOUT_MS = 5000;
 
-function getJson(url: string): Promise<unknown | undefined> {
+/**
+ * A kept-alive socket that the other side closes as the request goes out (its idle timeout, say right after the
+ * process was paused) resets before any answer: the look-up is a GET, so it is sent again once on a fresh socket.
+ */
+function getJson(url: string, retried = false): Promise<unknown | undefined> {
   return new Promise((resolve, reject) => {
     const upstream = () => new URL(url).origin;
     const outgoing = get(url, { agent, headers: { accept: 'application/json' } }, (response) => {
@@ -39,7 +43,10 @@ function getJson(url: string): Promise<unknown | undefined> {
       });
     });
     outgoing.setTimeout(LOOKUP_TIMEOUT_MS, () => outgoing.destroy(new Error(`no answer within ${LOOKUP_TIMEOUT_MS} ms`)));
-    outgoing.once('error', (error) => reject(new UpstreamError(`${upstream()} did not answer`, { cause: error })));
+    outgoing.once('error', (error: NodeJS.ErrnoException) => {
+      if (!retried && outgoing.reusedSocket && error.code === 'ECONNRESET') return resolve(getJson(url, true));
+      reject(new UpstreamError(`${upstream()} did not answer`, { cause: error }));
+    });
   });
 }
 
