@@ -10,6 +10,7 @@ import {
   watchParent,
 } from '@jetsaga/platform';
 import { z } from 'zod';
+import { admission } from './admission.js';
 import { forward, ROUTES, type Upstream, upstreamFor } from './proxy.js';
 
 const config = loadConfig(
@@ -23,6 +24,11 @@ const config = loadConfig(
     PAYMENT_URL: z.url().default('http://127.0.0.1:8083'),
     SALES_URL: z.url().default('http://127.0.0.1:8084'),
     EVENT_STORE_URL: z.url().default('http://127.0.0.1:8085'),
+    // Admission control: docs/adr/0038-admission-control.md says how the defaults were measured.
+    GATEWAY_MAX_INFLIGHT_CHECKOUTS: z.coerce.number().int().positive().default(16),
+    GATEWAY_CHECKOUT_QUEUE: z.coerce.number().int().min(0).default(16),
+    GATEWAY_CHECKOUT_QUEUE_MS: z.coerce.number().int().min(0).default(250),
+    GATEWAY_MAX_INFLIGHT_REQUESTS: z.coerce.number().int().positive().default(256),
   }),
 );
 
@@ -47,6 +53,16 @@ const readiness = Object.fromEntries(
 );
 const app = createHttpApp({ log, readiness });
 
+app.use(
+  '/api/*',
+  admission({
+    checkouts: config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
+    checkoutQueue: config.GATEWAY_CHECKOUT_QUEUE,
+    checkoutQueueMs: config.GATEWAY_CHECKOUT_QUEUE_MS,
+    requests: config.GATEWAY_MAX_INFLIGHT_REQUESTS,
+  }),
+);
+
 app.all('/api/*', async (c) => {
   const upstream = upstreamFor(c.req.method, c.req.path);
   if (!upstream) throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);
@@ -57,7 +73,16 @@ app.get('/', (c) =>
 );
 
 const server = await startHttpServer(app, config.PORT, config.HOST);
-log.info({ port: server.port, host: config.HOST }, 'gateway listening');
+log.info(
+  {
+    port: server.port,
+    host: config.HOST,
+    maxInflightCheckouts: config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
+    checkoutQueue: config.GATEWAY_CHECKOUT_QUEUE,
+    maxInflightRequests: config.GATEWAY_MAX_INFLIGHT_REQUESTS,
+  },
+  'gateway listening',
+);
 const metrics = await startMetricsServer({ port: config.METRICS_PORT, host: config.HOST, log });
 
 const shutdown = () =>

@@ -39,10 +39,47 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 /**
  * Kept-alive connections to the services. node:http rather than fetch: every request of every saga passes here, and
  * fetch's web streams cost several times the CPU of a plain socket write on this path (docs/performance.md).
+ *
+ * The services close a connection idle for 5 s (Node's `keepAliveTimeout`). A socket the other side closes just as a
+ * request goes out on it resets before any answer; so the gateway closes idle sockets first, after IDLE_SOCKET_MS
+ * (Node's agent only shortens its own idle timeout to the server's `Keep-Alive: timeout=` hint when it has one: with
+ * none set it keeps idle sockets forever).
  */
-const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+const IDLE_SOCKET_MS = 2000;
+const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_MS });
 
 const UPSTREAM_TIMEOUT_MS = 30_000;
+
+/** Methods a client may send again when it cannot know whether the first attempt arrived (RFC 9110, 9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+type Answer = { status: number; headers: IncomingHttpHeaders; body: Buffer };
+
+function send(target: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, retried: boolean): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    let answered = false;
+    // The second attempt takes a connection of its own: another idle socket of the pool may be as stale as the first.
+    const outgoing = request(target, { method, headers, agent: retried ? false : agent }, (response) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.once('error', reject);
+      response.once('end', () => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
+    });
+    outgoing.setTimeout(UPSTREAM_TIMEOUT_MS, () => outgoing.destroy(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS} ms`)));
+    outgoing.once('error', (error: NodeJS.ErrnoException) => {
+      // A kept-alive socket that reset before any byte of an answer: the race above, if the idle timeout lost it.
+      // Sent again once on a fresh socket, but only when sending twice is harmless: a POST that reached the service
+      // before the reset may have changed something, and a second one would change it again (a second cart).
+      const reset = error.code === 'ECONNRESET' || error.code === 'EPIPE';
+      if (!retried && !answered && reset && outgoing.reusedSocket && IDEMPOTENT.has(method)) {
+        return resolve(send(target, method, headers, body, true));
+      }
+      reject(error);
+    });
+    outgoing.end(body);
+  });
+}
 
 /** Forwards the request as it came, with the gateway's request id, and the answer as it went. */
 export async function forward(c: Context, baseUrl: string): Promise<Response> {
@@ -56,17 +93,7 @@ export async function forward(c: Context, baseUrl: string): Promise<Response> {
   const body = ['GET', 'HEAD'].includes(c.req.method) ? undefined : Buffer.from(await c.req.arrayBuffer());
   if (body) headers['content-length'] = String(body.length);
   // The API answers JSON documents, never streams: the answer is read whole and passed on.
-  const answer = await new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-    const outgoing = request(target, { method: c.req.method, headers, agent }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.once('error', reject);
-      response.once('end', () => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
-    });
-    outgoing.setTimeout(UPSTREAM_TIMEOUT_MS, () => outgoing.destroy(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS} ms`)));
-    outgoing.once('error', reject);
-    outgoing.end(body);
-  }).catch((error: unknown) => {
+  const answer = await send(target, c.req.method, headers, body, false).catch((error: unknown) => {
     throw new UpstreamError(`the ${target.host} service did not answer`, { cause: error });
   });
   const out = new Headers();
