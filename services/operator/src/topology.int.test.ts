@@ -31,6 +31,7 @@ describe('npm start applies k8s/topology through the reconcile steps (real nats-
       'EventStream/advisories',
       'EventConsumer/order',
       'EventConsumer/order-deadlines',
+      'EventConsumer/order-catalog',
       'EventConsumer/inventory',
       'EventConsumer/payment',
       'EventConsumer/sales',

@@ -20,6 +20,7 @@ const TOPOLOGY = fileURLToPath(new URL('../../../k8s/topology', import.meta.url)
 async function serviceConsumerSpecs(): Promise<ConsumerSpec[]> {
   const modules: [string, string][] = [
     ['../../order/src/orders/reactions.ts', 'orderConsumers'],
+    ['../../order/src/catalog/consumer.ts', 'catalogConsumers'],
     ['../../inventory/src/reservations/reactions.ts', 'inventoryConsumers'],
     ['../../payment/src/payments/reactions.ts', 'paymentConsumers'],
     ['../../sales/src/sales/reactions.ts', 'salesConsumers'],

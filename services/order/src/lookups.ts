@@ -1,11 +1,13 @@
 import { Agent, get } from 'node:http';
-import { UpstreamError } from '@jetsaga/platform';
+import { counter, type Tx, UpstreamError } from '@jetsaga/platform';
+import { knownCustomer, knownPrice } from './catalog/store.js';
 
 export type ProductInfo = { id: string; priceCents: number };
 
 /**
- * Synchronous queries to the services that own customers and products. Commands and their effects travel as
- * events; a cart only needs to know, at the moment of the request, that a customer exists and what a product costs.
+ * What a cart needs to know at the moment of the request: that a customer exists and what a product costs. Commands
+ * and their effects travel as events; these answers come from order's own read model of the owners' events
+ * (`localLookups`), and from the owners themselves over HTTP only when the read model has not seen the id yet.
  */
 export type Lookups = {
   product(id: string): Promise<ProductInfo | undefined>;
@@ -58,6 +60,48 @@ export function httpLookups(urls: { inventory: string; payment: string }): Looku
     },
     async customerExists(id) {
       return (await getJson(`${urls.payment}/api/customers/${id}`)) !== undefined;
+    },
+  };
+}
+
+/**
+ * How each look-up was answered: `hit` from the read model; `miss` by the owner, which knew the id (the read model
+ * had not caught up yet, so this stays near zero in steady state); `unknown` by the owner, which did not know it either
+ * (the request gets its 422).
+ */
+const lookupsAnswered = () =>
+  counter({
+    name: 'order_catalog_lookups_total',
+    help: "Customer and product look-ups of carts, by how they were answered (order's read model or the owning service).",
+    labelNames: ['lookup', 'result'],
+  });
+
+/**
+ * Reads order's read model first (one primary-key SELECT in its own schema) and asks the owner only on a miss, so
+ * nothing that the owner would accept is refused while an event is still on its way (ADR 0039). The owner's answer is
+ * not written back: the read model stays a pure projection of the stream, and the event follows within milliseconds.
+ */
+export function localLookups(db: Pick<Tx, 'query'>, fallback: Lookups): Lookups {
+  const answered = lookupsAnswered();
+  return {
+    async product(id) {
+      const priceCents = await knownPrice(db, id);
+      if (priceCents !== undefined) {
+        answered.inc({ lookup: 'product', result: 'hit' });
+        return { id, priceCents };
+      }
+      const product = await fallback.product(id);
+      answered.inc({ lookup: 'product', result: product ? 'miss' : 'unknown' });
+      return product;
+    },
+    async customerExists(id) {
+      if (await knownCustomer(db, id)) {
+        answered.inc({ lookup: 'customer', result: 'hit' });
+        return true;
+      }
+      const exists = await fallback.customerExists(id);
+      answered.inc({ lookup: 'customer', result: exists ? 'miss' : 'unknown' });
+      return exists;
     },
   };
 }

@@ -2,7 +2,8 @@ import { configFields, loadConfig, runService } from '@jetsaga/platform';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { cartRoutes } from './carts/routes.js';
-import { httpLookups } from './lookups.js';
+import { catalogConsumers } from './catalog/consumer.js';
+import { httpLookups, localLookups } from './lookups.js';
 import { migrations } from './migrations.js';
 import { watchSagas } from './orders/metrics.js';
 import { orderConsumers } from './orders/reactions.js';
@@ -22,9 +23,10 @@ const service = await runService({
   defaultPort: 8081,
   migrations,
   routes: (deps) => {
-    const lookups = httpLookups({ inventory: config.INVENTORY_URL, payment: config.PAYMENT_URL });
+    // The read model answers; inventory and payment only for ids it has not seen yet (ADR 0039).
+    const lookups = localLookups(deps.db, httpLookups({ inventory: config.INVENTORY_URL, payment: config.PAYMENT_URL }));
     return new Hono().route('/', cartRoutes({ ...deps, lookups, deadlineMs: config.SAGA_DEADLINE_MS })).route('/', orderRoutes(deps));
   },
-  consumers: orderConsumers,
+  consumers: (deps) => [...orderConsumers(deps), ...catalogConsumers(deps)],
 });
 watchSagas(service.deps.db);

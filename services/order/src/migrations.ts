@@ -35,4 +35,21 @@ export const migrations: Migration[] = [
     id: 'order/002_trace_id',
     sql: `ALTER TABLE orders ADD COLUMN trace_id text;`,
   },
+  {
+    // Order's read model of customers and prices (services/order/src/catalog, ADR 0039): fed by CustomerRegistered and
+    // ProductCreated, each row keeping the EVENTS sequence of the event that wrote it. Numbered apart from the carts and
+    // orders migrations (0xx) so the two slices never pick the same id.
+    id: 'order/100_catalog_read_model',
+    sql: `
+      CREATE TABLE known_customers (
+        customer_id uuid PRIMARY KEY,
+        event_sequence bigint NOT NULL
+      );
+      CREATE TABLE product_prices (
+        product_id uuid PRIMARY KEY,
+        price_cents bigint NOT NULL CHECK (price_cents >= 0),
+        event_sequence bigint NOT NULL
+      );
+    `,
+  },
 ];

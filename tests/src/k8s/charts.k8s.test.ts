@@ -138,7 +138,7 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
       byKind(objects, 'EventConsumer')
         .map((consumer) => consumer.metadata.name)
         .sort(),
-    ).toEqual(['inventory', 'order', 'order-deadlines', 'payment', 'sales']);
+    ).toEqual(['inventory', 'order', 'order-catalog', 'order-deadlines', 'payment', 'sales']);
   });
 
   it('lets each service reach only what it needs', async () => {
