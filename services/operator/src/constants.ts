@@ -19,6 +19,7 @@ export const FIELD_MANAGER = 'jetsaga-operator';
 /** Held on streams and consumers until the JetStream object is deleted (or left alone under preventDelete). */
 export const FINALIZER = 'jetsaga.dev/jetstream-cleanup';
 
+/** The Lease's default name; the chart names it per release (<release>-operator, LEASE_NAME). */
 export const LEASE_NAME = 'jetsaga-operator';
 
 export const CONDITION_READY = 'Ready';

@@ -56,6 +56,16 @@ export type ControllerOptions = {
 
 const keyOf = (kind: KindName, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
 
+/** Longer than the 429 retries may wait in all (30 s), so throttling alone never aborts a call. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+class StoppedError extends Error {
+  override readonly name = 'StoppedError';
+  constructor() {
+    super('the controller stopped (no longer leading): the pass takes no further step');
+  }
+}
+
 /**
  * Watches the three kinds in one namespace and reconciles them one pass at a time. A pass takes at most one step
  * (add the finalizer, create, update, delete, write status) and says when to look again, so every pass starts
@@ -74,7 +84,8 @@ export class Controller {
   private jsm?: JetStreamManager;
 
   constructor(private readonly options: ControllerOptions) {
-    this.api = makeApiClient(options.kubeConfig, CustomObjectsApi);
+    // A call that never answers (the API server unreachable) fails after a minute, so stopping never waits longer.
+    this.api = makeApiClient(options.kubeConfig, CustomObjectsApi, undefined, () => AbortSignal.timeout(REQUEST_TIMEOUT_MS));
     const jsm = async () => (this.jsm ??= await jetstreamManager(options.nc));
     this.handlers = {
       EventStream: {
@@ -104,6 +115,8 @@ export class Controller {
   async start(): Promise<void> {
     const { kubeConfig, namespace, log } = this.options;
     for (const kind of Object.keys(KINDS) as KindName[]) {
+      // Stopped while starting (leadership lost meanwhile): no further watch is opened.
+      if (this.stopped) return;
       const { plural } = KINDS[kind];
       const informer = makeInformer<CustomObject>(kubeConfig, `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`, async () =>
         this.api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural }),
@@ -118,6 +131,7 @@ export class Controller {
       });
       this.informers.set(kind, informer);
       await informer.start();
+      if (this.stopped) await informer.stop();
     }
     log.info({ namespace }, 'controller started');
   }
@@ -176,6 +190,7 @@ export class Controller {
       const delay = { now: 0, later: this.options.resyncMs, backoff: this.options.backoffMs, never: -1 }[requeue];
       if (delay >= 0) this.schedule(key, delay);
     } catch (error) {
+      if (error instanceof StoppedError) return;
       metrics.reconciles.inc({ kind, action: 'error' });
       log.warn({ err: error, kind, name }, 'reconcile failed; will retry');
       this.schedule(key, this.options.backoffMs);
@@ -185,13 +200,16 @@ export class Controller {
   }
 
   private async reconcile(kind: KindName, object: CustomObject): Promise<{ action: string; requeue: StepOutcome<unknown>['requeue'] }> {
+    this.proceed();
     const handler = this.handlers[kind];
     const finalizers = object.metadata.finalizers ?? [];
     if (object.metadata.deletionTimestamp) {
       if (!finalizers.includes(FINALIZER)) return { action: 'none', requeue: 'never' };
       const spec = object.spec ?? {};
       // preventDelete keeps the JetStream object (and its messages) when the resource goes away.
+      this.proceed();
       if (spec.preventDelete !== true) await handler.cleanup?.(spec);
+      this.proceed();
       await this.applyFinalizer(kind, object, false);
       this.options.log.info({ kind, name: object.metadata.name, kept: spec.preventDelete === true }, 'resource deleted');
       return { action: 'deleted', requeue: 'never' };
@@ -208,9 +226,16 @@ export class Controller {
       await this.writeStatus(kind, object, { status: 'False', reason: REASONS.InvalidSpec, message: error.message }, undefined);
       return { action: 'blocked', requeue: 'never' };
     }
+    this.proceed();
     const outcome = await handler.step(spec, object);
+    this.proceed();
     await this.writeStatus(kind, object, outcome.condition, outcome.figures as Record<string, unknown> | undefined);
     return { action: outcome.action, requeue: outcome.requeue };
+  }
+
+  /** Every write of a pass is preceded by this: once leadership is gone, a pass in flight takes no further step. */
+  private proceed(): void {
+    if (this.stopped) throw new StoppedError();
   }
 
   private recordReadiness(key: string, kind: KindName, status: Condition['status'] | undefined): void {

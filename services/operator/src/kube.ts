@@ -56,16 +56,26 @@ export function throttleDelayMs(retryAfter: string | undefined, attempt: number,
   return Number.isNaN(ms) ? backoff : Math.min(Math.max(ms, 0), policy.maxWaitMs);
 }
 
-/** Sends again, within the policy's bounds, what the API server refused with 429; any other answer passes through. */
-export function honoringThrottling(inner: HttpLibrary, policy: ThrottlePolicy = THROTTLE_POLICY): HttpLibrary {
+/**
+ * Sends again, within the policy's bounds, what the API server refused with 429; any other answer passes through.
+ * `signal`, when given, is asked for an AbortSignal per request: an aborted request fails at once (the Lease client
+ * gives up an attempt at its renew deadline instead of waiting on a connection that no longer answers).
+ */
+export function honoringThrottling(
+  inner: HttpLibrary,
+  policy: ThrottlePolicy = THROTTLE_POLICY,
+  signal?: () => AbortSignal | undefined,
+): HttpLibrary {
   return wrapHttpLibrary({
     async send(request): Promise<ResponseContext> {
+      const abort = signal?.();
+      if (abort) request.setSignal(abort);
       let waited = 0;
       for (let attempt = 1; ; attempt++) {
         const response = await inner.send(request).toPromise();
         if (response.httpStatusCode !== 429 || attempt >= policy.attempts) return response;
         const delay = throttleDelayMs(response.headers['retry-after'], attempt, policy);
-        if (waited + delay > policy.totalMs) return response;
+        if (waited + delay > policy.totalMs || abort?.aborted) return response;
         await response.body.text().catch(() => undefined);
         await new Promise((resolve) => setTimeout(resolve, delay));
         waited += delay;
@@ -78,9 +88,14 @@ export function honoringThrottling(inner: HttpLibrary, policy: ThrottlePolicy = 
  * `kubeConfig.makeApiClient(api)` with the 429 retries of `honoringThrottling`: every call the operator makes to
  * the API server goes through one of these.
  */
-export function makeApiClient<T>(kubeConfig: KubeConfig, api: new (configuration: Configuration) => T, policy = THROTTLE_POLICY): T {
+export function makeApiClient<T>(
+  kubeConfig: KubeConfig,
+  api: new (configuration: Configuration) => T,
+  policy = THROTTLE_POLICY,
+  signal?: () => AbortSignal | undefined,
+): T {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const base = createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kubeConfig } });
-  return new api({ ...base, httpApi: honoringThrottling(base.httpApi, policy) });
+  return new api({ ...base, httpApi: honoringThrottling(base.httpApi, policy, signal) });
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { configFields, connectNats, createLogger, loadConfig } from '@jetsaga/platform';
 import { z } from 'zod';
+import { LEASE_NAME } from './constants.js';
 import { defaultKubeConfig } from './kube.js';
 import { startOperator } from './operator.js';
 
@@ -17,7 +18,11 @@ const config = loadConfig(
     /** Unique per pod: the Lease records who holds it. */
     POD_NAME: z.string().min(1).default(hostname()),
     RESYNC_SECONDS: z.coerce.number().positive().default(30),
+    /** One Lease per release: two releases in a namespace must not share (or fight over) one. */
+    LEASE_NAME: z.string().min(1).default(LEASE_NAME),
     LEASE_DURATION_SECONDS: z.coerce.number().int().positive().default(15),
+    /** Stop reconciling after this long without a renewal; shorter than the lease. Default: two thirds of it. */
+    LEASE_RENEW_DEADLINE_SECONDS: z.coerce.number().positive().optional(),
     LEASE_RETRY_SECONDS: z.coerce.number().positive().default(2),
   }),
 );
@@ -32,11 +37,16 @@ const operator = await startOperator({
   identity: config.POD_NAME,
   log,
   resyncMs: config.RESYNC_SECONDS * 1000,
+  leaseName: config.LEASE_NAME,
   leaseDurationSeconds: config.LEASE_DURATION_SECONDS,
+  renewDeadlineMs: config.LEASE_RENEW_DEADLINE_SECONDS === undefined ? undefined : config.LEASE_RENEW_DEADLINE_SECONDS * 1000,
   leaseRetryMs: config.LEASE_RETRY_SECONDS * 1000,
   http: { host: config.HOST, port: config.PORT, metricsPort: config.METRICS_PORT },
 });
-log.info({ port: operator.httpPort, metricsPort: operator.metricsPort, namespace: config.WATCH_NAMESPACE }, 'operator listening');
+log.info(
+  { port: operator.httpPort, metricsPort: operator.metricsPort, namespace: config.WATCH_NAMESPACE, lease: config.LEASE_NAME },
+  'operator listening',
+);
 
 const shutdown = () =>
   void (async () => {

@@ -27,6 +27,11 @@ export class OperatorMetrics {
     help: '1 while this instance holds the Lease and reconciles, 0 while it waits.',
     registers: [this.registry],
   });
+  readonly leadershipLost = new Counter({
+    name: 'jetsaga_operator_leadership_lost_total',
+    help: 'Times this instance stopped leading because it could not renew its Lease before the renew deadline.',
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: 'jetsaga_operator_queue_depth',
     help: 'Resources waiting for a reconcile pass.',

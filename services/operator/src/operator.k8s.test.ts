@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { type ClientRequest, createServer, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort as freePortNumber, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
@@ -14,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { FIELD_MANAGER, FINALIZER, LEASE_NAME } from './constants.js';
 import { kubeConfigFor } from './kube.js';
+import type { SteppedDownReason } from './leader.js';
 import { type RunningOperator, startOperator } from './operator.js';
 import type { Condition } from './resources.js';
 
@@ -48,15 +50,15 @@ const apply = (kind: string, name: string, spec: Record<string, unknown>) =>
  * The operator runs with the chart's own ServiceAccount, Role and RoleBinding (rendered by helm), through a token
  * the API server issues for that account: the tests pass only if the least-privilege RBAC is enough.
  */
-async function operatorToken(): Promise<string> {
+async function operatorToken(ns = namespace, release = 'jetsaga'): Promise<string> {
   const { stdout } = await promisify(execFile)(
     inject('helmBin'),
     [
       'template',
-      'jetsaga',
+      release,
       `${inject('chartsDir')}/operator`,
       '--namespace',
-      namespace,
+      ns,
       '--show-only',
       'templates/rbac.yaml',
       '--show-only',
@@ -65,9 +67,8 @@ async function operatorToken(): Promise<string> {
     { timeout: 60_000 },
   );
   const objects = parseAllDocuments(stdout).map((document) => document.toJS() as KubeObject | null);
-  for (const object of objects)
-    if (object && ['ServiceAccount', 'Role', 'RoleBinding'].includes(object.kind)) await kube.apply(object, namespace);
-  const response = await kubeRequest(server, 'POST', `/api/v1/namespaces/${namespace}/serviceaccounts/jetsaga-operator/token`, {
+  for (const object of objects) if (object && ['ServiceAccount', 'Role', 'RoleBinding'].includes(object.kind)) await kube.apply(object, ns);
+  const response = await kubeRequest(server, 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/${release}-operator/token`, {
     contentType: 'application/json',
     text: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } }),
   });
@@ -114,6 +115,44 @@ function holdSeat(token: string, path: string): { release(): void } {
       const req = current;
       current = undefined;
       req?.destroy();
+    },
+  };
+}
+
+/**
+ * A TCP relay between one operator and the API server that the test can cut: from `cut()` on, bytes stop flowing
+ * both ways and new connections are accepted but never forwarded, as in a network partition (nothing is refused,
+ * requests just never answer). `restore()` drops the connections that lost bytes; new ones are forwarded again.
+ */
+async function cuttableRelay(target: URL) {
+  let cut = false;
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+  };
+  const relay: NetServer = createNetServer((client) => {
+    track(client);
+    if (cut) return;
+    const upstream = connect(Number(target.port), target.hostname);
+    track(upstream);
+    client.on('data', (chunk: Buffer) => void (cut || upstream.write(chunk)));
+    upstream.on('data', (chunk: Buffer) => void (cut || client.write(chunk)));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `https://127.0.0.1:${(relay.address() as AddressInfo).port}`,
+    cut: () => void (cut = true),
+    restore: () => {
+      cut = false;
+      for (const socket of sockets) socket.destroy();
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => relay.close(resolve));
     },
   };
 }
@@ -193,7 +232,8 @@ describe("the operator (with its chart's RBAC only) on a real kube-apiserver and
       log,
       resyncMs: 300,
       backoffMs: 300,
-      leaseDurationSeconds: 3,
+      // Long enough that the 429 burst below never reaches the renew deadline (10 s); failover here is by release.
+      leaseDurationSeconds: 15,
       leaseRetryMs: 200,
       http: { host: '127.0.0.1', port: 0, metricsPort: 0 },
     });
@@ -465,6 +505,97 @@ describe("the operator (with its chart's RBAC only) on a real kube-apiserver and
     // Only the resources this instance has seen since it took over; all that exist are Ready.
     expect(metrics).toMatch(/jetsaga_operator_resources\{kind="EventStream",ready="True"\} [1-9]/);
     expect(metrics).toMatch(/jetsaga_operator_resources\{kind="EventStream",ready="False"\} 0/);
+  });
+
+  it('leader election: cut off from the API server, the leader stops reconciling at its renew deadline, before the follower takes over', async () => {
+    // A release of its own ("cutoff"): its own namespace, Role and Lease name, with a 3 s lease and a 2 s deadline.
+    const ns = `${namespace}-cut`;
+    await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    const cutToken = await operatorToken(ns, 'cutoff');
+    const ca = Buffer.from(server.caPem).toString('base64');
+    const relay = await cuttableRelay(new URL(server.url));
+    const stepDowns: { reason: SteppedDownReason; at: number }[] = [];
+    const startCutoff = (identity: string, url: string, onStoppedLeading?: (reason: SteppedDownReason) => void) =>
+      startOperator({
+        kubeConfig: kubeConfigFor(url, cutToken, ca),
+        namespace: ns,
+        nc,
+        eventStoreUrl,
+        identity,
+        log,
+        resyncMs: 300,
+        backoffMs: 300,
+        leaseName: 'cutoff-operator',
+        leaseDurationSeconds: 3,
+        renewDeadlineMs: 2000,
+        leaseRetryMs: 200,
+        onStoppedLeading,
+      });
+    const stream = (name: string, spec: Record<string, unknown>) =>
+      ({ apiVersion: GROUP_VERSION, kind: 'EventStream', metadata: { name, namespace: ns }, spec }) as KubeObject;
+    const lease = () =>
+      kube.get<{ spec: { holderIdentity: string; renewTime: string } }>(
+        { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'cutoff-operator' } },
+        ns,
+      );
+    const a = await startCutoff('operator-a', relay.url, (reason) => stepDowns.push({ reason, at: performance.now() }));
+    let b: RunningOperator | undefined;
+    try {
+      await waitFor('operator-a to lead through the relay', async () => a.isLeader());
+      await kube.apply(stream('cut', { name: 'CUT', subjects: ['cut.>'] }), ns);
+      await waitFor('stream CUT created by operator-a', () => jsm.streams.info('CUT').catch(() => undefined));
+      b = await startCutoff('operator-b', server.url);
+      // Every sighting of the Lease while a test waits must show exactly one leader: the one holding it.
+      const wrong: string[] = [];
+      const soleLeader = async (holder: string, leader: RunningOperator, other: RunningOperator, renewals: Set<string>) => {
+        const current = await lease();
+        if (current?.spec.holderIdentity !== holder || !leader.isLeader() || other.isLeader())
+          wrong.push(
+            `${current?.spec.holderIdentity} holds the Lease; ${holder} leads: ${leader.isLeader()}, the other: ${other.isLeader()}`,
+          );
+        if (current) renewals.add(current.spec.renewTime);
+        return renewals.size >= 3 ? true : undefined;
+      };
+      const renewals = new Set<string>();
+      await waitFor('three renewals by operator-a while operator-b stands by', () => soleLeader('operator-a', a, b!, renewals));
+      expect(wrong).toEqual([]);
+
+      const cutAt = performance.now();
+      relay.cut();
+      const takeoverAt = await waitFor('operator-b to take over', async () => (b!.isLeader() ? performance.now() : undefined), 20_000, 5);
+      // operator-a stopped once, because of its deadline, and before operator-b started: never two leaders.
+      expect(stepDowns.map(({ reason }) => reason)).toEqual(['renew-deadline']);
+      const stepDownAt = stepDowns[0]!.at;
+      expect(a.isLeader()).toBe(false);
+      expect(stepDownAt).toBeLessThan(takeoverAt);
+      // The last renewal went out at most a retry period before the cut: a stepped down within its deadline of it,
+      // b waited out the whole lease from its own sighting of that renewal.
+      expect(stepDownAt - cutAt).toBeLessThan(2000 + 500);
+      expect(takeoverAt - cutAt).toBeGreaterThan(3000 - 500);
+      expect(await a.metrics.registry.getSingleMetricAsString('jetsaga_operator_leader')).toMatch(/jetsaga_operator_leader 0/);
+      expect(await a.metrics.registry.getSingleMetricAsString('jetsaga_operator_leadership_lost_total')).toMatch(/ 1$/m);
+      console.log(
+        `[leader cut-off] a stepped down ${Math.round(stepDownAt - cutAt)} ms after the cut, b took over ${Math.round(takeoverAt - cutAt)} ms after it (margin ${Math.round(takeoverAt - stepDownAt)} ms)`,
+      );
+
+      // b reconciles from now on; a, reconnected, finds the Lease held by b and stays a follower.
+      await kube.apply(stream('after-cut', { name: 'AFTERCUT', subjects: ['aftercut.>'] }), ns);
+      await waitFor('stream AFTERCUT created by operator-b', () => jsm.streams.info('AFTERCUT').catch(() => undefined));
+      relay.restore();
+      const later = new Set<string>();
+      await waitFor('three renewals by operator-b while the reconnected operator-a follows', () => soleLeader('operator-b', b!, a, later));
+      expect(wrong).toEqual([]);
+      expect(a.isLeader()).toBe(false);
+      expect(stepDowns).toHaveLength(1);
+    } finally {
+      relay.restore();
+      for (const name of ['cut', 'after-cut']) await kube.delete(stream(name, {}), ns);
+      await missing('stream CUT deleted in NATS', () => jsm.streams.info('CUT'));
+      await missing('stream AFTERCUT deleted in NATS', () => jsm.streams.info('AFTERCUT'));
+      await b?.stop();
+      await a.stop();
+      await relay.close();
+    }
   });
 
   it('the built entry point (dist/main.js) leads, serves probes and metrics, and releases its Lease on SIGTERM', async () => {

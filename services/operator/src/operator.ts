@@ -5,7 +5,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from '@jetsaga/platform';
 import { LEASE_NAME } from './constants.js';
 import { Controller } from './controller.js';
-import { LeaderElector } from './leader.js';
+import { LeaderElector, type SteppedDownReason } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
 
 export type OperatorOptions = {
@@ -17,8 +17,14 @@ export type OperatorOptions = {
   log: Logger;
   resyncMs?: number;
   backoffMs?: number;
+  /** The Lease this instance campaigns for; one per release (the chart sets <release>-operator). */
+  leaseName?: string;
   leaseDurationSeconds?: number;
+  /** Stop leading after this long without a successful renewal (default: two thirds of the lease). */
+  renewDeadlineMs?: number;
   leaseRetryMs?: number;
+  /** Told when this instance stops leading (after reconciling has been told to stop), and why. */
+  onStoppedLeading?: (reason: SteppedDownReason) => void;
   /** Ports for /healthz + /readyz and for /metrics (0: any free port); undefined: no HTTP at all. */
   http?: { host: string; port: number; metricsPort: number };
 };
@@ -40,41 +46,44 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const metrics = new OperatorMetrics();
   const { log } = options;
   let controller: Controller | undefined;
-  // Leadership changes are serialized: stopping a controller finishes before a new one can start.
-  let transition: Promise<void> = Promise.resolve();
+  // The previous controller's stop: a new one starts only after it (they would reconcile the same resources).
+  let stopping: Promise<void> = Promise.resolve();
   const elector = new LeaderElector({
     kubeConfig: options.kubeConfig,
     namespace: options.namespace,
-    name: LEASE_NAME,
+    name: options.leaseName ?? LEASE_NAME,
     identity: options.identity,
     leaseDurationSeconds: options.leaseDurationSeconds ?? 15,
+    renewDeadlineMs: options.renewDeadlineMs,
     retryPeriodMs: options.leaseRetryMs ?? 2000,
-    onStartedLeading: () => {
-      transition = transition.then(async () => {
-        log.info({ identity: options.identity }, 'leading: reconciling');
-        metrics.leader.set(1);
-        controller = new Controller({
-          kubeConfig: options.kubeConfig,
-          namespace: options.namespace,
-          nc: options.nc,
-          eventStoreUrl: options.eventStoreUrl,
-          resyncMs: options.resyncMs ?? 30_000,
-          backoffMs: options.backoffMs ?? 2000,
-          log,
-          metrics,
-        });
-        await controller.start();
+    onStartedLeading: async () => {
+      log.info({ identity: options.identity }, 'leading: reconciling');
+      metrics.leader.set(1);
+      const started = new Controller({
+        kubeConfig: options.kubeConfig,
+        namespace: options.namespace,
+        nc: options.nc,
+        eventStoreUrl: options.eventStoreUrl,
+        resyncMs: options.resyncMs ?? 30_000,
+        backoffMs: options.backoffMs ?? 2000,
+        log,
+        metrics,
       });
-      return transition;
+      controller = started;
+      await stopping;
+      await started.start();
     },
-    onStoppedLeading: () => {
-      transition = transition.then(async () => {
-        log.info({ identity: options.identity }, 'not leading: standing by');
-        metrics.leader.set(0);
-        await controller?.stop();
-        controller = undefined;
-      });
-      return transition;
+    onStoppedLeading: async (reason) => {
+      // Synchronous up to the first await: the controller is flagged stopped before anything else can run, so
+      // no further step is taken even while its in-flight calls (cut off from the API server) never answer.
+      const stopped = controller;
+      controller = undefined;
+      metrics.leader.set(0);
+      if (reason === 'renew-deadline') metrics.leadershipLost.inc();
+      stopping = stopped?.stop() ?? Promise.resolve();
+      log[reason === 'released' ? 'info' : 'warn']({ identity: options.identity, reason }, 'not leading: standing by');
+      options.onStoppedLeading?.(reason);
+      await stopping;
     },
     onError: (error) => log.warn({ err: error }, 'leader election failed; retrying'),
   });
@@ -113,7 +122,6 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     metricsPort,
     stop: async () => {
       await elector.stop();
-      await transition;
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     },
   };

@@ -64,7 +64,10 @@ describe('helm lint --strict', () => {
       expect(JSON.parse(await readFile(join(REPO_ROOT, 'charts', name, 'values.schema.json'), 'utf8')), name).toEqual(shared);
     }
     const operator = JSON.parse(await readFile(join(REPO_ROOT, 'charts/operator/values.schema.json'), 'utf8'));
-    expect({ ...operator, title: shared.title, properties: { ...operator.properties, rbac: shared.properties.rbac } }).toEqual(shared);
+    // The operator's own values: its Role and its Lease.
+    const { leaseName, ...common } = operator.properties;
+    expect(leaseName).toMatchObject({ type: 'string' });
+    expect({ ...operator, title: shared.title, properties: { ...common, rbac: shared.properties.rbac } }).toEqual(shared);
   });
 });
 
@@ -253,6 +256,22 @@ describe('a service chart on its own', () => {
     expect(await command(['otlp.endpoint=http://collector:4318', 'nodeArgs={--watch}'])).toEqual(['node', '--watch', ...PRELOAD, script]);
     expect(await command(['global.otlp.endpoint=http://collector:4318'])).toEqual(['node', ...PRELOAD, script]);
     expect(await command(['env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://collector:4318/v1/traces'])).toEqual(['node', ...PRELOAD, script]);
+  });
+
+  it("the operator's Lease is named per release, in its env and in the Role that lets it update only that Lease", async () => {
+    for (const [release, set, lease] of [
+      ['shop', [], 'shop-operator'],
+      ['shop', ['leaseName=shop-leader'], 'shop-leader'],
+    ] as const) {
+      const objects = await helmTemplate(helm, chart('operator'), { release, set: [...set] });
+      const env = podSpec(find(objects, 'Deployment', 'shop-operator')).containers[0]!.env ?? [];
+      expect(env.find((variable) => variable.name === 'LEASE_NAME')?.value).toBe(lease);
+      const role = find(objects, 'Role', 'shop-operator') as unknown as { rules: { resources: string[]; resourceNames?: string[] }[] };
+      expect(role.rules.find((rule) => rule.resources.includes('leases') && rule.resourceNames)?.resourceNames).toEqual([lease]);
+      // The renew deadline is set and shorter than the lease.
+      const seconds = (name: string) => Number(env.find((variable) => variable.name === name)?.value);
+      expect(seconds('LEASE_RENEW_DEADLINE_SECONDS')).toBeLessThan(seconds('LEASE_DURATION_SECONDS'));
+    }
   });
 
   it('renders a complete service with the NetworkPolicy and ServiceMonitor switched on by values', async () => {
