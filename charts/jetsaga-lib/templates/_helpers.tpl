@@ -30,11 +30,28 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{/* A value from the chart, else the umbrella's global, else a default; strings go through tpl. */}}
+{{- /* repository:tag, or repository@digest when a digest is given (what runs is then fixed by content). */}}
 {{- define "jetsaga-lib.image" -}}
 {{- $global := (.Values.global | default dict).image | default dict -}}
 {{- $repository := .Values.image.repository | default $global.repository | default "jetsaga" -}}
 {{- $tag := .Values.image.tag | default $global.tag | default .Chart.AppVersion -}}
+{{- $digest := .Values.image.digest | default $global.digest | default "" -}}
+{{- if $digest -}}
+{{- printf "%s@%s" $repository $digest -}}
+{{- else -}}
 {{- printf "%s:%s" $repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "jetsaga-lib.imagePullSecrets" -}}
+{{- $secrets := .Values.imagePullSecrets | default (.Values.global | default dict).imagePullSecrets -}}
+{{- with $secrets -}}
+{{- toYaml . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "jetsaga-lib.priorityClassName" -}}
+{{- .Values.priorityClassName | default (.Values.global | default dict).priorityClassName | default "" -}}
 {{- end -}}
 
 {{- define "jetsaga-lib.pullPolicy" -}}

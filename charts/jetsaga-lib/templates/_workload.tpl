@@ -67,6 +67,13 @@ spec:
     spec:
       serviceAccountName: {{ include "jetsaga-lib.fullname" . }}
       automountServiceAccountToken: {{ .Values.serviceAccount.automountToken }}
+      {{- with include "jetsaga-lib.imagePullSecrets" . }}
+      imagePullSecrets:
+        {{- . | nindent 8 }}
+      {{- end }}
+      {{- with include "jetsaga-lib.priorityClassName" . }}
+      priorityClassName: {{ . }}
+      {{- end }}
       # Long enough for runService to stop accepting, finish in-flight handlers, drain NATS and close pools.
       terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
       securityContext:
@@ -158,9 +165,17 @@ spec:
             httpGet:
               path: /readyz
               port: http
-            periodSeconds: 5
-            timeoutSeconds: 3
-            failureThreshold: 2
+            periodSeconds: {{ .Values.probes.readinessPeriodSeconds | default 5 }}
+            timeoutSeconds: {{ .Values.probes.readinessTimeoutSeconds | default 3 }}
+            failureThreshold: {{ .Values.probes.readinessFailureThreshold | default 2 }}
+          {{- with .Values.preStopSleepSeconds }}
+          # Endpoints and load balancers stop sending new requests a moment after the pod is marked terminating:
+          # keep serving that long before SIGTERM starts the drain (terminationGracePeriodSeconds covers both).
+          lifecycle:
+            preStop:
+              sleep:
+                seconds: {{ . }}
+          {{- end }}
           resources:
             {{- toYaml .Values.resources | nindent 12 }}
           securityContext:
@@ -328,15 +343,21 @@ spec:
       {{- end }}
     {{- end }}
     {{- if include "jetsaga-lib.otlpEndpoint" . }}
+    {{- $otlpTo := .Values.otlp.egressTo | default ((.Values.global | default dict).otlp | default dict).egressTo }}
     - ports:
         - port: 4317
           protocol: TCP
         - port: 4318
           protocol: TCP
       to:
+        {{- if $otlpTo }}
+        {{- /* The collector's own namespace and pods, e.g. a namespaceSelector for `observability`. */}}
+        {{- toYaml $otlpTo | nindent 8 }}
+        {{- else }}
         - podSelector:
             matchLabels:
               app.kubernetes.io/name: tempo
+        {{- end }}
     {{- end }}
     {{- range $peer := $np.egressTo }}
     - ports:

@@ -38,6 +38,26 @@ capabilities:
 {{- printf "%s:%s" .repository .tag -}}
 {{- end -}}
 
+{{/* An image of the umbrella's own components: repository@digest when a digest is set, else repository:tag. */}}
+{{- define "jetsaga.imageRef" -}}
+{{- if .digest -}}
+{{- printf "%s@%s" .repository .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository .tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Pull secrets and priority class of the umbrella's own pods (NATS, Postgres, exporters), from global. */}}
+{{- define "jetsaga.podScheduling" -}}
+{{- with .Values.global.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.global.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end -}}
+
 {{/*
 Alert and recording rules from observability/ (copied to files/generated/observability): every YAML file outside
 tests/ that is a PrometheusRule or a plain rule file (`groups:`). Renders a JSON list of {name, groups}.
