@@ -114,7 +114,6 @@ describe('event consumer', () => {
       log,
       spec: { stream: EVENTS_STREAM, durable: 'poison', filterSubjects: ['events.order.*.OrderCompleted'], backoffMs: [50] },
       decode: decodeEvent,
-      concurrency: 1,
       handle: async (event) => {
         handled.push(event.id);
       },

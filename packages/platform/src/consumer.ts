@@ -12,6 +12,7 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/nats-core';
+import { type Context, context } from '@opentelemetry/api';
 import { buildDeadLetter, type DeadLetterReason, publishDeadLetter } from './dead-letter.js';
 import { PermanentError } from './errors.js';
 import type { Logger } from './log.js';
@@ -145,16 +146,30 @@ export type Delivery = {
   headers: Record<string, string>;
 };
 
+/** One message of a batch, decoded, with its delivery and the trace context of its CONSUMER span. */
+export type BatchItem<T> = { message: T; delivery: Delivery; trace: Context };
+
+/**
+ * What a batch handler says about the messages it could not apply while it committed the others: the index of each,
+ * with its error (settled as a thrown error of that message alone would be). A throw instead fails the whole batch.
+ */
+export type BatchFailures = ReadonlyMap<number, unknown>;
+
 export type ConsumerOptions<T> = {
   nc: NatsConnection;
   spec: ConsumerSpec;
   log: Logger;
   /** Turns bytes into a message; a throw marks the message as poison (dead-lettered at once). */
   decode: (data: Uint8Array, delivery: Delivery) => T;
-  handle: (message: T, delivery: Delivery) => Promise<void>;
-  /** Messages with the same key are handled one at a time, in order; different keys run concurrently. */
-  keyOf?: (delivery: Delivery) => string;
-  concurrency?: number;
+  /** Handles one message; used when there is no `handleBatch` (messages then run one after another, in order). */
+  handle?: (message: T, delivery: Delivery) => Promise<void>;
+  /**
+   * Handles a batch of messages in stream order, in one transaction: acknowledged once it resolves. A batch that fails
+   * is retried one message at a time, so a failing message costs the others one retry and nothing more.
+   */
+  handleBatch?: (items: readonly BatchItem<T>[]) => Promise<BatchFailures | void>;
+  /** The most messages in one batch: a batch is what is already buffered, never waited for (default 256). */
+  maxBatch?: number;
   /** Fault injection (tests): true makes this attempt fail as a transient error would. */
   injectFault?: () => boolean;
   /**
@@ -176,26 +191,37 @@ function headerRecord(msg: JsMsg): Record<string, string> {
   return record;
 }
 
+/** A delivered message on its way through a batch: settled through `msg`, which records the outcome on its span. */
+type Entry = { msg: JsMsg; delivery: Delivery; trace: Context; settled: () => void };
+
 /**
- * A durable pull consumer with explicit acks. Failures are never silent: a transient error is redelivered on the
- * backoff schedule, a permanent error or a poison message goes to the DLQ stream at once, and a message that used
- * all its attempts goes there too, with its subject, headers, payload and last error.
+ * A durable pull consumer with explicit acks, handling what has arrived in batches: one batch at a time per consumer
+ * (its redriven dead letters included), in stream order, so the messages of one aggregate are never handled
+ * concurrently or out of order. A batch is whatever is buffered when the previous one is done: one message when idle,
+ * up to `maxBatch` under load. Failures are never silent: a transient error is redelivered on the backoff schedule, a
+ * permanent error or a poison message goes to the DLQ stream at once, and a message that used all its attempts goes
+ * there too, with its subject, headers, payload and last error.
  */
 export class EventConsumer<T> {
   private readonly js: JetStreamClient;
   private messages?: ConsumerMessages;
-  private loop?: Promise<void>;
   private redriven?: ConsumerMessages;
-  private redriveLoop?: Promise<void>;
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly chains = new Map<string, Promise<void>>();
+  private readers: Promise<void>[] = [];
+  private worker?: Promise<void>;
+  private readonly queue: JsMsg[] = [];
+  private wake?: () => void;
+  private waitingForSpace: Array<() => void> = [];
+  private reading = 0;
   private readonly backoff: readonly number[];
   private readonly maxAttempts: number;
+  private readonly maxBatch: number;
 
   constructor(private readonly options: ConsumerOptions<T>) {
+    if (!options.handle && !options.handleBatch) throw new Error(`consumer ${options.spec.durable} has neither handle nor handleBatch`);
     this.js = jetstream(options.nc);
     this.backoff = options.spec.backoffMs ?? DEFAULT_BACKOFF_MS;
     this.maxAttempts = attemptsOf(options.spec);
+    this.maxBatch = options.maxBatch ?? 256;
   }
 
   async start(): Promise<void> {
@@ -209,81 +235,170 @@ export class EventConsumer<T> {
     }
     await waitForLeader(jsm, ensured);
     const consumer = await this.js.consumers.get(spec.stream, spec.durable);
-    this.messages = await consumer.consume({
-      max_messages: Math.max(64, (this.options.concurrency ?? 16) * 4),
-      expires: PULL_EXPIRES_MS,
-    });
-    this.loop = this.run(this.messages);
+    this.messages = await consumer.consume({ max_messages: this.maxBatch, expires: PULL_EXPIRES_MS });
+    this.worker = this.work();
+    this.readers.push(this.read(this.messages));
     // Dead letters put back by the redrive API come to this consumer alone, through its own consumer on DLQ.
     const redrive = redriveSpec(spec);
     await waitForLeader(jsm, await ensureConsumer(jsm, redrive));
     const redriveConsumer = await this.js.consumers.get(redrive.stream, redrive.durable);
     this.redriven = await redriveConsumer.consume({ max_messages: 16, expires: PULL_EXPIRES_MS });
-    this.redriveLoop = this.run(this.redriven);
+    this.readers.push(this.read(this.redriven));
     watchConsumers(nc, [spec], this.options.log);
   }
 
   async stop(): Promise<void> {
     this.messages?.stop();
     this.redriven?.stop();
-    await this.loop;
-    await this.redriveLoop;
-    await Promise.all(this.inFlight);
+    this.makeSpace();
+    await Promise.all(this.readers);
+    this.wake?.();
+    await this.worker;
   }
 
-  private async run(messages: ConsumerMessages): Promise<void> {
-    const concurrency = this.options.concurrency ?? 16;
-    const keyOf = this.options.keyOf ?? aggregateKey;
-    for await (const msg of messages) {
+  /** Moves delivered messages to the batch queue; holds back while a full batch is waiting. */
+  private async read(messages: ConsumerMessages): Promise<void> {
+    this.reading += 1;
+    try {
+      for await (const msg of messages) {
+        this.queue.push(msg);
+        this.wake?.();
+        if (this.queue.length >= this.maxBatch) await new Promise<void>((resolve) => this.waitingForSpace.push(resolve));
+      }
+    } finally {
+      this.reading -= 1;
+      this.wake?.();
+    }
+  }
+
+  private makeSpace(): void {
+    const waiting = this.waitingForSpace;
+    this.waitingForSpace = [];
+    for (const resume of waiting) resume();
+  }
+
+  /** Takes what is queued, up to a batch, handles it, and starts again; ends once the readers ended and all is handled. */
+  private async work(): Promise<void> {
+    for (;;) {
+      if (this.queue.length === 0) {
+        if (this.reading === 0 && this.readers.length > 0) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.makeSpace();
+      try {
+        await this.processBatch(batch);
+      } catch (error) {
+        // Settlement itself failed (a closed connection): the messages are redelivered after their ack wait.
+        this.options.log.error({ err: error, consumer: this.options.spec.durable }, 'batch settlement failed');
+      }
+    }
+  }
+
+  /**
+   * Each message keeps its own CONSUMER span and metrics (processObserved) for as long as its batch runs; the spans
+   * end as their messages are settled.
+   */
+  private async processBatch(batch: readonly JsMsg[]): Promise<void> {
+    const entries: Entry[] = [];
+    const observed = batch.map((msg) => {
       const delivery: Delivery = {
         subject: msg.subject,
         streamSequence: msg.info.streamSequence,
         deliveryCount: msg.info.deliveryCount,
         headers: headerRecord(msg),
       };
-      while (this.inFlight.size >= concurrency) await Promise.race(this.inFlight);
-      const key = keyOf(delivery);
-      const previous = this.chains.get(key) ?? Promise.resolve();
-      // Traced and measured around the settlement code, which sees the message as it is.
-      const task = previous.then(() =>
-        processObserved(this.options.spec.durable, msg, delivery, (observed) => this.process(observed, delivery), this.options.log),
+      return processObserved(
+        this.options.spec.durable,
+        msg,
+        delivery,
+        (recorded) =>
+          new Promise<void>((settled) => {
+            entries.push({ msg: recorded, delivery, trace: context.active(), settled });
+          }),
+        this.options.log,
       );
-      this.chains.set(key, task);
-      this.inFlight.add(task);
-      void task.finally(() => {
-        this.inFlight.delete(task);
-        if (this.chains.get(key) === task) this.chains.delete(key);
-      });
+    });
+    // processObserved enters each span synchronously; the order of entries is the order of the batch.
+    const ready: Array<BatchItem<T> & { entry: Entry }> = [];
+    for (const entry of entries) {
+      let message: T;
+      try {
+        message = this.options.decode(entry.msg.data, entry.delivery);
+      } catch (error) {
+        await this.settleFailure(entry.msg, entry.delivery, 'poison', error).finally(entry.settled);
+        continue;
+      }
+      if (this.options.injectFault?.()) {
+        await this.settleError(entry, new Error('injected fault')).finally(entry.settled);
+        continue;
+      }
+      ready.push({ message, delivery: entry.delivery, trace: entry.trace, entry });
+    }
+    await this.handleAll(ready);
+    await Promise.all(observed);
+  }
+
+  private async handleAll(items: ReadonlyArray<BatchItem<T> & { entry: Entry }>): Promise<void> {
+    if (items.length === 0) return;
+    const { handle, handleBatch } = this.options;
+    if (!handleBatch) {
+      for (const item of items)
+        await this.settleOne(item.entry, () => context.with(item.trace, () => handle!(item.message, item.delivery)));
+      return;
+    }
+    let failures: BatchFailures | void;
+    try {
+      failures = await (items.length === 1 ? context.with(items[0]!.trace, () => handleBatch(items)) : handleBatch(items));
+    } catch (error) {
+      if (items.length === 1) {
+        await this.settleError(items[0]!.entry, error).finally(items[0]!.entry.settled);
+        return;
+      }
+      // One message spoiled the batch, or the database failed it: each message gets one try of its own.
+      this.options.log.warn(
+        { err: error, consumer: this.options.spec.durable, size: items.length },
+        'batch failed; handling its messages one by one',
+      );
+      for (const item of items) await this.handleAll([item]);
+      return;
+    }
+    for (const [index, item] of items.entries()) {
+      const failure = failures?.get(index);
+      if (failure === undefined) item.entry.msg.ack();
+      await (failure === undefined ? Promise.resolve() : this.settleError(item.entry, failure)).finally(item.entry.settled);
     }
   }
 
-  private async process(msg: JsMsg, delivery: Delivery): Promise<void> {
-    const { log, spec } = this.options;
-    let message: T;
+  private async settleOne(entry: Entry, run: () => Promise<void>): Promise<void> {
     try {
-      message = this.options.decode(msg.data, delivery);
+      await run();
+      entry.msg.ack();
     } catch (error) {
-      await this.settleFailure(msg, delivery, 'poison', error);
-      return;
+      await this.settleError(entry, error);
+    } finally {
+      entry.settled();
     }
-    try {
-      if (this.options.injectFault?.()) throw new Error('injected fault');
-      await this.options.handle(message, delivery);
-      msg.ack();
-    } catch (error) {
-      if (error instanceof PermanentError || error instanceof InvalidEventError) {
-        await this.settleFailure(msg, delivery, 'permanent', error);
-      } else if (delivery.deliveryCount >= this.maxAttempts) {
-        await this.settleFailure(msg, delivery, 'exhausted', error);
-      } else {
-        const delay = retryDelayMs(this.backoff, delivery.deliveryCount);
-        log.warn(
-          { err: error, consumer: spec.durable, subject: delivery.subject, attempt: delivery.deliveryCount, retryInMs: delay },
-          'handler failed; will retry',
-        );
-        msg.nak(this.options.redeliveryDelay?.(delay) ?? delay);
-        observe(retryDelays(), { consumer: spec.durable, attempt: String(delivery.deliveryCount) }, delay / 1000);
-      }
+  }
+
+  /** A handler's error, settled by its kind: permanent at once to the DLQ, transient on the backoff schedule. */
+  private async settleError(entry: Entry, error: unknown): Promise<void> {
+    const { log, spec } = this.options;
+    const { msg, delivery } = entry;
+    if (error instanceof PermanentError || error instanceof InvalidEventError) {
+      await this.settleFailure(msg, delivery, 'permanent', error);
+    } else if (delivery.deliveryCount >= this.maxAttempts) {
+      await this.settleFailure(msg, delivery, 'exhausted', error);
+    } else {
+      const delay = retryDelayMs(this.backoff, delivery.deliveryCount);
+      log.warn(
+        { err: error, consumer: spec.durable, subject: delivery.subject, attempt: delivery.deliveryCount, retryInMs: delay },
+        'handler failed; will retry',
+      );
+      msg.nak(this.options.redeliveryDelay?.(delay) ?? delay);
+      observe(retryDelays(), { consumer: spec.durable, attempt: String(delivery.deliveryCount) }, delay / 1000);
     }
   }
 

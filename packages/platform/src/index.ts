@@ -1,6 +1,8 @@
 export { ConfigError, configFields, loadConfig } from './config.js';
 export {
   aggregateKey,
+  type BatchFailures,
+  type BatchItem,
   type ConfigDrift,
   type ConsumerOptions,
   type ConsumerSpec,
@@ -51,7 +53,29 @@ export {
   startHttpServer,
   uuidParam,
 } from './http.js';
-export { claimEvent, inboxMigration } from './inbox.js';
+export { claimEvent, claimEvents, inboxMigration, releaseClaims } from './inbox.js';
+export {
+  type Addressed,
+  type Applied,
+  applyCommands,
+  causedBy,
+  type Change,
+  type CommandHandler,
+  type CommandItem,
+  type Decided,
+  decideCommand,
+  givenReaction,
+  handleCommand,
+  type Ids,
+  lockRows,
+  type Metadata,
+  type Reaction,
+  type ReactionOutcome,
+  reactionConsumers,
+  reactor,
+  requestMetadata,
+  runCommand,
+} from './pipeline.js';
 export { createLogger, type Logger } from './log.js';
 export { processObserved, publishObserved, watchConsumers, watchOutbox } from './messaging-metrics.js';
 export {
@@ -89,7 +113,6 @@ export {
   outboxMigration,
 } from './outbox.js';
 export {
-  causedBy,
   type ConsumerDefinition,
   decodeEvent,
   type RunningService,

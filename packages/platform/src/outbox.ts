@@ -52,7 +52,9 @@ export async function enqueue(tx: Tx, messages: readonly OutboxMessage[]): Promi
   if (messages.length === 0) return;
   const values: unknown[] = [];
   const rows = messages.map((message, index) => {
-    values.push(message.id, message.subject, JSON.stringify(withTraceHeaders(message.headers)), JSON.stringify(message.payload));
+    // A message the pipeline built for a consumed message already carries that message's trace.
+    const headers = message.headers?.traceparent ? message.headers : withTraceHeaders(message.headers);
+    values.push(message.id, message.subject, JSON.stringify(headers), JSON.stringify(message.payload));
     const base = index * 4;
     return `($${base + 1}, $${base + 2}, $${base + 3}::jsonb, $${base + 4}::jsonb)`;
   });

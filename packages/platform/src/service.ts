@@ -2,7 +2,7 @@ import { type DomainEvent, parseEvent, uuidv7 } from '@jetsaga/events';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { configFields, loadConfig } from './config.js';
-import { type ConsumerSpec, type Delivery, EventConsumer } from './consumer.js';
+import { type BatchFailures, type BatchItem, type ConsumerSpec, type Delivery, EventConsumer } from './consumer.js';
 import { createPool, type Db, type Migration, migrate } from './db.js';
 import { createHttpApp, startHttpServer } from './http.js';
 import { inboxMigration } from './inbox.js';
@@ -23,11 +23,16 @@ export type ServiceDeps = {
   env: NodeJS.ProcessEnv;
 };
 
+/**
+ * A consumer of the service: `handleBatch` (what `reactor` builds: a batch in one transaction) or `handle` (one message
+ * at a time, in order).
+ */
 export type ConsumerDefinition<T = DomainEvent> = {
   spec: ConsumerSpec;
   decode?: (data: Uint8Array, delivery: Delivery) => T;
-  handle: (message: T, delivery: Delivery) => Promise<void>;
-  concurrency?: number;
+  handle?: (message: T, delivery: Delivery) => Promise<void>;
+  handleBatch?: (items: readonly BatchItem<T>[]) => Promise<BatchFailures | void>;
+  maxBatch?: number;
 };
 
 export type Worker = { start(): void | Promise<void>; stop(): Promise<void> };
@@ -57,11 +62,6 @@ const baseConfig = z.object({
   /** Fault injection for the fault suite: the share of handler attempts that fail as a transient error would. */
   FAULT_HANDLER_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
 });
-
-/** The identity, time and causality of events a handler emits in reaction to `cause`: same saga, caused by it. */
-export function causedBy(cause: { id: string; correlationId: string }, deps: Pick<ServiceDeps, 'now' | 'newId'>, actor: string) {
-  return { correlationId: cause.correlationId, causationId: cause.id, actor, occurredAt: deps.now().toISOString(), newId: deps.newId };
-}
 
 /** Decodes a JetStream message as a domain event of the current schema version. */
 export function decodeEvent(data: Uint8Array): DomainEvent {
@@ -111,8 +111,9 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
         log,
         spec: consumer.spec,
         decode: consumer.decode ?? decodeEvent,
-        handle: consumer.handle,
-        concurrency: consumer.concurrency,
+        ...(consumer.handle ? { handle: consumer.handle } : {}),
+        ...(consumer.handleBatch ? { handleBatch: consumer.handleBatch } : {}),
+        ...(consumer.maxBatch ? { maxBatch: consumer.maxBatch } : {}),
         injectFault: config.FAULT_HANDLER_ERROR_RATE > 0 ? () => Math.random() < config.FAULT_HANDLER_ERROR_RATE : undefined,
       }),
   );

@@ -1,27 +1,25 @@
-import { type DomainEvent, EVENTS_STREAM, eventTypeFilter, materialize, type OrderLine } from '@jetsaga/events';
-import {
-  type ConsumerDefinition,
-  causedBy,
-  claimEvent,
-  enqueueEvents,
-  type ServiceDeps,
-  type Tx,
-  withTransaction,
-} from '@jetsaga/platform';
+import { type DomainEvent, EVENTS_STREAM, eventTypeFilter } from '@jetsaga/events';
+import { type Addressed, type CommandHandler, type Reaction, reactionConsumers } from '@jetsaga/platform';
 import { lockStock, moveStock } from '../products/store.js';
 import {
   decideReservation,
   evolveReservation,
   type Reservation,
   type ReservationCommand,
-  type ReservationStatus,
-  shouldVoid,
+  type ReservationEvent,
+  type StockLevels,
   stockDeltas,
 } from './reservation.js';
+import { loadReservations, saveReservations } from './store.js';
 
 export const INVENTORY_CONSUMER = 'inventory';
 
-export function commandFor(event: DomainEvent): ReservationCommand | undefined {
+export function commandFor(event: DomainEvent): Addressed<ReservationCommand> | undefined {
+  const command = reservationCommand(event);
+  return command && { id: command.orderId, command };
+}
+
+function reservationCommand(event: DomainEvent): ReservationCommand | undefined {
   switch (event.type) {
     case 'OrderPlaced': {
       const { orderId, customerId, lines, totalCents } = event.data;
@@ -40,52 +38,52 @@ export function commandFor(event: DomainEvent): ReservationCommand | undefined {
   }
 }
 
-async function loadReservation(tx: Tx, orderId: string): Promise<Reservation> {
-  const { rows } = await tx.query<{ status: ReservationStatus; lines: OrderLine[] }>(
-    'SELECT status, lines FROM reservations WHERE order_id = $1 FOR UPDATE',
-    [orderId],
-  );
-  const row = rows[0];
-  return row ? { status: row.status, orderId, lines: row.lines } : { status: 'NONE' };
+/** The products a command's rules read: those it reserves, or those its reservation holds. */
+function productsOf(command: ReservationCommand, state: Reservation): string[] {
+  const lines = command.type === 'Reserve' ? command.lines : state.status === 'NONE' ? [] : state.lines;
+  return lines.map((line) => line.productId);
 }
 
-async function saveReservation(tx: Tx, orderId: string, status: ReservationStatus, lines: readonly OrderLine[]): Promise<void> {
-  await tx.query(
-    `INSERT INTO reservations (order_id, status, lines) VALUES ($1, $2, $3::jsonb)
-     ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status, lines = EXCLUDED.lines, updated_at = now()`,
-    [orderId, status, JSON.stringify(lines)],
-  );
-}
-
-export function inventoryConsumers(deps: ServiceDeps): ConsumerDefinition[] {
-  return [
-    {
-      spec: {
-        stream: EVENTS_STREAM,
-        durable: INVENTORY_CONSUMER,
-        filterSubjects: ['OrderPlaced', 'PaymentRefused', 'OrderCancelled', 'SaleConfirmed', 'SaleCancelled'].map(eventTypeFilter),
-      },
-      handle: async (event) => {
-        const command = commandFor(event);
-        if (!command) return;
-        await withTransaction(deps.db, async (tx) => {
-          if (!(await claimEvent(tx, INVENTORY_CONSUMER, event))) return;
-          const reservation = await loadReservation(tx, command.orderId);
-          if (shouldVoid(reservation, command)) {
-            await saveReservation(tx, command.orderId, 'VOIDED', []);
-            return;
-          }
-          const lines = command.type === 'Reserve' ? command.lines : reservation.status === 'NONE' ? [] : reservation.lines;
-          const stock = await lockStock(tx, [...new Set(lines.map((line) => line.productId))]);
-          const drafts = decideReservation(reservation, stock, command);
-          if (drafts.length === 0) return;
-          const next = drafts.reduce(evolveReservation, reservation);
-          if (next.status === 'NONE') return;
-          await saveReservation(tx, command.orderId, next.status, next.lines);
-          await moveStock(tx, drafts.flatMap(stockDeltas));
-          await enqueueEvents(tx, materialize(drafts, command.orderId, causedBy(event, deps, 'inventory-service')));
-        });
-      },
+/** Reservations per order, deciding over the stock levels of their products (shared by every order of a batch). */
+export const reservations: CommandHandler<Reservation, ReservationCommand, ReservationEvent, StockLevels> = {
+  initialState: { status: 'NONE' },
+  load: loadReservations,
+  decide: (state, command, stock) => decideReservation(state, stock, command),
+  evolve: evolveReservation,
+  shared: {
+    load: (tx, commands) => lockStock(tx, [...new Set(commands.flatMap(({ command, state }) => productsOf(command, state)))]),
+    evolve: (stock, event) => {
+      const next = new Map(stock);
+      for (const delta of stockDeltas(event)) {
+        const level = next.get(delta.productId) ?? { available: 0, reserved: 0 };
+        next.set(delta.productId, { available: level.available + delta.available, reserved: level.reserved + delta.reserved });
+      }
+      return next;
     },
-  ];
-}
+  },
+  async save(tx, changes) {
+    await saveReservations(tx, changes);
+    await moveStock(
+      tx,
+      changes.flatMap((change) => change.events.flatMap((event) => stockDeltas(event as unknown as ReservationEvent))),
+    );
+  },
+  tombstone: {
+    cancels: (command) => command.type === 'Release',
+    state: (orderId) => ({ status: 'VOIDED', orderId, lines: [] }),
+  },
+};
+
+export const inventoryReaction: Reaction<DomainEvent, Reservation, ReservationCommand> = {
+  spec: {
+    stream: EVENTS_STREAM,
+    durable: INVENTORY_CONSUMER,
+    filterSubjects: ['OrderPlaced', 'PaymentRefused', 'OrderCancelled', 'SaleConfirmed', 'SaleCancelled'].map(eventTypeFilter),
+  },
+  react: commandFor,
+  actor: 'inventory-service',
+  handler: reservations,
+};
+
+/** The consumers this slice runs. */
+export const inventoryConsumers = reactionConsumers(inventoryReaction);

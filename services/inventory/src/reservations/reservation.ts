@@ -55,11 +55,6 @@ export function decideReservation(state: Reservation, stock: StockLevels, comman
   }
 }
 
-/** A release that finds nothing reserved yet leaves a tombstone, so that a late reservation request is refused. */
-export function shouldVoid(state: Reservation, command: ReservationCommand): boolean {
-  return state.status === 'NONE' && command.type === 'Release';
-}
-
 export function evolveReservation(state: Reservation, event: ReservationEvent): Reservation {
   switch (event.type) {
     case 'StockReserved':

@@ -1,5 +1,5 @@
 import type { CancellationReason, OrderLine } from '@jetsaga/events';
-import type { Tx } from '@jetsaga/platform';
+import { type Change, currentTraceId, lockRows, type Tx } from '@jetsaga/platform';
 import type { Order, OrderStatus } from './order.js';
 
 type OrderRow = {
@@ -34,16 +34,33 @@ function fromRow(row: OrderRow): StoredOrder {
   };
 }
 
-export async function loadOrder(tx: Pick<Tx, 'query'>, id: string, lock = false): Promise<StoredOrder | undefined> {
-  const { rows } = await tx.query<OrderRow>(
-    `SELECT id, cart_id, customer_id, status, reason, lines, total_cents, correlation_id, deadline_at, trace_id, created_at
-     FROM orders WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
-    [id],
-  );
+const COLUMNS = 'id, cart_id, customer_id, status, reason, lines, total_cents, correlation_id, deadline_at, trace_id, created_at';
+
+export async function loadOrder(tx: Pick<Tx, 'query'>, id: string): Promise<StoredOrder | undefined> {
+  const { rows } = await tx.query<OrderRow>(`SELECT ${COLUMNS} FROM orders WHERE id = $1`, [id]);
   return rows[0] && fromRow(rows[0]);
 }
 
-export async function insertOrder(tx: Tx, order: Order, correlationId: string, traceId?: string): Promise<void> {
+/** Many orders, row-locked in id order. */
+export function loadOrders(tx: Tx, ids: readonly string[]): Promise<Map<string, StoredOrder>> {
+  return lockRows(tx, { table: 'orders', key: 'id', columns: COLUMNS }, ids, fromRow);
+}
+
+/** New orders are inserted (with their saga's correlation and the trace that placed them); the others change status, in one statement. */
+export async function saveOrders(tx: Tx, changes: readonly Change<Order>[]): Promise<void> {
+  for (const change of changes) {
+    if (!change.existed) await insertOrder(tx, change.state, change.events[0]?.correlationId ?? change.id, currentTraceId());
+  }
+  const updated = changes.flatMap((change) => (change.existed && change.state.status !== 'NONE' ? [change.state] : []));
+  if (updated.length === 0) return;
+  await tx.query(
+    `UPDATE orders o SET status = v.status, reason = v.reason, updated_at = now()
+     FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, status, reason) WHERE o.id = v.id`,
+    [updated.map((order) => order.id), updated.map((order) => order.status), updated.map((order) => order.reason)],
+  );
+}
+
+async function insertOrder(tx: Tx, order: Order, correlationId: string, traceId?: string): Promise<void> {
   if (order.status === 'NONE') return;
   await tx.query(
     `INSERT INTO orders (id, cart_id, customer_id, status, reason, lines, total_cents, correlation_id, deadline_at, trace_id)
@@ -61,11 +78,6 @@ export async function insertOrder(tx: Tx, order: Order, correlationId: string, t
       traceId ?? null,
     ],
   );
-}
-
-export async function updateOrderStatus(tx: Tx, order: Order): Promise<void> {
-  if (order.status === 'NONE') return;
-  await tx.query('UPDATE orders SET status = $2, reason = $3, updated_at = now() WHERE id = $1', [order.id, order.status, order.reason]);
 }
 
 export function orderView(order: StoredOrder) {

@@ -1,7 +1,16 @@
-import { materialize } from '@jetsaga/events';
-import { enqueueEvents, NotFoundError, readJson, type ServiceDeps, uuidParam, withTransaction } from '@jetsaga/platform';
+import {
+  type CommandHandler,
+  handleCommand,
+  lockRows,
+  NotFoundError,
+  readJson,
+  requestMetadata,
+  type ServiceDeps,
+  uuidParam,
+} from '@jetsaga/platform';
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { type Customer, type CustomerEvent, decideCustomer, evolveCustomer, initialCustomer, type RegisterCustomer } from './customer.js';
 
 const registerBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -11,44 +20,62 @@ const registerBody = z.strictObject({
 
 type CustomerRow = { id: string; name: string; email: string; balance_cents: number };
 
-function customerView(row: CustomerRow) {
-  return { id: row.id, name: row.name, email: row.email, balanceCents: row.balance_cents };
+const fromRow = (row: CustomerRow): Customer => ({
+  status: 'REGISTERED',
+  id: row.id,
+  name: row.name,
+  email: row.email,
+  balanceCents: row.balance_cents,
+});
+
+function customerView({ id, name, email, balanceCents }: Customer & { status: 'REGISTERED' }) {
+  return { id, name, email, balanceCents };
 }
 
-export function customerRoutes({ db, now, newId }: ServiceDeps): Hono {
+const SELECT = 'SELECT id, name, email, balance_cents FROM customers';
+
+export const customers: CommandHandler<Customer, RegisterCustomer, CustomerEvent> = {
+  initialState: initialCustomer,
+  load: (tx, ids) => lockRows(tx, { table: 'customers', key: 'id', columns: 'id, name, email, balance_cents' }, ids, fromRow),
+  decide: decideCustomer,
+  evolve: evolveCustomer,
+  async save(tx, changes) {
+    for (const { state } of changes) {
+      if (state.status === 'NONE') continue;
+      await tx.query('INSERT INTO customers (id, name, email, balance_cents) VALUES ($1, $2, $3, $4)', [
+        state.id,
+        state.name,
+        state.email,
+        state.balanceCents,
+      ]);
+    }
+  },
+};
+
+export function customerRoutes(deps: ServiceDeps): Hono {
+  const { db } = deps;
   const app = new Hono();
 
   app.post('/api/customers', async (c) => {
     const body = await readJson(c, registerBody);
-    const customerId = newId();
-    const row: CustomerRow = { id: customerId, name: body.name, email: body.email, balance_cents: body.balanceCents };
-    await withTransaction(db, async (tx) => {
-      await tx.query('INSERT INTO customers (id, name, email, balance_cents) VALUES ($1, $2, $3, $4)', [
-        row.id,
-        row.name,
-        row.email,
-        row.balance_cents,
-      ]);
-      const drafts = [{ type: 'CustomerRegistered' as const, data: { customerId, ...body } }];
-      await enqueueEvents(
-        tx,
-        materialize(drafts, customerId, {
-          correlationId: newId(),
-          causationId: c.get('requestId'),
-          actor: 'api',
-          occurredAt: now().toISOString(),
-          newId,
-        }),
-      );
-    });
-    return c.json(customerView(row), 201);
+    const customerId = deps.newId();
+    const command: RegisterCustomer = { type: 'RegisterCustomer', customerId, ...body };
+    const { state } = await handleCommand(
+      db,
+      customers,
+      { id: customerId, command, meta: requestMetadata(deps, c.get('requestId')) },
+      deps,
+    );
+    if (state.status === 'NONE') throw new Error('unreachable: a registered customer exists');
+    return c.json(customerView(state), 201);
   });
 
   app.get('/api/customers/:id', async (c) => {
     const id = uuidParam(c, 'id', 'customer');
-    const { rows } = await db.query<CustomerRow>('SELECT id, name, email, balance_cents FROM customers WHERE id = $1', [id]);
+    const { rows } = await db.query<CustomerRow>(`${SELECT} WHERE id = $1`, [id]);
     if (!rows[0]) throw new NotFoundError(`customer ${id} does not exist`);
-    return c.json(customerView(rows[0]));
+    const { id: found, name, email, balance_cents: balanceCents } = rows[0];
+    return c.json({ id: found, name, email, balanceCents });
   });
 
   return app;

@@ -1,85 +1,104 @@
-import { type DomainEvent, EVENTS_STREAM, eventTypeFilter, materialize } from '@jetsaga/events';
+import { type DomainEvent, EVENTS_STREAM, eventTypeFilter } from '@jetsaga/events';
+import { type Addressed, type Change, type CommandHandler, lockRows, type Reaction, reactionConsumers, type Tx } from '@jetsaga/platform';
 import {
-  type ConsumerDefinition,
-  causedBy,
-  claimEvent,
-  enqueueEvents,
-  type ServiceDeps,
-  type Tx,
-  withTransaction,
-} from '@jetsaga/platform';
-import { balanceDelta, decidePayment, evolvePayment, type Payment, type PaymentCommand, type PaymentStatus } from './payment.js';
+  balanceDelta,
+  decidePayment,
+  evolvePayment,
+  type Payment,
+  type PaymentCommand,
+  type PaymentEvent,
+  type PaymentStatus,
+} from './payment.js';
 
 export const PAYMENT_CONSUMER = 'payment';
 
-export function commandFor(event: DomainEvent): PaymentCommand | undefined {
+export function commandFor(event: DomainEvent): Addressed<PaymentCommand> | undefined {
   switch (event.type) {
     case 'StockReserved': {
       const { orderId, customerId, totalCents, lines } = event.data;
-      return { type: 'Charge', orderId, customerId, amountCents: totalCents, lines };
+      return { id: orderId, command: { type: 'Charge', orderId, customerId, amountCents: totalCents, lines } };
     }
     case 'OrderCancelled':
-      return { type: 'Refund', orderId: event.data.orderId };
+      return { id: event.data.orderId, command: { type: 'Refund', orderId: event.data.orderId } };
     default:
       return undefined;
   }
 }
 
-async function loadPayment(tx: Tx, orderId: string): Promise<Payment> {
-  const { rows } = await tx.query<{ status: PaymentStatus; customer_id: string | null; amount_cents: number }>(
-    'SELECT status, customer_id, amount_cents FROM payments WHERE order_id = $1 FOR UPDATE',
-    [orderId],
-  );
-  const row = rows[0];
-  return row ? { status: row.status, orderId, customerId: row.customer_id, amountCents: row.amount_cents } : { status: 'NONE' };
+/** Balances by customer: the state every payment of a batch decides over. */
+type Balances = ReadonlyMap<string, number>;
+
+function customerOf(command: PaymentCommand, state: Payment): string | null {
+  return command.type === 'Charge' ? command.customerId : state.status === 'NONE' ? null : state.customerId;
 }
 
-async function savePayment(tx: Tx, payment: Payment): Promise<void> {
-  if (payment.status === 'NONE') return;
+const PAYMENTS = { table: 'payments', key: 'order_id', columns: 'order_id, status, customer_id, amount_cents' };
+type PaymentRow = { order_id: string; status: PaymentStatus; customer_id: string | null; amount_cents: number };
+const fromRow = (row: PaymentRow): Payment => ({
+  status: row.status,
+  orderId: row.order_id,
+  customerId: row.customer_id,
+  amountCents: row.amount_cents,
+});
+
+function lockBalances(tx: Tx, customerIds: readonly string[]): Promise<Map<string, number>> {
+  const customers = { table: 'customers', key: 'id', columns: 'id, balance_cents' };
+  return lockRows(tx, customers, customerIds, (row: { balance_cents: number }) => row.balance_cents);
+}
+
+async function savePayments(tx: Tx, changes: readonly Change<Payment>[]): Promise<void> {
+  const saved = changes.flatMap((change) => (change.state.status === 'NONE' ? [] : [change.state]));
+  if (saved.length > 0) {
+    await tx.query(
+      `INSERT INTO payments (order_id, customer_id, amount_cents, status)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[])
+       ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()`,
+      [saved.map((p) => p.orderId), saved.map((p) => p.customerId), saved.map((p) => p.amountCents), saved.map((p) => p.status)],
+    );
+  }
+  const deltas = new Map<string, number>();
+  for (const event of changes.flatMap((change) => change.events) as unknown as PaymentEvent[]) {
+    const delta = balanceDelta(event);
+    if (delta !== 0) deltas.set(event.data.customerId, (deltas.get(event.data.customerId) ?? 0) + delta);
+  }
+  if (deltas.size === 0) return;
   await tx.query(
-    `INSERT INTO payments (order_id, customer_id, amount_cents, status) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()`,
-    [payment.orderId, payment.customerId, payment.amountCents, payment.status],
+    `UPDATE customers c SET balance_cents = c.balance_cents + v.delta, updated_at = now()
+     FROM unnest($1::uuid[], $2::bigint[]) AS v(id, delta) WHERE c.id = v.id`,
+    [[...deltas.keys()], [...deltas.values()]],
   );
 }
 
-export function paymentConsumers(deps: ServiceDeps): ConsumerDefinition[] {
-  return [
-    {
-      spec: {
-        stream: EVENTS_STREAM,
-        durable: PAYMENT_CONSUMER,
-        filterSubjects: ['StockReserved', 'OrderCancelled'].map(eventTypeFilter),
-      },
-      handle: async (event) => {
-        const command = commandFor(event);
-        if (!command) return;
-        await withTransaction(deps.db, async (tx) => {
-          if (!(await claimEvent(tx, PAYMENT_CONSUMER, event))) return;
-          const payment = await loadPayment(tx, command.orderId);
-          if (payment.status === 'NONE' && command.type === 'Refund') {
-            // Cancelled before payment was asked for: a tombstone makes a late charge request a no-op.
-            await savePayment(tx, { status: 'VOIDED', orderId: command.orderId, customerId: null, amountCents: 0 });
-            return;
-          }
-          const customerId = command.type === 'Charge' ? command.customerId : payment.status === 'NONE' ? null : payment.customerId;
-          const { rows } = await tx.query<{ balance_cents: number }>('SELECT balance_cents FROM customers WHERE id = $1 FOR UPDATE', [
-            customerId,
-          ]);
-          const balance = rows[0]?.balance_cents ?? 0;
-          const drafts = decidePayment(payment, balance, command);
-          if (drafts.length === 0) return;
-          await savePayment(tx, drafts.reduce(evolvePayment, payment));
-          const delta = drafts.reduce((sum, draft) => sum + balanceDelta(draft), 0);
-          if (delta !== 0) {
-            await tx.query('UPDATE customers SET balance_cents = balance_cents + $2, updated_at = now() WHERE id = $1', [
-              customerId,
-              delta,
-            ]);
-          }
-          await enqueueEvents(tx, materialize(drafts, command.orderId, causedBy(event, deps, 'payment-service')));
-        });
-      },
+export const payments: CommandHandler<Payment, PaymentCommand, PaymentEvent, Balances> = {
+  initialState: { status: 'NONE' },
+  load: (tx, ids) => lockRows(tx, PAYMENTS, ids, fromRow),
+  decide: (state, command, balances) => {
+    const customerId = customerOf(command, state);
+    return decidePayment(state, (customerId && balances.get(customerId)) || 0, command);
+  },
+  evolve: evolvePayment,
+  shared: {
+    load: (tx, commands) => lockBalances(tx, [...new Set(commands.flatMap(({ command, state }) => customerOf(command, state) ?? []))]),
+    evolve: (balances, event) => {
+      const delta = balanceDelta(event);
+      if (delta === 0) return balances;
+      const { customerId } = event.data;
+      return new Map(balances).set(customerId, (balances.get(customerId) ?? 0) + delta);
     },
-  ];
-}
+  },
+  save: savePayments,
+  tombstone: {
+    cancels: (command) => command.type === 'Refund',
+    state: (orderId) => ({ status: 'VOIDED', orderId, customerId: null, amountCents: 0 }),
+  },
+};
+
+export const paymentReaction: Reaction<DomainEvent, Payment, PaymentCommand> = {
+  spec: { stream: EVENTS_STREAM, durable: PAYMENT_CONSUMER, filterSubjects: ['StockReserved', 'OrderCancelled'].map(eventTypeFilter) },
+  react: commandFor,
+  actor: 'payment-service',
+  handler: payments,
+};
+
+/** The consumers this slice runs. */
+export const paymentConsumers = reactionConsumers(paymentReaction);

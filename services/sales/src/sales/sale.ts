@@ -34,10 +34,6 @@ export function decideSale(state: Sale, command: SaleCommand): SaleEvent[] {
   }
 }
 
-export function shouldVoid(state: Sale, command: SaleCommand): boolean {
-  return state.status === 'NONE' && command.type === 'VoidSale';
-}
-
 export function evolveSale(state: Sale, event: SaleEvent): Sale {
   const { orderId, customerId, lines, totalCents } = event.data;
   switch (event.type) {
