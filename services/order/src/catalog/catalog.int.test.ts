@@ -43,7 +43,7 @@ async function publish(event: DomainEvent): Promise<number> {
 /** The order service's catalogue consumer, as runService starts it. */
 function catalogConsumer(): EventConsumer<DomainEvent> {
   const [definition] = catalogConsumers({ db } as ServiceDeps);
-  return new EventConsumer({ nc, log, spec: definition!.spec, decode: decodeEvent, handle: definition!.handle });
+  return new EventConsumer({ nc, log, spec: definition!.spec, decode: decodeEvent, handleBatch: definition!.handleBatch });
 }
 
 async function idle(): Promise<boolean> {

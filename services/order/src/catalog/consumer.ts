@@ -15,7 +15,7 @@ export function eventSequence(delivery: Delivery): number {
   return Number.isSafeInteger(original) && original > 0 ? original : delivery.streamSequence;
 }
 
-/** Applies a batch of catalogue events to the read model in one statement (the handler below hands it one). */
+/** Applies a batch of catalogue events to the read model in one statement. */
 export async function projectCatalog(deps: Pick<ServiceDeps, 'db'>, events: readonly SequencedEvent[]): Promise<void> {
   const rows = catalogRows(events);
   if (!isEmpty(rows)) await applyCatalogRows(deps.db, rows);
@@ -30,7 +30,12 @@ export function catalogConsumers(deps: ServiceDeps): ConsumerDefinition[] {
   return [
     {
       spec: { stream: EVENTS_STREAM, durable: CATALOG_CONSUMER, filterSubjects: CATALOG_EVENT_TYPES.map(eventTypeFilter) },
-      handle: (event, delivery) => projectCatalog(deps, [{ event, sequence: eventSequence(delivery) }]),
+      // A pulled batch in one statement; a batch that fails is retried one event at a time by the consumer.
+      handleBatch: (items) =>
+        projectCatalog(
+          deps,
+          items.map(({ message, delivery }) => ({ event: message, sequence: eventSequence(delivery) })),
+        ),
     },
   ];
 }
