@@ -86,8 +86,9 @@ describe('the event store', () => {
     // A backlog builds while the event store is frozen; it is killed inside the transaction of a batch part-way through it.
     t.system.supervisor.signal('event-store', 'SIGSTOP');
     try {
-      await publishNotes(4000);
-      await writeFile(pauseFile, `arm ${before + 1500}\n`);
+      // More than two of the mirror's largest batches (5000 rows), so the batch it stops in is not the first.
+      await publishNotes(12_000);
+      await writeFile(pauseFile, `arm ${before + 7000}\n`);
     } finally {
       t.system.supervisor.signal('event-store', 'SIGCONT');
     }

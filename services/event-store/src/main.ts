@@ -40,7 +40,10 @@ await runService({
       db: deps.db,
       nc: deps.nc,
       log: deps.log,
-      onAdvance: () => engine.notify(),
+      feed: (tx, batch) => engine.feed(tx, batch),
+      onAdvance: (_position, projectionsBehind) => {
+        if (projectionsBehind) engine.notify();
+      },
       beforeCommit: MIRROR_FAULT_PAUSE_FILE ? pauseWhenArmed(MIRROR_FAULT_PAUSE_FILE) : undefined,
     });
     registerLagGauges(deps.nc, { mirror: () => mirror.status(), projections: () => engine.status() });

@@ -1,4 +1,5 @@
-import { envelopeSchema } from '@jetsaga/events';
+import { type DomainEvent, envelopeSchema } from '@jetsaga/events';
+import { currentOf } from '../projections/current.js';
 
 /** A message of the EVENTS stream as the mirror keeps it. */
 export type MirrorRecord = {
@@ -17,11 +18,14 @@ export type MirrorRecord = {
   causationId: string | null;
   actor: string | null;
   data: unknown;
+  /** The envelope read as the current version of its type, for the projections fed from the batch; absent if it cannot be. */
+  event?: DomainEvent;
 };
 
 /**
  * Every message is mirrored, even one that is not a valid envelope: the mirror must equal the stream. Only a valid
- * envelope's fields are copied out for queries (its data as stored; upcasting happens when it is read).
+ * envelope's fields are copied out for queries (its data as stored; upcasting happens when it is read). This is the
+ * one place a mirrored payload is parsed and validated: the projections fed from the batch use `event`.
  */
 export function toRecord(position: number, subject: string, payload: string, storedAt: string): MirrorRecord {
   let parsed: unknown;
@@ -67,5 +71,6 @@ export function toRecord(position: number, subject: string, payload: string, sto
     causationId: e.causationId,
     actor: e.actor,
     data: e.data ?? null,
+    event: currentOf(e),
   };
 }

@@ -1,4 +1,4 @@
-import type { DomainEvent } from '@jetsaga/events';
+import type { DomainEvent, EventType } from '@jetsaga/events';
 import type { RowOp } from './ops.js';
 
 export type TableSpec = { columns: string; key: readonly string[] };
@@ -11,10 +11,13 @@ export type ProjectionDefinition = {
   name: string;
   description: string;
   tables: Readonly<Record<string, TableSpec>>;
+  /** Every type `project` does something with: a rebuild reads only these from the mirror. */
+  eventTypes: readonly EventType[];
   project(event: DomainEvent): RowOp[];
 };
 
-const day = (iso: string) => iso.slice(0, 10);
+/** The UTC day of an instant, whatever offset it was written with. */
+const day = (iso: string) => (iso.endsWith('Z') ? iso : new Date(iso).toISOString()).slice(0, 10);
 
 export const orderSummaries: ProjectionDefinition = {
   name: 'order-summaries',
@@ -26,6 +29,7 @@ export const orderSummaries: ProjectionDefinition = {
       key: ['order_id'],
     },
   },
+  eventTypes: ['OrderPlaced', 'OrderCompleted', 'OrderCancelled'],
   project(event) {
     switch (event.type) {
       case 'OrderPlaced':
@@ -69,6 +73,7 @@ export const salesDaily: ProjectionDefinition = {
       key: ['day', 'product_id'],
     },
   },
+  eventTypes: ['SaleConfirmed', 'SaleCancelled'],
   project(event) {
     if (event.type !== 'SaleConfirmed' && event.type !== 'SaleCancelled') return [];
     // A cancelled sale comes off the day it is cancelled, so a closed day's figures never change.
@@ -91,6 +96,7 @@ export const stockLevels: ProjectionDefinition = {
       key: ['product_id'],
     },
   },
+  eventTypes: ['ProductCreated', 'StockReserved', 'StockReleased', 'StockCommitted', 'StockRestocked'],
   project(event) {
     const lines = (
       sign: { available: number; reserved: number; sold: number },
@@ -125,7 +131,7 @@ export const stockLevels: ProjectionDefinition = {
   },
 };
 
-const SAGA_EVENTS = new Set([
+const SAGA_EVENTS = new Set<EventType>([
   'OrderPlaced',
   'StockReserved',
   'StockUnavailable',
@@ -151,6 +157,7 @@ export const sagaTimelines: ProjectionDefinition = {
       key: ['correlation_id'],
     },
   },
+  eventTypes: [...SAGA_EVENTS],
   project(event) {
     if (!SAGA_EVENTS.has(event.type)) return [];
     const op: RowOp = { table: 'sagas', key: { correlation_id: event.correlationId }, set: { last_type: event.type }, add: { steps: 1 } };

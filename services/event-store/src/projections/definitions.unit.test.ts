@@ -1,6 +1,6 @@
 import { createEvent, type DomainEvent, type EventData, type EventType, uuidv7 } from '@jetsaga/events';
 import { describe, expect, it } from 'vitest';
-import { orderSummaries, type ProjectionDefinition, sagaTimelines, salesDaily, stockLevels } from './definitions.js';
+import { orderSummaries, PROJECTIONS, type ProjectionDefinition, sagaTimelines, salesDaily, stockLevels } from './definitions.js';
 import { applyInMemory, merge, type MemoryTables, type RowOp, rowsOf } from './ops.js';
 
 const correlationId = uuidv7();
@@ -103,6 +103,45 @@ describe('projections: given these events, expect these rows', () => {
       },
     ]);
   });
+});
+
+describe('the event types a projection declares', () => {
+  // A rebuild reads only the declared types: an event of any other type must change nothing.
+  const created = event('ProductCreated', lamp, { productId: lamp, sku: 'LAMP', name: 'Lamp', priceCents: 500, stock: 10 });
+  const cancelled = event('OrderCancelled', orderId, { orderId, customerId, reason: 'OUT_OF_STOCK' });
+  const released = event('StockReleased', orderId, { orderId, lines, reason: 'ORDER_CANCELLED' });
+  const refunded = event('PaymentRefunded', orderId, { orderId, customerId, amountCents: 10_000 });
+  const saleCancelled = event('SaleCancelled', orderId, { orderId, customerId, lines, totalCents: 10_000 });
+  const restocked = event('StockRestocked', orderId, { orderId, lines });
+  const registered = event('CustomerRegistered', customerId, { customerId, name: 'Ada', email: 'ada@example.org', balanceCents: 0 });
+  const samples = [
+    placed,
+    reserved,
+    sold,
+    committed,
+    completed,
+    created,
+    cancelled,
+    released,
+    refunded,
+    saleCancelled,
+    restocked,
+    registered,
+  ];
+
+  it.each(PROJECTIONS.map((definition) => [definition.name, definition] as const))(
+    '%s projects only the types it declares',
+    (_, definition) => {
+      for (const sample of samples) {
+        const ops = definition.project(sample);
+        if (!definition.eventTypes.includes(sample.type)) expect(ops, sample.type).toEqual([]);
+      }
+      // Each declared type that has a sample does something, so the list is not wider than the code either.
+      for (const sample of samples.filter((entry) => definition.eventTypes.includes(entry.type))) {
+        expect(definition.project(sample).length, sample.type).toBeGreaterThan(0);
+      }
+    },
+  );
 });
 
 describe('merging a batch of row operations', () => {

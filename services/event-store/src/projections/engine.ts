@@ -1,8 +1,13 @@
 import type { Db, Logger, Tx } from '@jetsaga/platform';
 import { ConflictError, NotFoundError } from '@jetsaga/platform';
-import { asCurrent, EVENT_COLUMNS, type EventRow, fromRow } from '../events/stored.js';
+import type { Envelope } from '@jetsaga/events';
+import type { MirroredBatch } from '../mirror/mirror.js';
+import { currentOf, type PositionedEvent } from './current.js';
 import type { ProjectionDefinition } from './definitions.js';
-import { type Delta, merge, type Value } from './ops.js';
+import type { Delta } from './ops.js';
+import { deltasOf, tableName, writeDeltas } from './write.js';
+
+export { tableName } from './write.js';
 
 export type ProjectionState = 'BUILDING' | 'LIVE' | 'RETIRED';
 
@@ -16,12 +21,8 @@ export type ProjectionStatus = {
   liveAt: string | null;
 };
 
-/** Physical table of a projection version: built beside the live one during a rebuild. */
-export function tableName(definition: ProjectionDefinition, table: string, version: number): string {
-  return `p_${definition.name.replace(/-/g, '_')}_${table}_v${version}`;
-}
-
-const BATCH = 2000;
+/** Events per read of the mirror when a version catches up (a rebuild, or after the mirror could not feed it). */
+const BATCH = 10_000;
 
 async function createTables(tx: Tx | Db, definition: ProjectionDefinition, version: number): Promise<void> {
   for (const [table, spec] of Object.entries(definition.tables)) {
@@ -35,55 +36,16 @@ async function dropTables(db: Db | Tx, definition: ProjectionDefinition, version
   for (const table of Object.keys(definition.tables)) await db.query(`DROP TABLE IF EXISTS ${tableName(definition, table, version)}`);
 }
 
-/** Writes merged deltas: one multi-row upsert per table and column set. */
-async function writeDeltas(tx: Tx, definition: ProjectionDefinition, version: number, deltas: readonly Delta[]): Promise<void> {
-  const groups = new Map<string, Delta[]>();
-  for (const delta of deltas) {
-    const signature = `${delta.table}|${Object.keys(delta.key).join(',')}|${Object.keys(delta.set).sort().join(',')}|${Object.keys(delta.add).sort().join(',')}`;
-    groups.set(signature, [...(groups.get(signature) ?? []), delta]);
-  }
-  for (const group of groups.values()) {
-    const sample = group[0] as Delta;
-    const spec = definition.tables[sample.table];
-    if (!spec) throw new Error(`projection ${definition.name} has no table ${sample.table}`);
-    const keyColumns = Object.keys(sample.key);
-    const setColumns = Object.keys(sample.set).sort();
-    const addColumns = Object.keys(sample.add).sort();
-    const columns = [...keyColumns, ...setColumns, ...addColumns];
-    const table = tableName(definition, sample.table, version);
-    const updates = [
-      ...setColumns.map((column) => `${column} = EXCLUDED.${column}`),
-      ...addColumns.map((column) => `${column} = ${table}.${column} + EXCLUDED.${column}`),
-    ];
-    const perStatement = Math.max(1, Math.floor(30_000 / columns.length));
-    for (let start = 0; start < group.length; start += perStatement) {
-      const chunk = group.slice(start, start + perStatement);
-      const values: Value[] = [];
-      const tuples = chunk.map((delta) => {
-        const row = [
-          ...keyColumns.map((column) => delta.key[column] ?? null),
-          ...setColumns.map((column) => delta.set[column] ?? null),
-          ...addColumns.map((column) => delta.add[column] ?? 0),
-        ];
-        const placeholders = row.map((value) => {
-          values.push(value);
-          return `$${values.length}`;
-        });
-        return `(${placeholders.join(', ')})`;
-      });
-      await tx.query(
-        `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}
-         ON CONFLICT (${spec.key.join(', ')}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`,
-        values,
-      );
-    }
-  }
-}
+type Version = { definition: ProjectionDefinition; name: string; version: number; state: ProjectionState; position: number };
 
 /**
- * Runs projections over the mirror: each version reads mirrored events after its checkpoint, writes its rows and moves
- * its checkpoint in one transaction, so it resumes exactly after a crash and a rebuild from position 1 gives the same
- * rows. A rebuild builds a new version beside the live one and switches reads to it once it has caught up.
+ * Runs projections over the mirror. A caught-up version applies each mirror batch inside the mirror's own transaction
+ * (`feed`): the events the mirror already parsed, rows written set-based, its checkpoint moved with the mirror's. A
+ * version that is behind (a rebuild, or one the mirror could not feed) catches up here: one read of the mirror per
+ * window serves every version it reaches, each payload parsed once, rows and checkpoints written in one transaction.
+ * Either way a version applies each event exactly once and resumes exactly after a crash, and a rebuild from position
+ * 1 gives the same rows. A rebuild builds a new version beside the live one and switches reads to it once it has
+ * caught up.
  */
 export class ProjectionEngine {
   private readonly byName: Map<string, ProjectionDefinition>;
@@ -221,10 +183,59 @@ export class ProjectionEngine {
   }
 
   /**
-   * Rounds over the live and building versions. A round runs again at once only when there may be more to do: a step
-   * read a full batch, a building version moved (its switch comes next), or the mirror moved during the round. Another
-   * round that would find every version caught up was, per mirror batch, a third of the event store's statements
-   * (docs/performance.md); and a notification that came during a round that made no progress waited for the poll.
+   * Applies a mirror batch inside the mirror's transaction to every version that is caught up with it; true when some
+   * version still has work the engine must do (it is behind, being rebuilt, or locked by a catch-up in progress, which
+   * then reads the batch from the mirror itself). Failing projection code or SQL leaves the versions where they were,
+   * never the mirror: a savepoint undoes the projections' part, and the engine retries from the mirror.
+   */
+  async feed(tx: Tx, batch: MirroredBatch): Promise<boolean> {
+    const { rows } = await tx.query<{ name: string; version: number; state: ProjectionState; position: number }>(
+      "SELECT name, version, state, position FROM projections WHERE state IN ('LIVE', 'BUILDING') FOR UPDATE SKIP LOCKED",
+    );
+    // A version locked by a catch-up is not returned: the engine must look again once this batch is committed.
+    let behind = rows.filter((row) => row.state === 'LIVE').length < this.byName.size;
+    const fed: Array<{ version: Version; deltas: Delta[] }> = [];
+    for (const row of rows) {
+      const definition = this.byName.get(row.name);
+      if (!definition) continue;
+      if (row.state === 'BUILDING') behind = true;
+      // Ahead of the batch (the mirror copies the stream again after a reset): already applied.
+      if (row.position >= batch.last) continue;
+      // Events before the batch are missing: the engine reads them from the mirror.
+      if (row.position < batch.first - 1) {
+        behind = true;
+        continue;
+      }
+      const events = row.position < batch.first ? batch.events : batch.events.filter((event) => event.position > row.position);
+      try {
+        fed.push({ version: { definition, ...row }, deltas: deltasOf(definition, events) });
+      } catch (error) {
+        this.options.log.warn({ err: error, projection: row.name, version: row.version }, 'projection failed on a mirror batch');
+        behind = true;
+      }
+    }
+    if (fed.length === 0) return behind;
+    const writes = fed.filter((entry) => entry.deltas.length > 0);
+    if (writes.length > 0) await tx.query('SAVEPOINT projections');
+    try {
+      for (const { version, deltas } of writes) await writeDeltas(tx, version.definition, version.version, deltas);
+      await advance(
+        tx,
+        fed.map((entry) => entry.version),
+        batch.last,
+      );
+    } catch (error) {
+      if (writes.length === 0) throw error;
+      await tx.query('ROLLBACK TO SAVEPOINT projections');
+      this.options.log.warn({ err: error, first: batch.first, last: batch.last }, 'projections failed on a mirror batch');
+      return true;
+    }
+    return behind;
+  }
+
+  /**
+   * Rounds of catch-up. A round runs again at once only when there may be more to do: a window was full, a version is
+   * being built or just switched, or the mirror said so during the round. A round with nothing behind costs one read.
    */
   private async run(): Promise<void> {
     while (this.running) {
@@ -232,12 +243,11 @@ export class ProjectionEngine {
       let again = false;
       try {
         const { rows } = await this.options.db.query<{ name: string; version: number }>(
-          "SELECT name, version FROM projections WHERE state IN ('LIVE', 'BUILDING') ORDER BY state DESC, name",
+          `SELECT p.name, p.version FROM projections p CROSS JOIN mirror_checkpoint m
+           WHERE p.state = 'BUILDING' OR (p.state = 'LIVE' AND p.position < m.position)`,
         );
-        for (const row of rows) {
-          const definition = this.byName.get(row.name);
-          if (definition && (await this.step(definition, row.version))) again = true;
-        }
+        const versions = rows.filter((row) => this.byName.has(row.name));
+        if (versions.length > 0) again = await this.catchUp(versions);
       } catch (error) {
         this.options.log.warn({ err: error }, 'projection step failed; retrying');
       }
@@ -258,50 +268,60 @@ export class ProjectionEngine {
   }
 
   /**
-   * One batch for one projection version; true when it may have more to do at once (a full batch, or a building
-   * version that moved and may now switch). A caught-up BUILDING version goes live.
+   * One transaction for the given versions: each reads at most one window of the mirror after its checkpoint, one read
+   * serving every version it reaches, and a caught-up BUILDING version goes live. True when there may be more to do.
    */
-  private async step(definition: ProjectionDefinition, version: number): Promise<boolean> {
-    const { db } = this.options;
-    const client = await db.connect();
+  private async catchUp(wanted: ReadonlyArray<{ name: string; version: number }>): Promise<boolean> {
+    const client = await this.options.db.connect();
     let again = false;
     try {
       await client.query('BEGIN');
-      const { rows: locked } = await client.query<{ state: ProjectionState; position: number; mirror: number }>(
-        `SELECT p.state, p.position, m.position AS mirror FROM projections p CROSS JOIN mirror_checkpoint m
-         WHERE p.name = $1 AND p.version = $2 FOR UPDATE OF p SKIP LOCKED`,
-        [definition.name, version],
+      const { rows } = await client.query<{ name: string; version: number; state: ProjectionState; position: number; mirror: number }>(
+        `SELECT p.name, p.version, p.state, p.position, m.position AS mirror FROM projections p CROSS JOIN mirror_checkpoint m
+         WHERE (p.name, p.version) IN (SELECT * FROM unnest($1::text[], $2::integer[])) AND p.state IN ('LIVE', 'BUILDING')
+         FOR UPDATE OF p SKIP LOCKED`,
+        [wanted.map((entry) => entry.name), wanted.map((entry) => entry.version)],
       );
-      const current = locked[0];
-      if (!current || current.state === 'RETIRED') {
-        await client.query('ROLLBACK');
-        return false;
+      const mirror = rows[0]?.mirror ?? 0;
+      const versions: Version[] = rows.flatMap((row) => {
+        const definition = this.byName.get(row.name);
+        return definition ? [{ definition, name: row.name, version: row.version, state: row.state, position: row.position }] : [];
+      });
+      let todo = versions.filter((version) => version.position < mirror).sort((a, b) => a.position - b.position);
+      const moved: Version[] = [];
+      while (todo.length > 0) {
+        const from = (todo[0] as Version).position;
+        const types = [...new Set(todo.flatMap((version) => version.definition.eventTypes))];
+        const { events, last } = await readWindow(client, from, mirror, types);
+        if (last < mirror) again = true;
+        const reached = todo.filter((version) => version.position < last);
+        for (const version of reached) {
+          const own = version.position === from ? events : events.filter((event) => event.position > version.position);
+          await writeDeltas(client, version.definition, version.version, deltasOf(version.definition, own));
+          version.position = last;
+          moved.push(version);
+        }
+        todo = todo.filter((version) => version.position < last);
       }
-      if (current.position < current.mirror) {
-        const { rows } = await client.query<EventRow & { valid: boolean }>(
-          `SELECT ${EVENT_COLUMNS}, valid FROM events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT ${BATCH}`,
-          [current.position, current.mirror],
-        );
-        const ops = rows.flatMap((row) => {
-          if (!row.valid) return [];
-          const event = asCurrent(fromRow(row));
-          return event ? definition.project(event) : [];
-        });
-        await writeDeltas(client, definition, version, merge(ops));
-        const last = rows[rows.length - 1]?.position ?? current.mirror;
-        await client.query('UPDATE projections SET position = $3 WHERE name = $1 AND version = $2', [definition.name, version, last]);
-        again = rows.length === BATCH || current.state === 'BUILDING';
-      } else if (current.state === 'BUILDING') {
+      for (const group of groupByPosition(moved)) await advance(client, group, (group[0] as Version).position);
+      for (const version of versions) {
+        if (version.state !== 'BUILDING') continue;
+        // Another round either way: to go on building, or to catch the new live version up with batches mirrored meanwhile.
+        again = true;
+        if (version.position < mirror) continue;
         // Caught up: switch reads to the new version in the same transaction that retires the old one.
         const { rows: live } = await client.query<{ version: number }>(
           "UPDATE projections SET state = 'RETIRED' WHERE name = $1 AND state = 'LIVE' RETURNING version",
-          [definition.name],
+          [version.name],
         );
         await client.query("UPDATE projections SET state = 'LIVE', live_at = now() WHERE name = $1 AND version = $2", [
-          definition.name,
-          version,
+          version.name,
+          version.version,
         ]);
-        this.options.log.info({ projection: definition.name, version, retired: live[0]?.version }, 'projection rebuilt and switched');
+        this.options.log.info(
+          { projection: version.name, version: version.version, retired: live[0]?.version },
+          'projection rebuilt and switched',
+        );
       }
       await client.query('COMMIT');
     } catch (error) {
@@ -312,4 +332,51 @@ export class ProjectionEngine {
     }
     return again;
   }
+}
+
+/** Moves the checkpoint of several versions to one position in one statement. */
+async function advance(tx: Tx, versions: readonly Version[], position: number): Promise<void> {
+  if (versions.length === 0) return;
+  await tx.query(
+    `UPDATE projections p SET position = $3 FROM unnest($1::text[], $2::integer[]) AS v(name, version)
+     WHERE p.name = v.name AND p.version = v.version`,
+    [versions.map((version) => version.name), versions.map((version) => version.version), position],
+  );
+}
+
+function groupByPosition(versions: readonly Version[]): Version[][] {
+  const groups = new Map<number, Version[]>();
+  for (const version of versions) {
+    const group = groups.get(version.position);
+    if (group) group.push(version);
+    else groups.set(version.position, [version]);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * At most BATCH mirrored events of the given types after `from`, read as the current version of their type. Events of
+ * other types change nothing in these projections, so the window skips them (the events_type index). The payload is
+ * read rather than the columns copied out of it: one JSON.parse per event, and `valid` says its envelope passed
+ * validation when it was mirrored, so only the type's own schema is checked (currentOf). `last` is the position the
+ * window covers up to.
+ */
+async function readWindow(
+  tx: Tx,
+  from: number,
+  mirror: number,
+  types: readonly string[],
+): Promise<{ events: PositionedEvent[]; last: number }> {
+  const { rows } = await tx.query<{ position: number; payload: string }>(
+    `SELECT position, payload FROM events WHERE position > $1 AND position <= $2 AND valid AND type = ANY($3::text[])
+     ORDER BY position LIMIT ${BATCH}`,
+    [from, mirror, types],
+  );
+  const events: PositionedEvent[] = [];
+  for (const row of rows) {
+    const event = currentOf(JSON.parse(row.payload) as Envelope);
+    if (event) events.push({ ...event, position: row.position });
+  }
+  const last = rows.length === BATCH ? (rows[rows.length - 1]?.position ?? mirror) : mirror;
+  return { events, last };
 }
