@@ -15,8 +15,10 @@ import { syncAll } from './docs-sync.mjs';
 const HELP = `usage: npm run bench [-- options]
 
   --quick                 the same harness at low rates, in well under two minutes (writes quick.*)
-  --rates LIST            shoppers per second, one step each (default 25,50,100,250,500,1000,2000;
+  --rates LIST            shoppers per second, one step each (default 25,50,100,150,200,300,400,600,800,1000;
                           --quick: 10,20); stepping stops at the first saturated step
+  --overload LIST         then steps at these multiples of the peak completed rate, to show whether the
+                          system holds its peak past saturation (default 2,4); --no-overload skips them
   --step-seconds N        length of each step (default 15; --quick 5)
   --warmup-seconds N      unrecorded warm-up before the first step (default 5; --quick 3)
   --customers N           customers seeded (default 500; --quick 20)
@@ -44,6 +46,8 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     rates: { type: 'string' },
+    overload: { type: 'string' },
+    'no-overload': { type: 'boolean', default: false },
     'step-seconds': { type: 'string' },
     'warmup-seconds': { type: 'string' },
     customers: { type: 'string' },
@@ -98,7 +102,17 @@ const rateList = (name) =>
     }
     return value;
   });
-const rates = values.rates ? rateList('rates') : quick ? [10, 20] : [25, 50, 100, 250, 500, 1000, 2000];
+const rates = values.rates ? rateList('rates') : quick ? [10, 20] : [25, 50, 100, 150, 200, 300, 400, 600, 800, 1000];
+const overloadMultiples = values['no-overload']
+  ? []
+  : (values.overload ?? '2,4').split(',').map((entry) => {
+      const value = Number(entry);
+      if (!Number.isFinite(value) || value <= 1) {
+        console.error(`--overload takes multiples above 1, got ${entry}`);
+        process.exit(2);
+      }
+      return value;
+    });
 const say = (message) => console.log(`[bench] ${message}`);
 const out = values.out ?? fileURLToPath(new URL('../bench/results', import.meta.url));
 const name = values.name ?? (quick ? 'quick' : 'latest');
@@ -122,6 +136,7 @@ const natsServerVersion = /v?(\d+\.\d+\.\d+)/.exec(execFileSync(natsBin, ['--ver
 const options = {
   quick,
   rates,
+  overloadMultiples,
   stepSeconds: positive('step-seconds', quick ? 5 : 15),
   warmupSeconds: positive('warmup-seconds', quick ? 3 : 5),
   warmupRate: Math.max(5, Math.min(rates[0] ?? 10, 25)),

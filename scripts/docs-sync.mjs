@@ -29,6 +29,8 @@ const rate = (value) => grouped(value, 1);
 const ratio = (value) => `${grouped(value, 2)}x`;
 const duration = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : `${grouped(ms / 1000, 1)} s`);
 const mb = (value) => `${Math.round(value)} MB`;
+/** An objective's measured figure: ratios (below 10) keep three decimals, the rest one. */
+const measured = (value) => (typeof value !== 'number' ? value : grouped(value, Math.abs(value) < 10 ? 3 : 1));
 const WORDS = ['no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
 const spelled = (value) => WORDS[value] ?? count(value);
 
@@ -95,6 +97,7 @@ function sustainedCell(step) {
   if (step.unfinished) why.push(`${count(step.unfinished)} unfinished`);
   if (step.errors) why.push(`${count(step.errors)} failed`);
   if (step.droppedIterations) why.push(`${count(step.droppedIterations)} shoppers never started`);
+  if (step.rejected) why.push(`${count(step.rejected)} shoppers turned away with a 429`);
   return why.length > 0 ? `no (${why.join(', ')})` : 'no';
 }
 
@@ -110,8 +113,7 @@ function machineLine(report) {
 function objectivesSentence(report) {
   return report.objectives
     .map((objective) => {
-      const measured = typeof objective.measured === 'number' ? grouped(objective.measured, 1) : objective.measured;
-      return `${objective.name} ${measured} (objective \`${objective.objective}\`: ${objective.met ? 'met' : 'not met'})`;
+      return `${objective.name} ${measured(objective.measured)} (objective \`${objective.objective}\`: ${objective.met ? 'met' : 'not met'})`;
     })
     .join('; ');
 }
@@ -221,8 +223,11 @@ export const BLOCKS = {
       table(
         ['offered shoppers/s', 'completed sagas/s', 'events/s', 'saga p50', 'p95', 'p99', 'sustained'],
         ['r', 'r', 'r', 'r', 'r', 'r', 'l'],
-        always.steps.map((step) => [
-          count(step.offeredPerSecond),
+        // The ramp, then the steps past saturation at multiples of its peak (reports before those existed have none).
+        [...always.steps, ...(always.overloadSteps ?? [])].map((step) => [
+          step.overloadMultiple
+            ? `${count(step.offeredPerSecond)} (${grouped(step.overloadMultiple, 1)}x the peak)`
+            : count(step.offeredPerSecond),
           rate(step.completedPerSecond),
           count(step.eventsPerSecond),
           duration(step.latencyMs.p50),
@@ -343,7 +348,7 @@ export const BLOCKS = {
       report.objectives.map((objective) => [
         objective.name,
         objective.objective,
-        typeof objective.measured === 'number' ? grouped(objective.measured, 1) : objective.measured,
+        measured(objective.measured),
         objective.met ? 'yes' : 'no',
       ]),
     );

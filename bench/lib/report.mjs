@@ -9,6 +9,13 @@ const fmt = (value, digits = 0) =>
 
 const SERVICES = ['gateway', 'order', 'inventory', 'payment', 'sales', 'event-store', 'nats-server', 'postgres', 'k6'];
 
+/** The ramp's steps, then the overload steps (reports written before those existed have none), by offered rate. */
+function allSteps(pass) {
+  return [...pass.steps, ...(pass.overloadSteps ?? [])];
+}
+
+const byOffered = (steps) => [...steps].sort((a, b) => a.offeredPerSecond - b.offeredPerSecond);
+
 function passTitle(pass) {
   return pass.syncAlways ? 'nats-server `sync_interval: always` (default)' : 'nats-server default `sync_interval` (2 min)';
 }
@@ -37,14 +44,17 @@ export function markdown(report) {
   for (const pass of report.passes) {
     lines.push(`## Sagas, ${passTitle(pass)}`, '');
     lines.push(
-      '| offered/s | completed/s | events/s | saga p50 ms | p95 ms | p99 ms | max ms | unfinished | failed / dropped shoppers | checkout HTTP p99 ms | sustained |',
+      '| offered/s | completed/s | events/s | saga p50 ms | p95 ms | p99 ms | max ms | unfinished | failed / dropped shoppers | rejected (429) | checkout HTTP p99 ms | sustained |',
     );
-    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--:|');
-    for (const step of pass.steps) {
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--:|');
+    for (const step of allSteps(pass)) {
+      const offered = step.overloadMultiple
+        ? `${fmt(step.offeredPerSecond)} (${fmt(step.overloadMultiple, 1)}x peak)`
+        : fmt(step.offeredPerSecond);
       lines.push(
-        `| ${fmt(step.offeredPerSecond)} | ${fmt(step.completedPerSecond, 1)} | ${fmt(step.eventsPerSecond)} | ${fmt(step.latencyMs.p50, 1)} | ` +
+        `| ${offered} | ${fmt(step.completedPerSecond, 1)} | ${fmt(step.eventsPerSecond)} | ${fmt(step.latencyMs.p50, 1)} | ` +
           `${fmt(step.latencyMs.p95, 1)} | ${fmt(step.latencyMs.p99, 1)} | ${fmt(step.latencyMs.max, 1)} | ${fmt(step.unfinished)} | ` +
-          `${fmt(step.errors)} / ${fmt(step.droppedIterations)} | ${fmt(step.httpMs.checkout?.p99, 1)} | ${step.withinObjective ? 'yes, p99 in objective' : step.sustained ? 'yes' : 'no'} |`,
+          `${fmt(step.errors)} / ${fmt(step.droppedIterations)} | ${fmt(step.rejected)} | ${fmt(step.httpMs.checkout?.p99, 1)} | ${step.withinObjective ? 'yes, p99 in objective' : step.sustained ? 'yes' : 'no'} |`,
       );
     }
     const s = pass.summary;
@@ -54,6 +64,23 @@ export function markdown(report) {
         `peak completed ${fmt(s.peakCompletedPerSecond, 1)} sagas/s, ${fmt(s.peakEventsPerSecond)} events/s stored.`,
       '',
     );
+    if (s.overload?.length) {
+      lines.push(
+        `Past saturation (steps at multiples of the peak completed rate, after the ramp; a rejected shopper got a 429 from the ` +
+          `gateway's admission control and changed nothing). Bounded = saga p99 at most twice the peak step's (or the objective), ` +
+          'every saga ended within the drain, no service above 150 MB RSS or 1.2x its RSS in the peak step, whichever is larger:',
+        '',
+        '| multiple | offered/s | completed/s | vs peak | rejected/s | failed | unfinished | saga p99 ms | max service RSS MB | bounded |',
+        '|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--:|',
+      );
+      for (const o of s.overload) {
+        lines.push(
+          `| ${fmt(o.multiple, 1)}x | ${fmt(o.offeredPerSecond)} | ${fmt(o.completedPerSecond, 1)} | ${fmt(o.completedVsPeak, 2)} | ${fmt(o.rejectedPerSecond, 1)} | ` +
+            `${fmt(o.errors)} | ${fmt(o.unfinished)} | ${fmt(o.p99, 1)} | ${fmt(o.maxRssMb)} | ${o.bounded ? 'yes' : 'no'} |`,
+        );
+      }
+      lines.push('');
+    }
     lines.push(
       'CPU (% of one core), CPU ms per completed saga, and peak memory (MB; RSS, PSS summed for Postgres) per process and step; ' +
         '"services" is the six services\' CPU ms per saga together:',
@@ -61,7 +88,7 @@ export function markdown(report) {
     );
     lines.push(`| offered/s | ${SERVICES.join(' | ')} | services |`);
     lines.push(`|---:|${SERVICES.map(() => '---:').join('|')}|---:|`);
-    for (const step of pass.steps) {
+    for (const step of allSteps(pass)) {
       const cells = SERVICES.map((name) => {
         const p = step.processes[name];
         return p ? `${fmt(p.cpuPercent)}% ${fmt(p.cpuMsPerSaga, 1)} ms ${fmt(p.peakMemoryMb)} MB` : '—';
@@ -69,13 +96,13 @@ export function markdown(report) {
       lines.push(`| ${fmt(step.offeredPerSecond)} | ${cells.join(' | ')} | ${fmt(step.serviceCpuMsPerSaga, 1)} ms |`);
     }
     lines.push('');
-    if (pass.steps.some((step) => step.database)) {
+    if (allSteps(pass).some((step) => step.database)) {
       lines.push(
         'Postgres work per completed saga (pg_stat_statements): statements, their execution time, commits, and the most frequent statements:',
         '',
       );
       lines.push('| offered/s | statements | execution ms | commits | most frequent (per saga) |', '|---:|---:|---:|---:|---|');
-      for (const step of pass.steps) {
+      for (const step of allSteps(pass)) {
         if (!step.database) continue;
         const top = step.database.topStatements
           .slice(0, 5)
@@ -126,8 +153,10 @@ export function markdown(report) {
       '',
     );
   }
-  lines.push('## Objectives (sync_interval always)', '', '| objective | target | measured | met |', '|---|---|---|:--:|');
-  for (const o of report.objectives) lines.push(`| ${o.name} | ${o.objective} | ${fmt(o.measured, 1)} | ${o.met ? 'yes' : 'no'} |`);
+  lines.push('## Objectives (sync_interval always)', '', '| objective | target | measured | met | detail |', '|---|---|---|:--:|---|');
+  for (const o of report.objectives) {
+    lines.push(`| ${o.name} | ${o.objective} | ${fmt(o.measured, 3)} | ${o.met ? 'yes' : 'no'} | ${o.detail ?? ''} |`);
+  }
   lines.push('');
   if (report.peers?.length) lines.push(...peerSection(report));
   const profile = report.passes[0]?.profile;
@@ -203,7 +232,7 @@ export function svg(report) {
   const width = 980;
   const height = 450;
   const peers = (report.peers ?? []).filter((peer) => !peer.error && peer.steps.length > 0);
-  const steps = [...report.passes.flatMap((pass) => pass.steps), ...peers.flatMap((peer) => peer.steps)];
+  const steps = [...report.passes.flatMap(allSteps), ...peers.flatMap((peer) => peer.steps)];
   const rates = steps.map((step) => step.offeredPerSecond);
   const xs = [Math.min(...rates) / 1.3, Math.max(...rates) * 1.3];
   const latencies = steps.flatMap((step) => [step.latencyMs.p50, step.latencyMs.p99]).filter((value) => value > 0);
@@ -218,15 +247,25 @@ export function svg(report) {
     const [c50, c99] = colors[pass.syncAlways];
     const tag = pass.syncAlways ? 'sync always' : 'sync default';
     return [
-      { label: `p50, ${tag}`, color: c50, dashed: !pass.syncAlways, points: pass.steps.map((s) => [s.offeredPerSecond, s.latencyMs.p50]) },
-      { label: `p99, ${tag}`, color: c99, dashed: !pass.syncAlways, points: pass.steps.map((s) => [s.offeredPerSecond, s.latencyMs.p99]) },
+      {
+        label: `p50, ${tag}`,
+        color: c50,
+        dashed: !pass.syncAlways,
+        points: byOffered(allSteps(pass)).map((s) => [s.offeredPerSecond, s.latencyMs.p50]),
+      },
+      {
+        label: `p99, ${tag}`,
+        color: c99,
+        dashed: !pass.syncAlways,
+        points: byOffered(allSteps(pass)).map((s) => [s.offeredPerSecond, s.latencyMs.p99]),
+      },
     ];
   });
   const rateSeries = report.passes.map((pass) => ({
     label: `completed, ${pass.syncAlways ? 'sync always' : 'sync default'}`,
     color: colors[pass.syncAlways][0],
     dashed: !pass.syncAlways,
-    points: pass.steps.map((s) => [s.offeredPerSecond, s.completedPerSecond]),
+    points: byOffered(allSteps(pass)).map((s) => [s.offeredPerSecond, s.completedPerSecond]),
   }));
   // The peers: their p99 beside jetsaga's latencies, their completed rate beside jetsaga's (one colour each).
   const peerColors = { dbos: '#2ca02c', temporal: '#9467bd' };

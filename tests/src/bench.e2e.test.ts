@@ -67,7 +67,7 @@ describe('npm run bench -- --quick', () => {
         loadAverage: [number, number, number],
         node: expect.any(String),
       },
-      options: { rates: [10, 20], objectiveMs: 50 },
+      options: { rates: [10, 20], overloadMultiples: [2, 4], objectiveMs: 50 },
     });
     expect(report.passes.map((pass: { syncAlways: boolean }) => pass.syncAlways)).toEqual([true, false]);
     for (const pass of report.passes) {
@@ -79,6 +79,8 @@ describe('npm run bench -- --quick', () => {
           eventsPerSecond: number,
           unfinished: number,
           errors: number,
+          rejected: number,
+          rejectedAt: { cart: number, item: number, checkout: number },
           latencyMs: latency,
           sustained: expect.any(Boolean),
           withinObjective: expect.any(Boolean),
@@ -95,7 +97,31 @@ describe('npm run bench -- --quick', () => {
       });
       expect(pass.summary).toMatchObject({ peakCompletedPerSecond: number, ratios: { sagaEventsVsRawPublish: number } });
     }
-    const [always] = report.passes;
+    const [always, relaxed] = report.passes;
+    // Past saturation, in the first pass only: steps at 2x and 4x its peak completed rate, after the ramp.
+    expect(relaxed.overloadSteps).toEqual([]);
+    const peak = always.summary.peakCompletedPerSecond;
+    expect(peak).toBeGreaterThan(0);
+    expect(always.overloadSteps.map((step: { overloadMultiple: number }) => step.overloadMultiple)).toEqual([2, 4]);
+    for (const step of always.overloadSteps) {
+      expect(step.offeredPerSecond).toBe(Math.max(1, Math.round(step.overloadMultiple * peak)));
+      expect(step).toMatchObject({ completedPerSecond: number, rejected: number, latencyMs: latency, maxServiceRssMb: number });
+      expect(step.processes.gateway).toMatchObject({ peakMemoryMb: number });
+    }
+    expect(always.summary.overload).toEqual(
+      [2, 4].map((multiple) =>
+        expect.objectContaining({
+          multiple,
+          offeredPerSecond: number,
+          completedPerSecond: number,
+          completedVsPeak: number,
+          rejectedPerSecond: number,
+          p99: number,
+          maxRssMb: number,
+          bounded: expect.any(Boolean),
+        }),
+      ),
+    );
     expect(always.mirrorCatchUp).toMatchObject({ events: number, seconds: number, perSecond: number });
     expect(always.projectionRebuilds.map((rebuild: { name: string }) => rebuild.name)).toEqual([
       'order-summaries',
@@ -106,7 +132,12 @@ describe('npm run bench -- --quick', () => {
     expect(always.raw.postgresInsert).toMatchObject({ rowsPerSecond: number });
     expect(always.summary.ratios.mirrorRowsVsRawInsert).toEqual(number);
     expect(report.durability).toMatchObject({ rawPublishSyncAlwaysVsDefault: number, nodePublishSyncAlwaysVsDefault: number });
-    expect(report.objectives).toHaveLength(5);
+    // The objectives, each measured and judged.
+    expect(report.objectives).toHaveLength(8);
+    for (const objective of report.objectives) {
+      expect(objective).toMatchObject({ name: expect.any(String), objective: expect.any(String), met: expect.any(Boolean) });
+      expect(objective.measured).toBeDefined();
+    }
 
     // The peers: one low step each on fresh servers, checked, and compared with jetsaga.
     expect(report.options).toMatchObject({ peers: ['dbos', 'temporal'], peerRates: [10] });
@@ -155,6 +186,8 @@ describe('npm run bench -- --quick', () => {
 
     const table = await readFile(join(out, 'quick.md'), 'utf8');
     expect(table).toContain('| offered/s | completed/s |');
+    expect(table).toContain('| multiple | offered/s | completed/s | vs peak |');
+    expect(table).toContain('## Objectives');
     expect(table).toContain('## Cost of durability');
     expect(table).toContain('## Peers: the same saga on DBOS Transact and on Temporal');
     expect(table).toContain('jetsaga / DBOS Transact: highest sustained rate');

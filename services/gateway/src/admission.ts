@@ -10,8 +10,10 @@ import type { Context, MiddlewareHandler } from 'hono';
  * - Checkouts (each starts a saga, the expensive part): at most `checkouts` in flight, then a short FIFO queue of
  *   `checkoutQueue` waiting at most `checkoutQueueMs`; a checkout that finds the queue full or waits too long is
  *   rejected.
- * - New carts (a new shopper) are not let in while checkouts wait: a shopper turned away at the door has cost
- *   nothing, one turned away at the checkout has cost a cart and its lines. Shoppers already shopping go on.
+ * - New carts (a new shopper) are the first to go: none is let in while checkouts wait, or while `shopping`
+ *   requests or more are in flight. A shopper turned away at the door has cost nothing; one turned away at the
+ *   checkout has cost a cart and its lines, and the shoppers already between their cart and their checkout are the
+ *   checkouts of the next moment. Requests of shoppers already shopping go on.
  * - Every forwarded request: at most `requests` in flight, no queue; a larger bound that keeps the sockets and
  *   buffered bodies of a slow upstream from growing without limit.
  */
@@ -19,6 +21,8 @@ export type AdmissionOptions = {
   checkouts: number;
   checkoutQueue: number;
   checkoutQueueMs: number;
+  /** Requests in flight (of every kind) from which new carts are refused. */
+  shopping: number;
   requests: number;
   /** The `Retry-After` of a 429, in seconds. */
   retryAfterSeconds?: number;
@@ -35,7 +39,7 @@ export function kindOf(method: string, path: string): RequestKind {
 }
 
 /** Why a request was turned away: the bound it met, for the problem's `errors` and the metrics' `reason`. */
-export type Rejection = { bound: 'checkouts' | 'requests'; reason: string };
+export type Rejection = { bound: 'checkouts' | 'shopping' | 'requests'; reason: string };
 
 /** A counting semaphore with a bounded FIFO queue whose waiters give up after `queueMs`. */
 export class Bound {
@@ -140,6 +144,7 @@ export function admission(options: AdmissionOptions): MiddlewareHandler {
     labelNames: ['bound'],
     collect() {
       this.set({ bound: 'requests' }, requests.limit);
+      this.set({ bound: 'shopping' }, options.shopping);
       this.set({ bound: 'checkouts' }, checkouts.limit);
     },
   });
@@ -155,6 +160,14 @@ export function admission(options: AdmissionOptions): MiddlewareHandler {
         kind,
         { bound: 'checkouts', reason: 'checkouts are waiting for a slot: no new carts until they are in' },
         checkouts.limit,
+      );
+    }
+    if (kind === 'new-cart' && requests.inFlight >= options.shopping) {
+      return reject(
+        c,
+        kind,
+        { bound: 'shopping', reason: `${options.shopping} requests in flight: no new carts until fewer are` },
+        options.shopping,
       );
     }
     if (!requests.acquire()) {

@@ -28,6 +28,8 @@ const config = loadConfig(
     GATEWAY_MAX_INFLIGHT_CHECKOUTS: z.coerce.number().int().positive().default(16),
     GATEWAY_CHECKOUT_QUEUE: z.coerce.number().int().min(0).default(16),
     GATEWAY_CHECKOUT_QUEUE_MS: z.coerce.number().int().min(0).default(250),
+    // New carts are refused from this many requests in flight; unset: twice the checkout bound.
+    GATEWAY_MAX_INFLIGHT_SHOPPING: z.coerce.number().int().positive().optional(),
     GATEWAY_MAX_INFLIGHT_REQUESTS: z.coerce.number().int().positive().default(256),
   }),
 );
@@ -59,6 +61,7 @@ app.use(
     checkouts: config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
     checkoutQueue: config.GATEWAY_CHECKOUT_QUEUE,
     checkoutQueueMs: config.GATEWAY_CHECKOUT_QUEUE_MS,
+    shopping: config.GATEWAY_MAX_INFLIGHT_SHOPPING ?? 2 * config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
     requests: config.GATEWAY_MAX_INFLIGHT_REQUESTS,
   }),
 );
@@ -79,6 +82,7 @@ log.info(
     host: config.HOST,
     maxInflightCheckouts: config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
     checkoutQueue: config.GATEWAY_CHECKOUT_QUEUE,
+    maxInflightShopping: config.GATEWAY_MAX_INFLIGHT_SHOPPING ?? 2 * config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
     maxInflightRequests: config.GATEWAY_MAX_INFLIGHT_REQUESTS,
   },
   'gateway listening',
