@@ -32,6 +32,20 @@ export function createPool(url: string, schema: string, options: PoolOptions = {
 
 const RETRYABLE = new Set(['40001', '40P01']);
 
+/** Work a transaction asked to run once it committed (publishing its outbox rows), by transaction. */
+const commitHooks = new WeakMap<Tx, Array<(db: Db) => void>>();
+
+/**
+ * Runs `hook` (with the pool) right after the transaction of `tx` commits (never when it rolls back). Returns false when `tx` is not
+ * a transaction of withTransaction: the caller then leaves the work to whatever sweeps up after it.
+ */
+export function afterCommit(tx: Tx, hook: (db: Db) => void): boolean {
+  const hooks = commitHooks.get(tx);
+  if (!hooks) return false;
+  hooks.push(hook);
+  return true;
+}
+
 /**
  * Runs fn in one transaction. Serialization failures and deadlocks are retried a few times:
  * they are the database asking for exactly that.
@@ -39,19 +53,25 @@ const RETRYABLE = new Set(['40001', '40P01']);
 export async function withTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, attempts = 5): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const tx = await db.connect();
+    const hooks: Array<(db: Db) => void> = [];
+    let result: T;
     try {
       await tx.query('BEGIN');
-      const result = await fn(tx);
+      commitHooks.set(tx, hooks);
+      result = await fn(tx);
       await tx.query('COMMIT');
-      return result;
     } catch (error) {
       await tx.query('ROLLBACK').catch(() => undefined);
       const code = (error as { code?: string }).code;
       if (attempt < attempts && code && RETRYABLE.has(code)) continue;
       throw error;
     } finally {
+      commitHooks.delete(tx);
       tx.release();
     }
+    // Committed: what the transaction asked for afterwards runs now, in commit order.
+    for (const hook of hooks) hook(db);
+    return result;
   }
 }
 

@@ -27,7 +27,7 @@ export {
   publishDeadLetter,
   readDeadLetter,
 } from './dead-letter.js';
-export { createPool, type Db, type Migration, migrate, type Tx, withTransaction } from './db.js';
+export { afterCommit, createPool, type Db, type Migration, migrate, type Tx, withTransaction } from './db.js';
 export { type Decider, given, type Outcome } from './decider.js';
 export {
   ConflictError,
@@ -108,9 +108,13 @@ export {
   enqueueEvents,
   eventMessage,
   type OutboxMessage,
+  OutboxPublisher,
+  type OutboxPublisherOptions,
   OutboxRelay,
   type OutboxRelayOptions,
+  type OutboxRow,
   outboxMigration,
+  outboxPublishAfterCommitMigration,
 } from './outbox.js';
 export {
   type ConsumerDefinition,

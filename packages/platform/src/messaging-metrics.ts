@@ -230,7 +230,7 @@ async function readOutboxes(): Promise<OutboxState[]> {
     try {
       const { rows } = await pool.query<{ n: number; age: number }>(
         `SELECT count(*)::int AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age
-         FROM ${outbox}.outbox WHERE published_at IS NULL`,
+         FROM ${outbox}.outbox`,
       );
       states.push({ outbox, backlog: rows[0]?.n ?? 0, oldestAge: rows[0]?.age ?? 0 });
     } catch (error) {
@@ -249,7 +249,7 @@ export function watchOutbox(db: Db, schema: string, log?: Logger): void {
   watchedOutboxes.set(schema, db);
   gauge({
     name: 'jetsaga_outbox_backlog_messages',
-    help: 'Outbox rows committed and not yet acknowledged by JetStream.',
+    help: 'Outbox rows committed and not yet acknowledged by JetStream (sent rows are deleted).',
     labelNames: ['outbox'] as const,
     async collect() {
       const states = await outboxStates();

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './log.js';
 import { connectNats, ensureTopology, type NatsConnection } from './nats.js';
 import { watchOutbox } from './messaging-metrics.js';
 import { initMetrics, startMetricsServer } from './metrics.js';
-import { OutboxRelay, outboxMigration } from './outbox.js';
+import { OutboxPublisher, OutboxRelay, outboxMigration, outboxPublishAfterCommitMigration } from './outbox.js';
 import { stopTelemetry } from './telemetry.js';
 
 /** What every handler and route gets: I/O comes in as plain values, never from globals. */
@@ -93,13 +93,15 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
   initMetrics(definition.name);
   const db = createPool(config.DATABASE_URL, definition.schema, { max: config.DB_POOL_MAX, applicationName: definition.name });
   const applied = await retry('postgres', log, () =>
-    migrate(db, definition.schema, [outboxMigration, inboxMigration, ...definition.migrations]),
+    migrate(db, definition.schema, [outboxMigration, inboxMigration, outboxPublishAfterCommitMigration, ...definition.migrations]),
   );
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
   const nc = await retry('nats', log, () => connectNats(config.NATS_URL, definition.name));
   await retry('jetstream', log, () => ensureTopology(nc));
 
   const deps: ServiceDeps = { db, nc, log, now: () => new Date(), newId: () => uuidv7(), env };
+  // What this process commits it publishes itself, right after the commit; the relay sweeps up after crashes.
+  const publisher = new OutboxPublisher({ db, nc, log }).attach();
   const relay = new OutboxRelay({ db, nc, schema: definition.schema, log });
   relay.start();
   watchOutbox(db, definition.schema, log);
@@ -146,6 +148,7 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
       await metrics.close();
       for (const consumer of consumers) await consumer.stop();
       for (const worker of workers) await worker.stop();
+      await publisher.stop();
       await relay.stop();
       await nc.drain().catch(() => undefined);
       await db.end();
