@@ -241,6 +241,11 @@ try {
       { env: { ...process.env, KUBECONFIG: cluster.kubeconfig } },
     );
     if (code !== 0) throw new Error(`helm install exited with ${code}`);
+    // The chart's own test hook (a pod asking the gateway for /readyz through its Service), as a user would run it.
+    const tested = await attended(binaries.helm, ['test', RELEASE, '--namespace', NAMESPACE, '--timeout', '5m'], {
+      env: { ...process.env, KUBECONFIG: cluster.kubeconfig },
+    });
+    if (tested !== 0) throw new Error(`helm test exited with ${tested}`);
     await kubectl(['-n', TRACING_NAMESPACE, 'rollout', 'status', 'deployment/jaeger', '--timeout=300s']);
   });
 

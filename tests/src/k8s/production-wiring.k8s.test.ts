@@ -186,3 +186,114 @@ describe('the production values, rendered', () => {
     expect(stdout).toMatch(/SUCCESS/);
   });
 });
+
+describe('the values a real cluster needs', () => {
+  const render = (set: string[], values: string[] = []) => helmTemplate(helm, chart, { release: 'acme', namespace: 'shop', values, set });
+  const digest = `sha256:${'ab'.repeat(32)}`;
+
+  it('pull secrets, priority class and image digest reach every pod of the release (services, NATS, Postgres)', async () => {
+    const objects = await render([
+      'global.imagePullSecrets[0].name=registry',
+      'global.priorityClassName=jetsaga-critical',
+      `global.image.digest=${digest}`,
+    ]);
+    const workloads = [...byKind(objects, 'Deployment'), ...byKind(objects, 'StatefulSet')];
+    expect(workloads.length).toBeGreaterThanOrEqual(9);
+    for (const workload of workloads) {
+      const pod = podSpec(workload) as ReturnType<typeof podSpec> & { imagePullSecrets?: unknown; priorityClassName?: string };
+      expect(pod.imagePullSecrets, workload.metadata.name).toEqual([{ name: 'registry' }]);
+      expect(pod.priorityClassName, workload.metadata.name).toBe('jetsaga-critical');
+    }
+    for (const name of SERVICE_CHARTS)
+      expect(podSpec(find(objects, 'Deployment', `acme-${name}`)).containers[0]!.image).toBe(`jetsaga@${digest}`);
+    await expect(render(['global.image.digest=latest'])).rejects.toThrow(/schema|values don't meet/i);
+  });
+
+  it('places NATS servers on distinct nodes when asked to (required), only prefers it by default', async () => {
+    type Affinity = { podAntiAffinity: Record<string, unknown> };
+    const affinity = async (values: string[], set: string[] = []) =>
+      (podSpec(find(await render(set, values), 'StatefulSet', 'acme-nats')) as unknown as { affinity: Affinity }).affinity.podAntiAffinity;
+    expect(Object.keys(await affinity([]))).toEqual(['preferredDuringSchedulingIgnoredDuringExecution']);
+    const production = await affinity(['values-production.yaml']);
+    expect(production).toEqual({
+      requiredDuringSchedulingIgnoredDuringExecution: [
+        {
+          topologyKey: 'kubernetes.io/hostname',
+          labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/instance': 'acme' } },
+        },
+      ],
+    });
+    const zones = await affinity([], ['nats.placement.required=true', 'nats.placement.topologyKey=topology.kubernetes.io/zone']);
+    expect(JSON.stringify(zones)).toContain(
+      '"requiredDuringSchedulingIgnoredDuringExecution":[{"topologyKey":"topology.kubernetes.io/zone"',
+    );
+  });
+
+  it('publishes the gateway through an Ingress or an HTTPRoute, and refuses either without its hosts or parent', async () => {
+    const objects = await render([
+      'ingress.enabled=true',
+      'ingress.className=nginx',
+      'ingress.hosts[0].host=shop.example.com',
+      'httpRoute.enabled=true',
+      'httpRoute.parentRefs[0].name=public',
+      'httpRoute.hostnames[0]=shop.example.com',
+    ]);
+    expect(spec(find(objects, 'Ingress', 'acme-gateway'))).toMatchObject({
+      ingressClassName: 'nginx',
+      rules: [
+        {
+          host: 'shop.example.com',
+          http: { paths: [{ path: '/', backend: { service: { name: 'acme-gateway', port: { number: 8080 } } } }] },
+        },
+      ],
+    });
+    expect(spec(find(objects, 'HTTPRoute', 'acme-gateway'))).toMatchObject({
+      parentRefs: [{ name: 'public' }],
+      rules: [{ backendRefs: [{ name: 'acme-gateway', port: 8080 }] }],
+    });
+    expect(byKind(await render([]), 'Ingress')).toEqual([]);
+    await expect(render(['ingress.enabled=true'])).rejects.toThrow(/ingress.hosts/);
+    await expect(render(['httpRoute.enabled=true'])).rejects.toThrow(/parentRefs/);
+  });
+
+  it('ships a helm test hook that checks the gateway through its Service, restricted like every pod', async () => {
+    const hook = find(await render([]), 'Pod', 'acme-test-gateway') as unknown as {
+      metadata: { annotations: Record<string, string> };
+      spec: { restartPolicy: string; containers: { command: string[]; env: { name: string; value: string }[] }[] };
+    };
+    expect(hook.metadata.annotations['helm.sh/hook']).toBe('test');
+    expect(hook.spec.restartPolicy).toBe('Never');
+    expect(hook.spec.containers[0]!.env).toContainEqual({ name: 'GATEWAY_URL', value: 'http://acme-gateway:8080' });
+    expect(hook.spec.containers[0]!.command.at(-1)).toContain("check('/readyz')");
+  });
+
+  it('refuses the in-chart Postgres with its local password outside the local profile, and escapes its URL', async () => {
+    await expect(render(['global.profile=production'])).rejects.toThrow(/local default but global.profile is "production"/);
+    await expect(render(['postgres.auth.password='])).rejects.toThrow(/password/);
+    const objects = await render(['global.profile=production', 'postgres.auth.password=p@ss:w/rd% x']);
+    const secret = find(objects, 'Secret', 'acme-database') as unknown as { stringData: { url: string } };
+    expect(secret.stringData.url).toBe('postgres://jetsaga:p%40ss%3Aw%2Frd%25%20x@acme-postgres:5432/jetsaga');
+    expect(decodeURIComponent(new URL(secret.stringData.url).password)).toBe('p@ss:w/rd% x');
+    // Production proper has no in-chart Postgres at all, so no password to refuse.
+    expect(byKind(await render([], ['values-production.yaml']), 'StatefulSet').map((set) => set.metadata.name)).toEqual(['acme-nats']);
+  });
+
+  it('gives every service a pre-stop delay inside its grace period, and readiness probe settings from values', async () => {
+    const objects = await render(['gateway.probes.readinessTimeoutSeconds=6', 'order.preStopSleepSeconds=0']);
+    for (const name of SERVICE_CHARTS) {
+      const pod = podSpec(find(objects, 'Deployment', `acme-${name}`)) as ReturnType<typeof podSpec> & {
+        terminationGracePeriodSeconds: number;
+      };
+      const container = pod.containers[0] as ReturnType<typeof podSpec>['containers'][number] & {
+        lifecycle?: { preStop: { sleep: { seconds: number } } };
+        readinessProbe: { timeoutSeconds: number };
+      };
+      if (name === 'order') expect(container.lifecycle, name).toBeUndefined();
+      else {
+        expect(container.lifecycle?.preStop.sleep.seconds, name).toBe(5);
+        expect(pod.terminationGracePeriodSeconds, name).toBeGreaterThan(5);
+      }
+      expect(container.readinessProbe.timeoutSeconds, name).toBe(name === 'gateway' ? 6 : 3);
+    }
+  });
+});
