@@ -273,6 +273,7 @@ try {
     return {
       KUBECONFIG: cluster.kubeconfig,
       JETSAGA_CLUSTER_KUBECTL: binaries.kubectl,
+      JETSAGA_CLUSTER_HELM: binaries.helm,
       JETSAGA_CLUSTER_NAMESPACE: NAMESPACE,
       JETSAGA_CLUSTER_RELEASE: RELEASE,
       JETSAGA_CLUSTER_GATEWAY_URL: `http://127.0.0.1:${gateway.port}`,

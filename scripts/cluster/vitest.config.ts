@@ -2,8 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
-/** Install checks first, the saga and tracing suites next, pod loss last: it is the one that disturbs the release. */
-const ORDER = ['install', 'saga', 'tracing', 'pod-loss'];
+/**
+ * Install checks first, the saga and tracing suites next, then pod loss (it disturbs the release), and the
+ * uninstall last: it removes the release.
+ */
+const ORDER = ['install', 'saga', 'tracing', 'pod-loss', 'uninstall'];
 
 class ClusterOrder extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {

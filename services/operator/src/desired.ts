@@ -48,6 +48,9 @@ export function desiredStreamConfig(spec: EventStreamSpec): DesiredStream {
   };
   // Only sent when asked for, so a server older than 2.12 still accepts streams that do not use atomic batches.
   if (spec.allowAtomic) config.allow_atomic = true;
+  // Only when asked for too: JetStream will not turn either off again, so false is never sent over a true.
+  if (spec.denyDelete) config.deny_delete = true;
+  if (spec.denyPurge) config.deny_purge = true;
   return config;
 }
 

@@ -13,6 +13,7 @@ import { connectNats, createLogger, type NatsConnection } from '@jetsaga/platfor
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { deleteCustomResources } from './cleanup.js';
 import { FIELD_MANAGER, FINALIZER, LEASE_NAME } from './constants.js';
 import { kubeConfigFor } from './kube.js';
 import type { SteppedDownReason } from './leader.js';
@@ -50,7 +51,12 @@ const apply = (kind: string, name: string, spec: Record<string, unknown>) =>
  * The operator runs with the chart's own ServiceAccount, Role and RoleBinding (rendered by helm), through a token
  * the API server issues for that account: the tests pass only if the least-privilege RBAC is enough.
  */
-async function operatorToken(ns = namespace, release = 'jetsaga'): Promise<string> {
+async function operatorToken(
+  ns = namespace,
+  release = 'jetsaga',
+  template = 'templates/rbac.yaml',
+  account = `${release}-operator`,
+): Promise<string> {
   const { stdout } = await promisify(execFile)(
     inject('helmBin'),
     [
@@ -60,7 +66,7 @@ async function operatorToken(ns = namespace, release = 'jetsaga'): Promise<strin
       '--namespace',
       ns,
       '--show-only',
-      'templates/rbac.yaml',
+      template,
       '--show-only',
       'templates/operator.yaml',
     ],
@@ -68,7 +74,7 @@ async function operatorToken(ns = namespace, release = 'jetsaga'): Promise<strin
   );
   const objects = parseAllDocuments(stdout).map((document) => document.toJS() as KubeObject | null);
   for (const object of objects) if (object && ['ServiceAccount', 'Role', 'RoleBinding'].includes(object.kind)) await kube.apply(object, ns);
-  const response = await kubeRequest(server, 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/${release}-operator/token`, {
+  const response = await kubeRequest(server, 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/${account}/token`, {
     contentType: 'application/json',
     text: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } }),
   });
@@ -476,6 +482,19 @@ describe("the operator (with its chart's RBAC only) on a real kube-apiserver and
     expect(events.rebuilds).toHaveLength(1);
   });
 
+  it('EventStream: denyDelete and denyPurge reach JetStream, which then refuses a purge and a message delete', async () => {
+    await apply('EventStream', 'guarded', { name: 'GUARDED', subjects: ['guarded.>'], denyDelete: true, denyPurge: true });
+    await readyAs('EventStream', 'guarded', 'True', 'InSync');
+    expect((await jsm.streams.info('GUARDED')).config).toMatchObject({ deny_delete: true, deny_purge: true });
+    const ack = await jetstream(nc).publish('guarded.one', '{}');
+    await expect(jsm.streams.purge('GUARDED')).rejects.toThrow(/purge/i);
+    await expect(jsm.streams.deleteMessage('GUARDED', ack.seq)).rejects.toThrow(/delete/i);
+    expect((await jsm.streams.info('GUARDED')).state.messages).toBe(1);
+    // The stream itself can still go (its resource's finalizer deletes it).
+    await kube.delete(ref('EventStream', 'guarded'), namespace);
+    await missing('stream GUARDED deleted in NATS', () => jsm.streams.info('GUARDED'));
+  });
+
   it('leader election: a second instance stays passive until the leader releases its Lease, then takes over', async () => {
     standby = await start('operator-b');
     const lease = () =>
@@ -631,5 +650,32 @@ describe("the operator (with its chart's RBAC only) on a real kube-apiserver and
       own,
     );
     expect(lease?.spec.holderIdentity ?? '').toBe('');
+  });
+
+  it("uninstall clean-up (the chart's pre-delete hook, with its own Role): deletes every resource and waits out the finalizers", async () => {
+    const hookToken = await operatorToken(namespace, 'jetsaga', 'templates/pre-delete.yaml', 'jetsaga-operator-cleanup');
+    const as = { ...server, token: hookToken };
+    expect((await kubeRequest(as, 'GET', `/api/v1/namespaces/${namespace}/secrets`)).status).toBe(403);
+    const list = async (plural: string) =>
+      (
+        JSON.parse((await kubeRequest(server, 'GET', `/apis/${GROUP_VERSION}/namespaces/${namespace}/${plural}`)).body) as {
+          items: Resource[];
+        }
+      ).items;
+    const streams = await list('eventstreams');
+    // What is left from the tests above, reconciled by operator-b (the leader since the failover): held by finalizers.
+    expect(streams.map((stream) => stream.spec.name).sort()).toEqual(['AFTER', 'EVENTS']);
+    for (const stream of streams) expect(stream.metadata.finalizers).toContain(FINALIZER);
+    const report = await deleteCustomResources({
+      kubeConfig: kubeConfigFor(server.url, hookToken, Buffer.from(server.caPem).toString('base64')),
+      namespace,
+      timeoutMs: 30_000,
+      pollMs: 100,
+    });
+    expect(report.deleted).toEqual({ EventConsumer: 0, EventStream: 2, Projection: 1 });
+    for (const plural of ['eventstreams', 'eventconsumers', 'projections']) expect(await list(plural), plural).toEqual([]);
+    // The finalizers ran: the operator deleted the streams in NATS before letting the resources go.
+    await missing('stream EVENTS deleted in NATS', () => jsm.streams.info('EVENTS'));
+    await missing('stream AFTER deleted in NATS', () => jsm.streams.info('AFTER'));
   });
 });

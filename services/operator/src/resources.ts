@@ -28,6 +28,9 @@ export const eventStreamSpec = z.strictObject({
   duplicateWindow: duration.default('2m'),
   allowMsgSchedules: z.boolean().default(false),
   allowAtomic: z.boolean().default(false),
+  /** JetStream refuses to delete single messages / purge the stream; neither can be turned off again once set. */
+  denyDelete: z.boolean().default(false),
+  denyPurge: z.boolean().default(false),
   preventDelete: z.boolean().default(false),
 });
 export type EventStreamSpec = z.infer<typeof eventStreamSpec>;

@@ -65,7 +65,8 @@ describe('helm lint --strict', () => {
     }
     const operator = JSON.parse(await readFile(join(REPO_ROOT, 'charts/operator/values.schema.json'), 'utf8'));
     // The operator's own values: its Role and its Lease.
-    const { leaseName, ...common } = operator.properties;
+    const { leaseName, cleanupOnUninstall, ...common } = operator.properties;
+    expect(cleanupOnUninstall).toMatchObject({ type: 'object' });
     expect(leaseName).toMatchObject({ type: 'string' });
     expect({ ...operator, title: shared.title, properties: { ...common, rbac: shared.properties.rbac } }).toEqual(shared);
   });

@@ -102,6 +102,13 @@ describe('the production values, rendered', () => {
     });
   });
 
+  it('protects EVENTS from deletes and purges and bounds it below the store limit, refusing publishes at the bound', async () => {
+    const events = byKind(objects, 'EventStream').find((stream) => spec<{ name: string }>(stream).name === 'EVENTS')!;
+    expect(spec(events)).toMatchObject({ denyDelete: true, denyPurge: true, maxBytes: 40 * 2 ** 30, discard: 'New', preventDelete: true });
+    for (const stream of byKind(objects, 'EventStream').filter((other) => other !== events))
+      expect(spec(stream).denyPurge, stream.metadata.name).toBeUndefined();
+  });
+
   it('templates the alert rules on the release and namespace, with an absent() guard for every job', async () => {
     const jobs = [...SERVICE_CHARTS, 'nats', 'postgres-exporter'].map((name) => `acme-${name}`);
     expect(rule('JetsagaTargetDown').expr).toBe(
