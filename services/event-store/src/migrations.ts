@@ -53,4 +53,12 @@ export const migrations: Migration[] = [
       CREATE UNIQUE INDEX projections_one_building ON projections (name) WHERE state = 'BUILDING';
     `,
   },
+  {
+    id: 'event-store/003_readable',
+    sql: `
+      -- True when the mirror read the payload as its type at its schema version (the type's schema checked once, as it
+      -- was mirrored): a rebuild then only parses the JSON. NULL for rows mirrored before: they are checked as they are read.
+      ALTER TABLE events ADD COLUMN readable boolean;
+    `,
+  },
 ];

@@ -265,13 +265,13 @@ export class Mirror {
 }
 
 const COLUMNS =
-  'position, subject, payload, stored_at, valid, id, type, schema_version, aggregate_type, aggregate_id, occurred_at, correlation_id, causation_id, actor, data';
+  'position, subject, payload, stored_at, valid, id, type, schema_version, aggregate_type, aggregate_id, occurred_at, correlation_id, causation_id, actor, data, readable';
 
 /** A batch in COPY's text format, one line per record in COLUMNS' order. */
 function copyInput(batch: readonly MirrorRecord[]): Buffer {
   let text = '';
   for (const r of batch) {
-    text += `${r.position}\t${copyText(r.subject)}\t${copyText(r.payload)}\t${r.storedAt}\t${r.valid ? 't' : 'f'}\t${copyText(r.id)}\t${copyText(r.type)}\t${copyText(r.schemaVersion)}\t${copyText(r.aggregateType)}\t${copyText(r.aggregateId)}\t${copyText(r.occurredAt)}\t${copyText(r.correlationId)}\t${copyText(r.causationId)}\t${copyText(r.actor)}\t${r.valid ? copyText(JSON.stringify(r.data)) : '\\N'}\n`;
+    text += `${r.position}\t${copyText(r.subject)}\t${copyText(r.payload)}\t${r.storedAt}\t${r.valid ? 't' : 'f'}\t${copyText(r.id)}\t${copyText(r.type)}\t${copyText(r.schemaVersion)}\t${copyText(r.aggregateType)}\t${copyText(r.aggregateId)}\t${copyText(r.occurredAt)}\t${copyText(r.correlationId)}\t${copyText(r.causationId)}\t${copyText(r.actor)}\t${r.valid ? copyText(JSON.stringify(r.data)) : '\\N'}\t${r.event ? 't' : 'f'}\n`;
   }
   return Buffer.from(text, 'utf8');
 }
@@ -294,6 +294,7 @@ function rowOf(r: MirrorRecord) {
     causation_id: r.causationId,
     actor: r.actor,
     data: r.valid ? r.data : null,
+    readable: r.event !== undefined,
   };
 }
 

@@ -27,3 +27,12 @@ export function currentOf(envelope: Envelope): DomainEvent | undefined {
   if (!parsed.success) return undefined;
   return { ...envelope, schemaVersion, data: parsed.data } as DomainEvent;
 }
+
+/**
+ * A mirrored payload read back: `readable` says the mirror already checked it against its type's schema, so at the
+ * current version it is used as it is; otherwise (older version, or a row mirrored before that flag) as currentOf.
+ */
+export function readAgain(envelope: Envelope, readable: boolean | null): DomainEvent | undefined {
+  if (readable && eventDefinition(envelope.type)?.schemaVersion === envelope.schemaVersion) return envelope as DomainEvent;
+  return currentOf(envelope);
+}

@@ -2,7 +2,7 @@ import type { Db, Logger, Tx } from '@jetsaga/platform';
 import { ConflictError, NotFoundError } from '@jetsaga/platform';
 import type { Envelope } from '@jetsaga/events';
 import type { MirroredBatch } from '../mirror/mirror.js';
-import { currentOf, type PositionedEvent } from './current.js';
+import { type PositionedEvent, readAgain } from './current.js';
 import type { ProjectionDefinition } from './definitions.js';
 import type { Delta } from './ops.js';
 import { deltasOf, tableName, writeDeltas } from './write.js';
@@ -358,7 +358,7 @@ function groupByPosition(versions: readonly Version[]): Version[][] {
  * At most BATCH mirrored events of the given types after `from`, read as the current version of their type. Events of
  * other types change nothing in these projections, so the window skips them (the events_type index). The payload is
  * read rather than the columns copied out of it: one JSON.parse per event, and `valid` says its envelope passed
- * validation when it was mirrored, so only the type's own schema is checked (currentOf). `last` is the position the
+ * validation when it was mirrored, and `readable` that its data did too (readAgain). `last` is the position the
  * window covers up to.
  */
 async function readWindow(
@@ -367,14 +367,14 @@ async function readWindow(
   mirror: number,
   types: readonly string[],
 ): Promise<{ events: PositionedEvent[]; last: number }> {
-  const { rows } = await tx.query<{ position: number; payload: string }>(
-    `SELECT position, payload FROM events WHERE position > $1 AND position <= $2 AND valid AND type = ANY($3::text[])
+  const { rows } = await tx.query<{ position: number; payload: string; readable: boolean | null }>(
+    `SELECT position, payload, readable FROM events WHERE position > $1 AND position <= $2 AND valid AND type = ANY($3::text[])
      ORDER BY position LIMIT ${BATCH}`,
     [from, mirror, types],
   );
   const events: PositionedEvent[] = [];
   for (const row of rows) {
-    const event = currentOf(JSON.parse(row.payload) as Envelope);
+    const event = readAgain(JSON.parse(row.payload) as Envelope, row.readable);
     if (event) events.push({ ...event, position: row.position });
   }
   const last = rows.length === BATCH ? (rows[rows.length - 1]?.position ?? mirror) : mirror;
