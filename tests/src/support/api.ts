@@ -14,6 +14,9 @@ export type Order = {
   traceId?: string;
 };
 
+/** How long a helper keeps retrying a request the gateway turned away with 429 and `Retry-After`. */
+const ADMISSION_PATIENCE_MS = 30_000;
+
 /** A thin client over the gateway's HTTP contract, as a user's client would call it. */
 export function apiClient(baseUrl: string) {
   async function call<T = any>(method: string, path: string, body?: unknown, raw?: string): Promise<ApiResponse<T>> {
@@ -25,8 +28,18 @@ export function apiClient(baseUrl: string) {
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
   }
+  /**
+   * As a well-behaved client does: a 429 from the gateway's admission control changed nothing, so the request is sent
+   * again after the `Retry-After` it names, until a deadline. `call` stays raw for tests of the 429 itself.
+   */
   async function ok<T = any>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await call<T>(method, path, body);
+    const deadline = Date.now() + ADMISSION_PATIENCE_MS;
+    let response = await call<T>(method, path, body);
+    while (response.status === 429 && Date.now() < deadline) {
+      const seconds = Number(response.headers.get('retry-after') ?? '1');
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0.05, Number.isFinite(seconds) ? seconds : 1) * 1000));
+      response = await call<T>(method, path, body);
+    }
     if (response.status >= 300) throw new Error(`${method} ${path} -> ${response.status} ${JSON.stringify(response.body)}`);
     return response.body;
   }
