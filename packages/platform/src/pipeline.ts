@@ -290,23 +290,23 @@ export type ReactionOutcome<State, Event> =
   | { ignored?: false; error: Error };
 
 /**
- * Given/when/then over a reaction, with no I/O: given the aggregate's past events (and the shared state its rules
- * read), when this message arrives, then these events, a tombstone, nothing (`ignored`), or this error.
+ * Given/when/then over a reaction, with no I/O: given the aggregate's past events (or a state: a tombstone has no
+ * event), and the shared state its rules read, when this message arrives, then these events, a tombstone, nothing
+ * (`ignored`), or this error.
  */
 export function givenReaction<Message, State, Command, Event extends EventDraft, Shared>(
   reaction: Pick<Reaction<Message, State, Command>, 'react'> & { handler: CommandHandler<State, Command, Event, Shared> },
-  history: readonly Event[],
-  shared?: Shared,
+  given: { events?: readonly Event[]; state?: State; shared?: Shared } = {},
 ) {
   const { handler } = reaction;
-  const state = history.reduce(handler.evolve, handler.initialState);
+  const state = (given.events ?? []).reduce(handler.evolve, given.state ?? handler.initialState);
   return {
     state,
     when(message: Message): ReactionOutcome<State, Event> {
       try {
         const addressed = reaction.react(message);
         if (!addressed) return { ignored: true };
-        const next = decideCommand(handler, addressed.id, state, addressed.command, shared as Shared);
+        const next = decideCommand(handler, addressed.id, state, addressed.command, given.shared as Shared);
         return { id: addressed.id, events: next.drafts, state: next.state, tombstoned: next.tombstoned };
       } catch (error) {
         return { error: error as Error };

@@ -1,0 +1,38 @@
+import { createEvent, type EventData, type EventType } from '@jetsaga/events';
+import { givenReaction } from '@jetsaga/platform';
+import { describe, expect, it } from 'vitest';
+import { salesReaction } from './reactions.js';
+
+const orderId = '0190a000-0000-7000-8000-000000000701';
+const customerId = '0190a000-0000-7000-8000-000000000702';
+const lines = [{ productId: '0190a000-0000-7000-8000-000000000703', quantity: 3, priceCents: 100 }];
+const meta = {
+  id: '0190a000-0000-7000-8000-000000000704',
+  occurredAt: '2026-12-01T00:00:00Z',
+  correlationId: orderId,
+  causationId: 'x',
+  actor: 'test',
+};
+const event = <T extends EventType>(type: T, data: EventData<T>) => createEvent(type, orderId, data, meta);
+const accepted = event('PaymentAccepted', { orderId, customerId, amountCents: 300, lines });
+const cancelled = event('OrderCancelled', { orderId, customerId, reason: 'DEADLINE_EXCEEDED' });
+
+describe('sales reaction', () => {
+  it('confirms the sale of a paid order', () => {
+    expect(givenReaction(salesReaction).when(accepted)).toMatchObject({
+      events: [{ type: 'SaleConfirmed', data: { orderId, customerId, lines, totalCents: 300 } }],
+    });
+  });
+
+  it('takes a confirmed sale off the books when its order is cancelled', () => {
+    const confirmed = { type: 'SaleConfirmed', data: { orderId, customerId, lines, totalCents: 300 } } as const;
+    expect(givenReaction(salesReaction, { events: [confirmed] }).when(cancelled)).toMatchObject({ events: [{ type: 'SaleCancelled' }] });
+  });
+
+  it('leaves a tombstone for a cancellation before the payment, and then confirms nothing', () => {
+    const outcome = givenReaction(salesReaction).when(cancelled);
+    expect(outcome).toMatchObject({ events: [], tombstoned: true, state: { status: 'VOIDED', orderId } });
+    if (outcome.error || outcome.ignored) throw new Error('no outcome');
+    expect(givenReaction(salesReaction, { state: outcome.state }).when(accepted)).toMatchObject({ events: [] });
+  });
+});
