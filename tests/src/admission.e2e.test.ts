@@ -44,6 +44,8 @@ beforeAll(async () => {
   t = await startTestSystem({
     GATEWAY_MAX_INFLIGHT_CHECKOUTS: String(BOUND),
     GATEWAY_CHECKOUT_QUEUE: '1',
+    // New carts are refused at once while checkouts wait, rather than waiting at the door with them.
+    GATEWAY_NEW_CART_QUEUE: '0',
     // Long enough that the queued checkout waits for the order service to resume rather than for a clock.
     GATEWAY_CHECKOUT_QUEUE_MS: '60000',
   });

@@ -11,7 +11,8 @@ import type { Context, MiddlewareHandler } from 'hono';
  *   `checkoutQueue` waiting at most `checkoutQueueMs`; a checkout that finds the queue full or waits too long is
  *   rejected.
  * - New carts (a new shopper) are the first to go: none is let in while checkouts wait, or while `shopping`
- *   requests or more are in flight. A shopper turned away at the door has cost nothing; one turned away at the
+ *   requests or more are in flight; they wait at that door in a short queue of their own (`newCartQueue`, as
+ *   long as `checkoutQueueMs`), so a burst gets in a moment later and sustained overload is refused. A shopper turned away at the door has cost nothing; one turned away at the
  *   checkout has cost a cart and its lines, and the shoppers already between their cart and their checkout are the
  *   checkouts of the next moment. Requests of shoppers already shopping go on.
  * - Every forwarded request: at most `requests` in flight, no queue; a larger bound that keeps the sockets and
@@ -21,8 +22,10 @@ export type AdmissionOptions = {
   checkouts: number;
   checkoutQueue: number;
   checkoutQueueMs: number;
-  /** Requests in flight (of every kind) from which new carts are refused. */
+  /** Requests in flight (of every kind) from which new carts wait, then are refused. */
   shopping: number;
+  /** New carts that may wait for the door to open (default: `checkoutQueue`), each at most `checkoutQueueMs`. */
+  newCartQueue?: number;
   requests: number;
   /** The `Retry-After` of a 429, in seconds. */
   retryAfterSeconds?: number;
@@ -152,23 +155,23 @@ export function admission(options: AdmissionOptions): MiddlewareHandler {
     rejected.inc({ kind, bound: rejection.bound });
     return tooManyRequests(c, new TooManyRequestsError(rejection, retryAfter, limit));
   };
+  // New carts wait at the door, briefly, for it to open: a burst of shoppers gets in a moment later instead of a 429.
+  const door = new Door(
+    () => checkouts.queued === 0 && requests.inFlight < options.shopping,
+    options.newCartQueue ?? options.checkoutQueue,
+    options.checkoutQueueMs,
+  );
   return async function admissionMiddleware(c, next) {
     const kind = kindOf(c.req.method, c.req.path);
-    if (kind === 'new-cart' && checkouts.queued > 0) {
-      return reject(
-        c,
-        kind,
-        { bound: 'checkouts', reason: 'checkouts are waiting for a slot: no new carts until they are in' },
-        checkouts.limit,
-      );
-    }
-    if (kind === 'new-cart' && requests.inFlight >= options.shopping) {
-      return reject(
-        c,
-        kind,
-        { bound: 'shopping', reason: `${options.shopping} requests in flight: no new carts until fewer are` },
-        options.shopping,
-      );
+    if (kind === 'new-cart') {
+      const opened = door.enter();
+      if (!(opened === true || (await opened))) {
+        const reason =
+          checkouts.queued > 0
+            ? 'checkouts are waiting for a slot: no new carts until they are in'
+            : `${options.shopping} requests in flight: no new carts until fewer are`;
+        return reject(c, kind, { bound: checkouts.queued > 0 ? 'checkouts' : 'shopping', reason }, options.shopping);
+      }
     }
     if (!requests.acquire()) {
       return reject(c, kind, { bound: 'requests', reason: `${requests.limit} requests in flight, the gateway's bound` }, requests.limit);
@@ -191,6 +194,45 @@ export function admission(options: AdmissionOptions): MiddlewareHandler {
       }
     } finally {
       requests.release();
+      door.letIn();
     }
   };
+}
+
+/** A FIFO of requests waiting (at most `queueMs`, at most `queue` of them) until `isOpen()`; `letIn` rechecks. */
+export class Door {
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    private readonly isOpen: () => boolean,
+    readonly queue: number,
+    readonly queueMs: number,
+  ) {}
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /** True to go in now; a promise of whether the door opened in time; false when it is shut and the queue full. */
+  enter(): boolean | Promise<boolean> {
+    if (this.waiting.length === 0 && this.isOpen()) return true;
+    if (this.waiting.length >= this.queue) return false;
+    return new Promise<boolean>((resolve) => {
+      const grant = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const at = this.waiting.indexOf(grant);
+        if (at >= 0) this.waiting.splice(at, 1);
+        resolve(false);
+      }, this.queueMs);
+      this.waiting.push(grant);
+    });
+  }
+
+  /** Lets the first waiter in when the door is open (after any request ended). */
+  letIn(): void {
+    if (this.waiting.length > 0 && this.isOpen()) this.waiting.shift()?.();
+  }
 }

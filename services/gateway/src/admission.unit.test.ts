@@ -44,7 +44,7 @@ describe('admission control', () => {
   });
 
   it('answers 429 with Retry-After past the checkout bound and its queue, without forwarding', async () => {
-    const gate = held({ checkouts: 2, checkoutQueue: 0, checkoutQueueMs: 0, shopping: 100, requests: 100 });
+    const gate = held({ checkouts: 2, checkoutQueue: 0, checkoutQueueMs: 0, shopping: 100, newCartQueue: 0, requests: 100 });
     const first = [gate.send('POST', '/api/carts/a/checkout'), gate.send('POST', '/api/carts/b/checkout')];
     await gate.reachedCount(2);
     await expectTooMany(await gate.send('POST', '/api/carts/c/checkout'), 'checkouts');
@@ -64,7 +64,7 @@ describe('admission control', () => {
   });
 
   it('queues a checkout briefly: it goes through when a slot frees in time, and is refused when none does', async () => {
-    const gate = held({ checkouts: 1, checkoutQueue: 1, checkoutQueueMs: 60_000, shopping: 100, requests: 100 });
+    const gate = held({ checkouts: 1, checkoutQueue: 1, checkoutQueueMs: 60_000, shopping: 100, newCartQueue: 0, requests: 100 });
     const first = gate.send('POST', '/api/carts/a/checkout');
     await gate.reachedCount(1);
     const queued = gate.send('POST', '/api/carts/b/checkout');
@@ -76,7 +76,7 @@ describe('admission control', () => {
     gate.releaseOne();
     expect([(await first).status, (await queued).status]).toEqual([202, 202]);
 
-    const short = held({ checkouts: 1, checkoutQueue: 4, checkoutQueueMs: 1, shopping: 100, requests: 100 });
+    const short = held({ checkouts: 1, checkoutQueue: 4, checkoutQueueMs: 1, shopping: 100, newCartQueue: 0, requests: 100 });
     const holding = short.send('POST', '/api/carts/a/checkout');
     await short.reachedCount(1);
     await expectTooMany(await short.send('POST', '/api/carts/b/checkout'), 'checkouts');
@@ -86,7 +86,7 @@ describe('admission control', () => {
   });
 
   it('lets no new shopper in while checkouts wait, and lets those already shopping go on', async () => {
-    const gate = held({ checkouts: 1, checkoutQueue: 2, checkoutQueueMs: 60_000, shopping: 100, requests: 100 });
+    const gate = held({ checkouts: 1, checkoutQueue: 2, checkoutQueueMs: 60_000, shopping: 100, newCartQueue: 0, requests: 100 });
     const first = gate.send('POST', '/api/carts/a/checkout');
     await gate.reachedCount(1);
     // A slot is free for no one, but nobody waits: new carts still come in.
@@ -109,7 +109,7 @@ describe('admission control', () => {
   });
 
   it('refuses new carts first once enough requests are in flight, and lets the others through', async () => {
-    const gate = held({ checkouts: 10, checkoutQueue: 0, checkoutQueueMs: 0, shopping: 2, requests: 100 });
+    const gate = held({ checkouts: 10, checkoutQueue: 0, checkoutQueueMs: 0, shopping: 2, newCartQueue: 0, requests: 100 });
     const two = [gate.send('POST', '/api/carts'), gate.send('POST', '/api/carts/a/items')];
     await gate.reachedCount(2);
     await expectTooMany(await gate.send('POST', '/api/carts'), 'shopping');
@@ -123,8 +123,22 @@ describe('admission control', () => {
     expect((await again).status).toBe(200);
   });
 
+  it('lets a burst of new carts wait at the door and go in as room frees', async () => {
+    const gate = held({ checkouts: 10, checkoutQueue: 2, checkoutQueueMs: 60_000, shopping: 2, requests: 100 });
+    const carts = [1, 2, 3, 4].map(() => gate.send('POST', '/api/carts'));
+    await gate.reachedCount(2);
+    // Two wait at the door (its queue holds two): a fifth is refused at once.
+    await expectTooMany(await gate.send('POST', '/api/carts'), 'shopping');
+    gate.releaseOne();
+    await gate.reachedCount(3);
+    gate.releaseOne();
+    await gate.reachedCount(4);
+    for (let i = 0; i < 2; i++) gate.releaseOne();
+    expect((await Promise.all(carts)).map((response) => response.status)).toEqual([200, 200, 200, 200]);
+  });
+
   it('bounds every forwarded request with its own bound', async () => {
-    const gate = held({ checkouts: 10, checkoutQueue: 0, checkoutQueueMs: 0, shopping: 100, requests: 2 });
+    const gate = held({ checkouts: 10, checkoutQueue: 0, checkoutQueueMs: 0, shopping: 100, newCartQueue: 0, requests: 2 });
     const two = [gate.send('GET', '/api/products/x'), gate.send('POST', '/api/carts/a/items')];
     await gate.reachedCount(2);
     await expectTooMany(await gate.send('GET', '/api/orders/y'), 'requests');

@@ -26,9 +26,11 @@ const config = loadConfig(
     EVENT_STORE_URL: z.url().default('http://127.0.0.1:8085'),
     // Admission control: docs/adr/0038-admission-control.md says how the defaults were measured.
     GATEWAY_MAX_INFLIGHT_CHECKOUTS: z.coerce.number().int().positive().default(16),
-    GATEWAY_CHECKOUT_QUEUE: z.coerce.number().int().min(0).default(16),
-    GATEWAY_CHECKOUT_QUEUE_MS: z.coerce.number().int().min(0).default(250),
-    // New carts are refused from this many requests in flight; unset: twice the checkout bound.
+    GATEWAY_CHECKOUT_QUEUE: z.coerce.number().int().min(0).default(64),
+    // New carts waiting for the door to open; unset: as many as GATEWAY_CHECKOUT_QUEUE.
+    GATEWAY_NEW_CART_QUEUE: z.coerce.number().int().min(0).optional(),
+    GATEWAY_CHECKOUT_QUEUE_MS: z.coerce.number().int().min(0).default(2000),
+    // New carts wait, then are refused, from this many requests in flight; unset: four times the checkout bound.
     GATEWAY_MAX_INFLIGHT_SHOPPING: z.coerce.number().int().positive().optional(),
     GATEWAY_MAX_INFLIGHT_REQUESTS: z.coerce.number().int().positive().default(256),
   }),
@@ -61,7 +63,8 @@ app.use(
     checkouts: config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
     checkoutQueue: config.GATEWAY_CHECKOUT_QUEUE,
     checkoutQueueMs: config.GATEWAY_CHECKOUT_QUEUE_MS,
-    shopping: config.GATEWAY_MAX_INFLIGHT_SHOPPING ?? 2 * config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
+    shopping: config.GATEWAY_MAX_INFLIGHT_SHOPPING ?? 4 * config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
+    ...(config.GATEWAY_NEW_CART_QUEUE === undefined ? {} : { newCartQueue: config.GATEWAY_NEW_CART_QUEUE }),
     requests: config.GATEWAY_MAX_INFLIGHT_REQUESTS,
   }),
 );
@@ -82,7 +85,7 @@ log.info(
     host: config.HOST,
     maxInflightCheckouts: config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
     checkoutQueue: config.GATEWAY_CHECKOUT_QUEUE,
-    maxInflightShopping: config.GATEWAY_MAX_INFLIGHT_SHOPPING ?? 2 * config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
+    maxInflightShopping: config.GATEWAY_MAX_INFLIGHT_SHOPPING ?? 4 * config.GATEWAY_MAX_INFLIGHT_CHECKOUTS,
     maxInflightRequests: config.GATEWAY_MAX_INFLIGHT_REQUESTS,
   },
   'gateway listening',
