@@ -21,7 +21,7 @@ export type ProjectionStatus = {
   liveAt: string | null;
 };
 
-/** Events per read of the mirror when a version catches up (a rebuild, or after the mirror could not feed it). */
+/** Positions per read of the mirror when a version catches up (a rebuild, or after the mirror could not feed it). */
 const BATCH = 10_000;
 
 async function createTables(tx: Tx | Db, definition: ProjectionDefinition, version: number): Promise<void> {
@@ -355,11 +355,12 @@ function groupByPosition(versions: readonly Version[]): Version[][] {
 }
 
 /**
- * At most BATCH mirrored events of the given types after `from`, read as the current version of their type. Events of
- * other types change nothing in these projections, so the window skips them (the events_type index). The payload is
- * read rather than the columns copied out of it: one JSON.parse per event, and `valid` says its envelope passed
- * validation when it was mirrored, and `readable` that its data did too (readAgain). `last` is the position the
- * window covers up to.
+ * The mirrored events of the given types among the BATCH positions after `from`, read as the current version of their
+ * type. Events of other types change nothing in these projections, so the window skips them. The window is a range of
+ * positions, not a number of rows: with a LIMIT over rows filtered by type, a saga-timelines rebuild ran at 37k events/s
+ * instead of 66k (ADR 0037). The payload is read rather than the columns copied out of it: one JSON.parse per
+ * event, and `valid` says its envelope passed validation when it was mirrored, and `readable` that its data did too
+ * (readAgain). `last` is the position the window covers up to.
  */
 async function readWindow(
   tx: Tx,
@@ -367,16 +368,16 @@ async function readWindow(
   mirror: number,
   types: readonly string[],
 ): Promise<{ events: PositionedEvent[]; last: number }> {
+  const last = Math.min(mirror, from + BATCH);
   const { rows } = await tx.query<{ position: number; payload: string; readable: boolean | null }>(
     `SELECT position, payload, readable FROM events WHERE position > $1 AND position <= $2 AND valid AND type = ANY($3::text[])
-     ORDER BY position LIMIT ${BATCH}`,
-    [from, mirror, types],
+     ORDER BY position`,
+    [from, last, types],
   );
   const events: PositionedEvent[] = [];
   for (const row of rows) {
     const event = readAgain(JSON.parse(row.payload) as Envelope, row.readable);
     if (event) events.push({ ...event, position: row.position });
   }
-  const last = rows.length === BATCH ? (rows[rows.length - 1]?.position ?? mirror) : mirror;
   return { events, last };
 }
