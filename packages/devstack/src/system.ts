@@ -57,7 +57,7 @@ export const PASSED_VARIABLES = [
   'SAGA_DEADLINE_MS',
   'FAULT_HANDLER_ERROR_RATE',
 ] as const;
-const PASSED_PREFIXES = ['OTEL_'] as const;
+const PASSED_PREFIXES = ['OTEL_', 'GATEWAY_'] as const;
 
 /**
  * Variables the launcher sets for each service itself (its own ports, its peers' addresses, its trace service name):
