@@ -44,6 +44,25 @@ export function kindOf(method: string, path: string): RequestKind {
 /** Why a request was turned away: the bound it met, for the problem's `errors` and the metrics' `reason`. */
 export type Rejection = { bound: 'checkouts' | 'shopping' | 'requests'; reason: string };
 
+/**
+ * Joins a FIFO line: resolves with what the one who calls this waiter's grant passes (true: admitted), or false once
+ * `queueMs` passed, leaving the line.
+ */
+function waitInLine(waiting: Array<(admitted: boolean) => void>, queueMs: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const grant = (admitted: boolean) => {
+      clearTimeout(timer);
+      resolve(admitted);
+    };
+    const timer = setTimeout(() => {
+      const at = waiting.indexOf(grant);
+      if (at >= 0) waiting.splice(at, 1);
+      resolve(false);
+    }, queueMs);
+    waiting.push(grant);
+  });
+}
+
 /** A counting semaphore with a bounded FIFO queue whose waiters give up after `queueMs`. */
 export class Bound {
   inFlight = 0;
@@ -66,18 +85,7 @@ export class Bound {
       return true;
     }
     if (this.waiting.length >= this.queue) return false;
-    return new Promise<boolean>((resolve) => {
-      const grant = (admitted: boolean) => {
-        clearTimeout(timer);
-        resolve(admitted);
-      };
-      const timer = setTimeout(() => {
-        const at = this.waiting.indexOf(grant);
-        if (at >= 0) this.waiting.splice(at, 1);
-        resolve(false);
-      }, this.queueMs);
-      this.waiting.push(grant);
-    });
+    return waitInLine(this.waiting, this.queueMs);
   }
 
   release(): void {
@@ -201,7 +209,7 @@ export function admission(options: AdmissionOptions): MiddlewareHandler {
 
 /** A FIFO of requests waiting (at most `queueMs`, at most `queue` of them) until `isOpen()`; `letIn` rechecks. */
 export class Door {
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<(admitted: boolean) => void> = [];
 
   constructor(
     private readonly isOpen: () => boolean,
@@ -217,22 +225,11 @@ export class Door {
   enter(): boolean | Promise<boolean> {
     if (this.waiting.length === 0 && this.isOpen()) return true;
     if (this.waiting.length >= this.queue) return false;
-    return new Promise<boolean>((resolve) => {
-      const grant = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        const at = this.waiting.indexOf(grant);
-        if (at >= 0) this.waiting.splice(at, 1);
-        resolve(false);
-      }, this.queueMs);
-      this.waiting.push(grant);
-    });
+    return waitInLine(this.waiting, this.queueMs);
   }
 
   /** Lets the first waiter in when the door is open (after any request ended). */
   letIn(): void {
-    if (this.waiting.length > 0 && this.isOpen()) this.waiting.shift()?.();
+    if (this.waiting.length > 0 && this.isOpen()) this.waiting.shift()?.(true);
   }
 }
