@@ -5,7 +5,7 @@ export type FieldError = { field: string; reason: string };
 export class HttpError extends Error {
   override name = 'HttpError';
   constructor(
-    readonly status: 400 | 403 | 404 | 409 | 422 | 500 | 502 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 502 | 503 | 504,
     readonly title: string,
     message: string,
     readonly errors: readonly FieldError[] = [],
@@ -19,6 +19,14 @@ export class ValidationError extends HttpError {
   override name = 'ValidationError';
   constructor(message: string, errors: readonly FieldError[] = [], options?: ErrorOptions) {
     super(400, 'Invalid request', message, errors, options);
+  }
+}
+
+/** No identity, or one that could not be verified (missing, malformed, expired or foreign token). */
+export class UnauthorizedError extends HttpError {
+  override name = 'UnauthorizedError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(401, 'Unauthorized', message, [], options);
   }
 }
 
