@@ -36,10 +36,12 @@ export {
   HttpError,
   NotFoundError,
   PermanentError,
+  UnauthorizedError,
   UnprocessableError,
   UpstreamError,
   ValidationError,
 } from './errors.js';
+export { actorOf, type Principal, principalOf, ROLES, type Role } from './principal.js';
 export {
   createHttpApp,
   fieldErrors,
