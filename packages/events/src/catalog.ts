@@ -32,6 +32,16 @@ export const orderLineSchema = z.object({
 });
 export type OrderLine = z.infer<typeof orderLineSchema>;
 
+/** A postal address; `country` is an ISO 3166-1 alpha-2 code in upper case. */
+export const addressSchema = z.object({
+  line1: z.string().trim().min(1).max(200),
+  line2: z.string().trim().min(1).max(200).optional(),
+  city: z.string().trim().min(1).max(100),
+  postalCode: z.string().trim().min(1).max(20),
+  country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code in upper case'),
+});
+export type Address = z.infer<typeof addressSchema>;
+
 export const CANCELLATION_REASONS = ['OUT_OF_STOCK', 'PAYMENT_REFUSED', 'DEADLINE_EXCEEDED'] as const;
 export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
 
@@ -43,8 +53,8 @@ export const catalog = [
     type: 'CustomerRegistered',
     aggregateType: 'customer',
     schemaVersion: 1,
-    description: 'A customer account was opened with an initial balance (CompteClientCree).',
-    data: z.object({ customerId: z.uuid(), name: z.string(), email: z.string(), balanceCents: cents }),
+    description: 'A customer account was opened with an initial balance and, optionally, a postal address (CompteClientCree).',
+    data: z.object({ customerId: z.uuid(), name: z.string(), email: z.string(), balanceCents: cents, address: addressSchema.optional() }),
   }),
   defineEvent({
     type: 'ProductCreated',
@@ -78,7 +88,8 @@ export const catalog = [
     type: 'OrderPlaced',
     aggregateType: 'order',
     schemaVersion: 2,
-    description: 'Checkout created an order; the saga starts (CommandeCreee). v2 added deadlineAt.',
+    description:
+      "Checkout created an order; the saga starts (CommandeCreee). v2 added deadlineAt; shippingAddress (optional, so v2 still) is where its parcel goes instead of the customer's address.",
     upcasters: {
       // v1 orders had no explicit deadline: the saga timeout was a fixed 30 s after the order was placed.
       1: (data, envelope) => ({
@@ -93,6 +104,7 @@ export const catalog = [
       lines: z.array(orderLineSchema).min(1),
       totalCents: cents,
       deadlineAt: z.iso.datetime({ offset: true }),
+      shippingAddress: addressSchema.optional(),
     }),
   }),
   defineEvent({

@@ -38,6 +38,24 @@ describe('event catalogue', () => {
     expect(() => parseEvent({ ...event, schemaVersion: 99 })).toThrow(/newer than this reader/);
   });
 
+  it('reads a customer and an order with or without a postal address, in the same schema version', () => {
+    const customerId = uuidv7();
+    const address = { line1: '1 rue de la Paix', city: 'Paris', postalCode: '75002', country: 'FR' };
+    const registered = { customerId, name: 'A', email: 'a@example.org', balanceCents: 0 };
+    for (const data of [registered, { ...registered, address }]) {
+      const event = createEvent('CustomerRegistered', customerId, data, meta());
+      expect(event.schemaVersion).toBe(1);
+      expect(parseEvent(JSON.parse(JSON.stringify(event))).data).toEqual(data);
+    }
+    const lines = [{ productId: uuidv7(), quantity: 1, priceCents: 100 }];
+    const placed = { orderId, cartId: uuidv7(), customerId, lines, totalCents: 100, deadlineAt: '2026-11-21T20:00:30Z' };
+    const event = createEvent('OrderPlaced', orderId, { ...placed, shippingAddress: { ...address, line2: 'Bât. B' } }, meta());
+    expect(event.data.shippingAddress?.line2).toBe('Bât. B');
+    expect(() => createEvent('CustomerRegistered', customerId, { ...registered, address: { ...address, country: 'fr' } }, meta())).toThrow(
+      InvalidEventError,
+    );
+  });
+
   it('declares every type once, with a JSON Schema for its data', () => {
     const types = catalog.map((definition) => definition.type);
     expect(new Set(types).size).toBe(types.length);

@@ -1,4 +1,6 @@
 export {
+  type Address,
+  addressSchema,
   type AggregateTypeOf,
   CANCELLATION_REASONS,
   type CancellationReason,

@@ -21,4 +21,10 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    // The customer's postal address (optional), where their parcels go unless a checkout names another. Numbered apart
+    // (1xx: the customers slice) so other slices' next migrations never pick the same id.
+    id: 'payment/100_customer_address',
+    sql: `ALTER TABLE customers ADD COLUMN address jsonb;`,
+  },
 ];

@@ -50,6 +50,7 @@ export type ProblemCase = [
 ];
 
 const customer = { name: 'Ada', email: 'ada@example.org', balanceCents: 100 };
+const address = { line1: '1 rue de la Paix', city: 'Paris', postalCode: '75002', country: 'FR' };
 const product = { sku: 'SKU-ERR', name: 'Lamp', priceCents: 100, stock: 1 };
 
 /** Every documented kind of bad request through the gateway, with the status and field its problem must name. */
@@ -62,6 +63,18 @@ export const PROBLEM_CASES: readonly ProblemCase[] = [
   ['customer: invalid email', (api) => api.call('POST', '/api/customers', { ...customer, email: 'nope' }), 400, 'email'],
   ['customer: unknown field', (api) => api.call('POST', '/api/customers', { ...customer, vip: true }), 400, 'vip'],
   ['customer: not an object', (api) => api.call('POST', '/api/customers', [customer]), 400, ''],
+  [
+    'customer: address country not ISO alpha-2',
+    (api) => api.call('POST', '/api/customers', { ...customer, address: { ...address, country: 'France' } }),
+    400,
+    'address.country',
+  ],
+  [
+    'customer: address without city',
+    (api) => api.call('POST', '/api/customers', { ...customer, address: { ...address, city: undefined } }),
+    400,
+    'address.city',
+  ],
   ['product: negative price', (api) => api.call('POST', '/api/products', { ...product, priceCents: -5 }), 400, 'priceCents'],
   ['product: negative stock', (api) => api.call('POST', '/api/products', { ...product, stock: -1 }), 400, 'stock'],
   ['product: missing sku', (api) => api.call('POST', '/api/products', { ...product, sku: undefined }), 400, 'sku'],
@@ -107,6 +120,12 @@ export const PROBLEM_CASES: readonly ProblemCase[] = [
     undefined,
   ],
   ['checkout: unknown cart', (api) => api.call('POST', `/api/carts/${uuidv7()}/checkout`), 404, undefined],
+  [
+    'checkout: shippingAddress with an unknown field',
+    (api, f) => api.call('POST', `/api/carts/${f.openCartId}/checkout`, { shippingAddress: { ...address, floor: 3 } }),
+    400,
+    'shippingAddress.floor',
+  ],
   ['checkout: already checked out', (api, f) => api.call('POST', `/api/carts/${f.checkedOutCartId}/checkout`), 409, undefined],
   ['order: unknown id', (api) => api.call('GET', `/api/orders/${uuidv7()}`), 404, undefined],
   ['order: not a UUID', (api) => api.call('GET', '/api/orders/42'), 404, undefined],

@@ -10,6 +10,7 @@ import {
   uuidParam,
   withTransaction,
 } from '@jetsaga/platform';
+import { addressSchema } from '@jetsaga/events';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Lookups } from '../lookups.js';
@@ -24,6 +25,8 @@ const addItemBody = z.strictObject({
   productId: z.uuid(),
   quantity: z.number().int().min(1).max(10_000),
 });
+/** Optional: a checkout without a body ships to the customer's own address. */
+const checkoutBody = z.strictObject({ shippingAddress: z.strictObject(addressSchema.shape).optional() });
 
 export type CartRoutesOptions = ServiceDeps & { lookups: Lookups; deadlineMs: number };
 
@@ -66,6 +69,7 @@ export function cartRoutes(options: CartRoutesOptions): Hono {
 
   app.post('/api/carts/:id/checkout', async (c) => {
     const id = uuidParam(c, 'id', 'cart');
+    const { shippingAddress } = (await c.req.text()).length === 0 ? {} : await readJson(c, checkoutBody);
     const orderId = options.newId();
     await withTransaction(db, async (tx) => {
       // One correlation for the saga, started by the customer whose cart it is: the cart's and the order's events share it.
@@ -84,7 +88,15 @@ export function cartRoutes(options: CartRoutesOptions): Hono {
       const cart = checkedOut.state;
       if (cart.status === 'NONE' || !meta) throw new NotFoundError(`cart ${id} does not exist`);
       const deadlineAt = deadlineInstant(new Date(meta.occurredAt), options.deadlineMs);
-      const command = { type: 'PlaceOrder', orderId, cartId: id, customerId: cart.customerId, lines: cart.items, deadlineAt } as const;
+      const command = {
+        type: 'PlaceOrder',
+        orderId,
+        cartId: id,
+        customerId: cart.customerId,
+        lines: cart.items,
+        deadlineAt,
+        ...(shippingAddress ? { shippingAddress } : {}),
+      } as const;
       await runCommand(tx, orders, { id: orderId, command, meta }, options);
     });
     c.header('Location', `/api/orders/${orderId}`);

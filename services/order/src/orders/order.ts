@@ -1,4 +1,4 @@
-import type { CancellationReason, EventDraft, EventOfType, OrderLine } from '@jetsaga/events';
+import type { Address, CancellationReason, EventDraft, EventOfType, OrderLine } from '@jetsaga/events';
 import { ConflictError } from '@jetsaga/platform';
 
 export type OrderStatus = 'PENDING' | 'COMPLETED' | 'CANCELLED';
@@ -17,7 +17,15 @@ export type Order =
     };
 
 export type OrderCommand =
-  | { type: 'PlaceOrder'; orderId: string; cartId: string; customerId: string; lines: OrderLine[]; deadlineAt: string }
+  | {
+      type: 'PlaceOrder';
+      orderId: string;
+      cartId: string;
+      customerId: string;
+      lines: OrderLine[];
+      deadlineAt: string;
+      shippingAddress?: Address;
+    }
   | { type: 'CompleteOrder' }
   | { type: 'CancelOrder'; reason: CancellationReason };
 
@@ -48,6 +56,7 @@ export function decideOrder(state: Order, command: OrderCommand): OrderEvent[] {
             lines: command.lines,
             totalCents,
             deadlineAt: command.deadlineAt,
+            ...(command.shippingAddress ? { shippingAddress: command.shippingAddress } : {}),
           },
         },
       ];

@@ -27,6 +27,13 @@ describe('order', () => {
     expect(given(order, []).when({ type: 'PlaceOrder', orderId, cartId, customerId, lines, deadlineAt }).events).toEqual([placed]);
   });
 
+  it('carries the shipping address the checkout named, and none when it named none', () => {
+    const shippingAddress = { line1: '2 Main St', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' };
+    const command = { type: 'PlaceOrder', orderId, cartId, customerId, lines, deadlineAt, shippingAddress } as const;
+    expect(given(order, []).when(command).events).toEqual([{ ...placed, data: { ...placed.data, shippingAddress } }]);
+    expect(placed.data).not.toHaveProperty('shippingAddress');
+  });
+
   it('completes when the sale is confirmed', () => {
     expect(given(order, [placed]).when({ type: 'CompleteOrder' }).events).toEqual([completed]);
   });

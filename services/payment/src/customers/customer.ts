@@ -1,9 +1,17 @@
-import type { EventDraft } from '@jetsaga/events';
+import type { Address, EventDraft } from '@jetsaga/events';
 import { ConflictError } from '@jetsaga/platform';
 
-export type Customer = { status: 'NONE' } | { status: 'REGISTERED'; id: string; name: string; email: string; balanceCents: number };
+export type Customer =
+  { status: 'NONE' } | { status: 'REGISTERED'; id: string; name: string; email: string; balanceCents: number; address?: Address };
 
-export type RegisterCustomer = { type: 'RegisterCustomer'; customerId: string; name: string; email: string; balanceCents: number };
+export type RegisterCustomer = {
+  type: 'RegisterCustomer';
+  customerId: string;
+  name: string;
+  email: string;
+  balanceCents: number;
+  address?: Address;
+};
 
 export type CustomerEvent = EventDraft<'CustomerRegistered'>;
 
@@ -11,11 +19,11 @@ export const initialCustomer: Customer = { status: 'NONE' };
 
 export function decideCustomer(state: Customer, command: RegisterCustomer): CustomerEvent[] {
   if (state.status !== 'NONE') throw new ConflictError(`customer ${command.customerId} already exists`);
-  const { customerId, name, email, balanceCents } = command;
-  return [{ type: 'CustomerRegistered', data: { customerId, name, email, balanceCents } }];
+  const { customerId, name, email, balanceCents, address } = command;
+  return [{ type: 'CustomerRegistered', data: { customerId, name, email, balanceCents, ...(address ? { address } : {}) } }];
 }
 
 export function evolveCustomer(_state: Customer, event: CustomerEvent): Customer {
-  const { customerId, name, email, balanceCents } = event.data;
-  return { status: 'REGISTERED', id: customerId, name, email, balanceCents };
+  const { customerId, name, email, balanceCents, address } = event.data;
+  return { status: 'REGISTERED', id: customerId, name, email, balanceCents, ...(address ? { address } : {}) };
 }
