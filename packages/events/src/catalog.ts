@@ -45,6 +45,11 @@ export type Address = z.infer<typeof addressSchema>;
 export const CANCELLATION_REASONS = ['OUT_OF_STOCK', 'PAYMENT_REFUSED', 'DEADLINE_EXCEEDED'] as const;
 export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
 
+export const INCIDENT_KINDS = ['LOST', 'DAMAGED', 'DELAYED'] as const;
+export type IncidentKind = (typeof INCIDENT_KINDS)[number];
+export const INCIDENT_RESOLUTIONS = ['RESHIP', 'REFUND', 'NONE'] as const;
+export type IncidentResolution = (typeof INCIDENT_RESOLUTIONS)[number];
+
 /** The saga timeout that v1 OrderPlaced events implied. */
 export const V1_SAGA_TIMEOUT_MS = 30_000;
 
@@ -199,6 +204,110 @@ export const catalog = [
     description:
       'A sale confirmed while its order was being cancelled (the deadline won the race) was taken off the books (VenteAnnulee), a compensation.',
     data: z.object({ orderId: z.uuid(), customerId: z.uuid(), lines: z.array(orderLineSchema), totalCents: cents }),
+  }),
+  defineEvent({
+    type: 'ShipmentCreated',
+    aggregateType: 'shipment',
+    schemaVersion: 1,
+    description:
+      "A parcel was opened for a confirmed sale, or to replace one with an incident (ColisCree). address: the checkout's, else the customer's; absent when neither gave one (it cannot be dispatched).",
+    data: z.object({
+      shipmentId: z.uuid(),
+      orderId: z.uuid(),
+      customerId: z.uuid(),
+      lines: z.array(orderLineSchema).min(1),
+      address: addressSchema.optional(),
+      replacesShipmentId: z.uuid().optional(),
+    }),
+  }),
+  defineEvent({
+    type: 'ShipmentDispatched',
+    aggregateType: 'shipment',
+    schemaVersion: 1,
+    description: 'A parcel left with a carrier (ColisExpedie); deadlineAt is when it gets a DELAYED incident by itself if not delivered.',
+    data: z.object({
+      shipmentId: z.uuid(),
+      orderId: z.uuid(),
+      customerId: z.uuid(),
+      carrier: z.string().min(1).max(100),
+      trackingNumber: z.string().min(1).max(100),
+      deadlineAt: z.iso.datetime({ offset: true }),
+    }),
+  }),
+  defineEvent({
+    type: 'ShipmentDelivered',
+    aggregateType: 'shipment',
+    schemaVersion: 1,
+    description: 'A parcel reached its customer (ColisLivre).',
+    data: z.object({ shipmentId: z.uuid(), orderId: z.uuid(), customerId: z.uuid() }),
+  }),
+  defineEvent({
+    type: 'IncidentReported',
+    aggregateType: 'shipment',
+    schemaVersion: 1,
+    description: 'Something went wrong with a parcel: lost, damaged, or late (by itself at its deadline: automatic) (IncidentDeclare).',
+    data: z.object({
+      shipmentId: z.uuid(),
+      orderId: z.uuid(),
+      customerId: z.uuid(),
+      incidentId: z.uuid(),
+      kind: z.enum(INCIDENT_KINDS),
+      description: z.string(),
+      automatic: z.boolean(),
+    }),
+  }),
+  defineEvent({
+    type: 'ReshipmentRequested',
+    aggregateType: 'shipment',
+    schemaVersion: 1,
+    description: "An incident is to be settled with a replacement parcel: inventory is asked to reserve the parcel's lines again.",
+    data: z.object({
+      shipmentId: z.uuid(),
+      orderId: z.uuid(),
+      customerId: z.uuid(),
+      incidentId: z.uuid(),
+      lines: z.array(orderLineSchema).min(1),
+    }),
+  }),
+  defineEvent({
+    type: 'IncidentResolved',
+    aggregateType: 'shipment',
+    schemaVersion: 1,
+    description:
+      'An incident was settled (IncidentResolu): reshipped (a replacement parcel follows), refunded (amountCents, the value of the lines; a RESHIP becomes a REFUND when stock is short, reason OUT_OF_STOCK) or nothing. A compensation.',
+    data: z.object({
+      shipmentId: z.uuid(),
+      orderId: z.uuid(),
+      customerId: z.uuid(),
+      incidentId: z.uuid(),
+      resolution: z.enum(INCIDENT_RESOLUTIONS),
+      note: z.string(),
+      requested: z.enum(INCIDENT_RESOLUTIONS),
+      amountCents: cents,
+      replacementShipmentId: z.uuid().optional(),
+      reason: z.string().optional(),
+    }),
+  }),
+  defineEvent({
+    type: 'ReshipmentStockReserved',
+    aggregateType: 'reservation',
+    schemaVersion: 1,
+    description: "The lines of a replacement parcel were taken from available stock (its reservation's id is the incident's).",
+    data: z.object({ shipmentId: z.uuid(), incidentId: z.uuid(), orderId: z.uuid(), lines: z.array(orderLineSchema) }),
+  }),
+  defineEvent({
+    type: 'ReshipmentStockUnavailable',
+    aggregateType: 'reservation',
+    schemaVersion: 1,
+    description: 'A replacement parcel could not be reserved, so nothing was taken: the incident is refunded instead.',
+    data: z.object({
+      shipmentId: z.uuid(),
+      incidentId: z.uuid(),
+      orderId: z.uuid(),
+      lines: z.array(orderLineSchema),
+      reason: z.enum(['OUT_OF_STOCK']),
+      shortages: z.array(z.object({ productId: z.uuid(), requested: quantity, available: z.number().int().nonnegative() })).optional(),
+    }),
   }),
   defineEvent({
     type: 'NoteAdded',

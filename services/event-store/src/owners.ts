@@ -7,6 +7,7 @@ export const AGGREGATE_OWNERS: Readonly<Record<string, string>> = {
   cart: 'order',
   order: 'order',
   sale: 'sales',
+  shipment: 'shipping',
   annotation: 'event-store',
 };
 
