@@ -1,3 +1,26 @@
+export {
+  ANY_ROLE,
+  type ApiInfo,
+  assertOwner,
+  BEARER_SCHEME,
+  type DeclaredRoute,
+  type Method,
+  OPENAPI_PATH,
+  type OpenApiDocument,
+  openApiDocument,
+  openApiOperation,
+  openApiPath,
+  pathId,
+  type ProblemStatus,
+  problemSchema,
+  type ResponseSpec,
+  type RouteInput,
+  Routes,
+  routeDrift,
+  type RouteSpec,
+  routes,
+  serviceApi,
+} from './api.js';
 export { ConfigError, configFields, loadConfig } from './config.js';
 export {
   aggregateKey,
