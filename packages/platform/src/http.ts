@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import { isUuid, uuidv7 } from '@jetsaga/events';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
+import { bodyLimit } from './body-limit.js';
 import { type FieldError, HttpError, NotFoundError, ValidationError } from './errors.js';
 import { httpMetrics } from './http-metrics.js';
 import type { Logger } from './log.js';
@@ -51,6 +52,10 @@ export type HttpAppOptions = {
   log: Logger;
   /** Named readiness checks; /readyz answers 503 while any of them fails. */
   readiness?: Record<string, () => Promise<void>>;
+  /** The largest request body accepted (413 above it); default DEFAULT_MAX_BODY_BYTES (body-limit.ts). */
+  maxBodyBytes?: number;
+  /** Middleware run on every request before any route, probes included (the gateway's headers, CORS, limits). */
+  edge?: MiddlewareHandler[];
 };
 
 /** A Hono app with request ids, RED metrics per route, /healthz, /readyz and problem+json for every error. */
@@ -59,6 +64,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   const app = new Hono();
   app.use(requestId());
   app.use(httpMetrics());
+  for (const middleware of options.edge ?? []) app.use(middleware);
+  app.use(bodyLimit(options.maxBodyBytes));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const checks: Record<string, string> = {};

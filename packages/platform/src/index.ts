@@ -50,6 +50,7 @@ export {
   publishDeadLetter,
   readDeadLetter,
 } from './dead-letter.js';
+export { bodyLimit, DEFAULT_MAX_BODY_BYTES, PayloadTooLargeError } from './body-limit.js';
 export { afterCommit, createPool, type Db, type Migration, migrate, type Tx, withTransaction } from './db.js';
 export { type Decider, given, type Outcome } from './decider.js';
 export {
@@ -102,6 +103,7 @@ export {
   runCommand,
 } from './pipeline.js';
 export { createLogger, type Logger } from './log.js';
+export { REDACTED, redactUrl, scrubSecrets } from './redact.js';
 export { processObserved, publishObserved, watchConsumers, watchOutbox } from './messaging-metrics.js';
 export {
   counter,

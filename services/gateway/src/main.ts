@@ -11,6 +11,7 @@ import {
 } from '@jetsaga/platform';
 import { z } from 'zod';
 import { admission } from './admission.js';
+import { HARDENING_CONFIG, hardening } from './hardening/index.js';
 import { forward, ROUTES, type Upstream, upstreamFor } from './proxy.js';
 
 const config = loadConfig(
@@ -33,6 +34,7 @@ const config = loadConfig(
     // New carts wait, then are refused, from this many requests in flight; unset: four times the checkout bound.
     GATEWAY_MAX_INFLIGHT_SHOPPING: z.coerce.number().int().positive().optional(),
     GATEWAY_MAX_INFLIGHT_REQUESTS: z.coerce.number().int().positive().default(256),
+    ...HARDENING_CONFIG,
   }),
 );
 
@@ -55,7 +57,10 @@ const readiness = Object.fromEntries(
     },
   ]),
 );
-const app = createHttpApp({ log, readiness });
+const limits = hardening(config);
+const app = createHttpApp({ log, readiness, edge: limits.edge, maxBodyBytes: config.GATEWAY_MAX_BODY_BYTES });
+
+app.use('/api/*', limits.perPrincipal);
 
 app.use(
   '/api/*',
@@ -72,7 +77,7 @@ app.use(
 app.all('/api/*', async (c) => {
   const upstream = upstreamFor(c.req.method, c.req.path);
   if (!upstream) throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);
-  return forward(c, upstreams[upstream]);
+  return forward(c, upstreams[upstream], config.GATEWAY_UPSTREAM_TIMEOUT_MS);
 });
 app.get('/', (c) =>
   c.json({ name: 'jetsaga', routes: [...new Set(ROUTES.map((route) => route.prefix))], health: '/healthz', readiness: '/readyz' }),

@@ -1,5 +1,5 @@
 import { Agent, type IncomingHttpHeaders, request } from 'node:http';
-import { UpstreamError } from '@jetsaga/platform';
+import { HttpError, UpstreamError } from '@jetsaga/platform';
 import type { Context } from 'hono';
 
 export type Upstream = 'order' | 'inventory' | 'payment' | 'sales' | 'event-store';
@@ -48,41 +48,82 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 const IDLE_SOCKET_MS = 2000;
 const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_MS });
 
-const UPSTREAM_TIMEOUT_MS = 30_000;
+/** How long the gateway waits for a service's whole answer by default (GATEWAY_UPSTREAM_TIMEOUT_MS). */
+export const UPSTREAM_TIMEOUT_MS = 30_000;
+
+/** The service took longer than the gateway waits: 504, not a hang. */
+export class GatewayTimeoutError extends HttpError {
+  override name = 'GatewayTimeoutError';
+  constructor(host: string, timeoutMs: number) {
+    super(
+      504,
+      'Gateway timeout',
+      `the ${host} service did not answer within ${timeoutMs} ms; a request that changes something may still take effect: read before sending it again`,
+    );
+  }
+}
+
+class NoAnswerInTime extends Error {
+  override name = 'NoAnswerInTime';
+}
 
 /** Methods a client may send again when it cannot know whether the first attempt arrived (RFC 9110, 9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 type Answer = { status: number; headers: IncomingHttpHeaders; body: Buffer };
 
-function send(target: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, retried: boolean): Promise<Answer> {
+function send(
+  target: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  retried: boolean,
+  deadline: number,
+): Promise<Answer> {
   return new Promise<Answer>((resolve, reject) => {
     let answered = false;
+    let late = false;
+    // However the socket's end surfaces (on the request or on a half-read answer), past the deadline it is a 504.
+    const fail = (error: unknown) => {
+      clearTimeout(timer);
+      reject(late ? new NoAnswerInTime() : error);
+    };
     // The second attempt takes a connection of its own: another idle socket of the pool may be as stale as the first.
     const outgoing = request(target, { method, headers, agent: retried ? false : agent }, (response) => {
       answered = true;
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.once('error', reject);
-      response.once('end', () => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
+      response.once('error', fail);
+      response.once('end', () => {
+        clearTimeout(timer);
+        resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) });
+      });
     });
-    outgoing.setTimeout(UPSTREAM_TIMEOUT_MS, () => outgoing.destroy(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS} ms`)));
+    // The whole answer within the deadline, not merely some byte now and then: a service that trickles is as late.
+    const timer = setTimeout(
+      () => {
+        late = true;
+        outgoing.destroy(new NoAnswerInTime());
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     outgoing.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       // A kept-alive socket that reset before any byte of an answer: the race above, if the idle timeout lost it.
       // Sent again once on a fresh socket, but only when sending twice is harmless: a POST that reached the service
       // before the reset may have changed something, and a second one would change it again (a second cart).
       const reset = error.code === 'ECONNRESET' || error.code === 'EPIPE';
-      if (!retried && !answered && reset && outgoing.reusedSocket && IDEMPOTENT.has(method)) {
-        return resolve(send(target, method, headers, body, true));
+      if (!late && !retried && !answered && reset && outgoing.reusedSocket && IDEMPOTENT.has(method)) {
+        return resolve(send(target, method, headers, body, true, deadline));
       }
-      reject(error);
+      fail(error);
     });
     outgoing.end(body);
   });
 }
 
-/** Forwards the request as it came, with the gateway's request id, and the answer as it went. */
-export async function forward(c: Context, baseUrl: string): Promise<Response> {
+/** Forwards the request as it came, with the gateway's request id, and the answer as it went (or 504 past `timeoutMs`). */
+export async function forward(c: Context, baseUrl: string, timeoutMs = UPSTREAM_TIMEOUT_MS): Promise<Response> {
   const incoming = new URL(c.req.url);
   const target = new URL(incoming.pathname + incoming.search, baseUrl);
   const headers: Record<string, string> = {};
@@ -93,7 +134,8 @@ export async function forward(c: Context, baseUrl: string): Promise<Response> {
   const body = ['GET', 'HEAD'].includes(c.req.method) ? undefined : Buffer.from(await c.req.arrayBuffer());
   if (body) headers['content-length'] = String(body.length);
   // The API answers JSON documents, never streams: the answer is read whole and passed on.
-  const answer = await send(target, c.req.method, headers, body, false).catch((error: unknown) => {
+  const answer = await send(target, c.req.method, headers, body, false, Date.now() + timeoutMs).catch((error: unknown) => {
+    if (error instanceof NoAnswerInTime) throw new GatewayTimeoutError(target.host, timeoutMs);
     throw new UpstreamError(`the ${target.host} service did not answer`, { cause: error });
   });
   const out = new Headers();
