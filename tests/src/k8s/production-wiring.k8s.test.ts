@@ -275,9 +275,11 @@ describe('the values a real cluster needs', () => {
   });
 
   it('refuses the in-chart Postgres with its local password outside the local profile, and escapes its URL', async () => {
-    await expect(render(['global.profile=production'])).rejects.toThrow(/local default but global.profile is "production"/);
+    // The Secrets production needs besides the database's (tests/src/k8s/secrets.k8s.test.ts), named.
+    const named = ['global.audit.existingSecret=audit', 'global.gdpr.existingSecret=gdpr'];
+    await expect(render(['global.profile=production', ...named])).rejects.toThrow(/local default but global.profile is "production"/);
     await expect(render(['postgres.auth.password='])).rejects.toThrow(/password/);
-    const objects = await render(['global.profile=production', 'postgres.auth.password=p@ss:w/rd% x']);
+    const objects = await render(['global.profile=production', 'postgres.auth.password=p@ss:w/rd% x', ...named]);
     const secret = find(objects, 'Secret', 'acme-database') as unknown as { stringData: { url: string } };
     expect(secret.stringData.url).toBe('postgres://jetsaga:p%40ss%3Aw%2Frd%25%20x@acme-postgres:5432/jetsaga');
     expect(decodeURIComponent(new URL(secret.stringData.url).password)).toBe('p@ss:w/rd% x');

@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import type { KubeObject } from '@jetsaga/k8s-testbed';
+import { SERVICE_CHARTS } from '@jetsaga/k8s-testbed';
+import { describe, expect, inject, it } from 'vitest';
+import { stringify } from 'yaml';
+import { byKind, find, helmTemplate, podSpec } from './render.js';
+
+/**
+ * No credential is a value in production (README, Security): the production values name Secrets the platform team
+ * creates, the chart refuses to render outside the local profile while one is not named, and what it renders
+ * holds no password, key or token of its own.
+ */
+const helm = inject('helmBin');
+const chart = join(inject('chartsDir'), 'jetsaga');
+const production = (set: string[] = []) =>
+  helmTemplate(helm, chart, { release: 'acme', namespace: 'shop', values: ['values-production.yaml'], set });
+
+/** Every value the rendered objects carry, as text, for searching. */
+const text = (objects: KubeObject[]) => objects.map((object) => stringify(object)).join('\n---\n');
+
+const REQUIRED = [
+  ['global.database.existingSecret', /global\.database\.existingSecret \(the Postgres URL/],
+  ['global.audit.existingSecret', /global\.audit\.existingSecret \(the audit log's signing key/],
+  ['global.gdpr.existingSecret', /global\.gdpr\.existingSecret \(the personal-data master key/],
+] as const;
+
+describe('secrets in the production values', () => {
+  it('render with every credential from a Secret the release does not write, and no Secret of its own', async () => {
+    const objects = await production();
+    expect(byKind(objects, 'Secret').map((secret) => secret.metadata.name)).toEqual([]);
+    for (const name of SERVICE_CHARTS) {
+      const env = podSpec(find(objects, 'Deployment', `acme-${name}`)).containers[0]!.env ?? [];
+      // A credential reaches a service only through a secretKeyRef, never as a literal value.
+      for (const variable of env) {
+        if (/PASSWORD|SECRET|TOKEN|KEY|DATABASE_URL/.test(variable.name))
+          expect(variable.value, `${name} ${variable.name}`).toBeUndefined();
+      }
+      const database = env.find((variable) => variable.name === 'DATABASE_URL');
+      if (database) expect(database.valueFrom?.secretKeyRef, name).toEqual({ name: 'jetsaga-database', key: 'url' });
+    }
+    expect(text(objects)).not.toMatch(/jetsaga-local|:\/\/[^\s:/@]+:[^\s@/]+@/);
+  });
+
+  it.each(REQUIRED)('fail to render without %s, naming it', async (value, message) => {
+    await expect(production([`${value}=`])).rejects.toThrow(message);
+  });
+
+  it('fail naming every missing Secret at once', async () => {
+    const error = await production(REQUIRED.map(([value]) => `${value}=`)).then(
+      () => undefined,
+      (failure: Error) => failure,
+    );
+    for (const [, message] of REQUIRED) expect(error?.message).toMatch(message);
+  });
+
+  it('pass with Secrets of any name, and the services read the database one', async () => {
+    const objects = await production([
+      'global.database.existingSecret=pg-url',
+      'global.audit.existingSecret=a',
+      'global.gdpr.existingSecret=g',
+    ]);
+    const env = podSpec(find(objects, 'Deployment', 'acme-order')).containers[0]!.env ?? [];
+    expect(env.find((variable) => variable.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'pg-url', key: 'url' });
+  });
+
+  it('the local profile needs none of them (a laptop cluster, the well-known local password)', async () => {
+    const objects = await helmTemplate(helm, chart, { release: 'acme', namespace: 'shop' });
+    find(objects, 'Secret', 'acme-database');
+  });
+});
