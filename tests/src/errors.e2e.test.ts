@@ -27,6 +27,7 @@ const UPSTREAM_URL_VARIABLES: Record<Exclude<ServiceName, 'gateway'>, string> = 
   inventory: 'INVENTORY_URL',
   payment: 'PAYMENT_URL',
   sales: 'SALES_URL',
+  support: 'SUPPORT_URL',
   'event-store': 'EVENT_STORE_URL',
 };
 

@@ -4,7 +4,7 @@ import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-export const SERVICES = ['order', 'inventory', 'payment', 'sales', 'event-store', 'gateway'] as const;
+export const SERVICES = ['order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'gateway'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** Ports `npm start` prefers, so that its URLs are stable; any free port is taken when one is busy. */
@@ -15,6 +15,7 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
   payment: 8083,
   sales: 8084,
   'event-store': 8085,
+  support: 8087,
 };
 
 /** Each service's named `metrics` port sits this far above its HTTP port when `npm start` has its preferred ports (8080 -> 9464). */
@@ -57,7 +58,7 @@ export const PASSED_VARIABLES = [
   'SAGA_DEADLINE_MS',
   'FAULT_HANDLER_ERROR_RATE',
 ] as const;
-const PASSED_PREFIXES = ['OTEL_', 'GATEWAY_'] as const;
+const PASSED_PREFIXES = ['OTEL_', 'GATEWAY_', 'COMPLAINT_DEADLINE_'] as const;
 
 /**
  * Variables the launcher sets for each service itself (its own ports, its peers' addresses, its trace service name):
@@ -73,6 +74,7 @@ export const LAUNCHER_VARIABLES = [
   'INVENTORY_URL',
   'PAYMENT_URL',
   'SALES_URL',
+  'SUPPORT_URL',
   'EVENT_STORE_URL',
   'OTEL_SERVICE_NAME',
 ] as const;
@@ -119,6 +121,7 @@ export function serviceEnvironment(input: ServiceEnvironmentInput): NodeJS.Proce
     INVENTORY_URL: input.urls.inventory,
     PAYMENT_URL: input.urls.payment,
     SALES_URL: input.urls.sales,
+    SUPPORT_URL: input.urls.support,
     EVENT_STORE_URL: input.urls['event-store'],
     ...input.overrides,
     PORT: String(input.port),

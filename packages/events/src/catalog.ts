@@ -50,6 +50,13 @@ export type IncidentKind = (typeof INCIDENT_KINDS)[number];
 export const INCIDENT_RESOLUTIONS = ['RESHIP', 'REFUND', 'NONE'] as const;
 export type IncidentResolution = (typeof INCIDENT_RESOLUTIONS)[number];
 
+export const COMPLAINT_PRIORITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+export type ComplaintPriority = (typeof COMPLAINT_PRIORITIES)[number];
+
+/** Why payment refuses a refund request: nothing taken, all given back on cancellation, not the payer, or more than is left. */
+export const REFUND_REJECTION_REASONS = ['NO_PAYMENT', 'ALREADY_REFUNDED', 'CUSTOMER_MISMATCH', 'EXCEEDS_PAYMENT'] as const;
+export type RefundRejectionReason = (typeof REFUND_REJECTION_REASONS)[number];
+
 /** The saga timeout that v1 OrderPlaced events implied. */
 export const V1_SAGA_TIMEOUT_MS = 30_000;
 
@@ -187,8 +194,34 @@ export const catalog = [
     type: 'PaymentRefunded',
     aggregateType: 'payment',
     schemaVersion: 1,
-    description: 'A payment already taken was given back (PaiementRembourse), a compensation.',
-    data: z.object({ orderId: z.uuid(), customerId: z.uuid(), amountCents: cents }),
+    description:
+      'A payment already taken was given back, whole on a cancellation or in part for a refund request (PaiementRembourse), a compensation.',
+    data: z.object({
+      orderId: z.uuid(),
+      customerId: z.uuid(),
+      amountCents: cents,
+      // Set when a RefundRequested asked for it (support); absent for the saga's own compensation of a cancellation.
+      refundId: z.uuid().optional(),
+      complaintId: z.uuid().optional(),
+      shipmentId: z.uuid().optional(),
+      incidentId: z.uuid().optional(),
+    }),
+  }),
+  defineEvent({
+    type: 'RefundRejected',
+    aggregateType: 'payment',
+    schemaVersion: 1,
+    description: 'A refund request was refused: no payment taken, or more than what is left of it (RemboursementRefuse).',
+    data: z.object({
+      refundId: z.uuid(),
+      orderId: z.uuid(),
+      customerId: z.uuid(),
+      amountCents: cents,
+      reason: z.enum(REFUND_REJECTION_REASONS),
+      complaintId: z.uuid().optional(),
+      shipmentId: z.uuid().optional(),
+      incidentId: z.uuid().optional(),
+    }),
   }),
   defineEvent({
     type: 'SaleConfirmed',
@@ -307,6 +340,82 @@ export const catalog = [
       lines: z.array(orderLineSchema),
       reason: z.enum(['OUT_OF_STOCK']),
       shortages: z.array(z.object({ productId: z.uuid(), requested: quantity, available: z.number().int().nonnegative() })).optional(),
+    }),
+  }),
+  defineEvent({
+    type: 'ComplaintOpened',
+    aggregateType: 'complaint',
+    schemaVersion: 1,
+    description: 'A customer complaint was opened, by the customer or by itself for a lost or damaged parcel (PlainteCreee).',
+    data: z.object({
+      complaintId: z.uuid(),
+      customerId: z.uuid(),
+      orderId: z.uuid().optional(),
+      shipmentId: z.uuid().optional(),
+      incidentId: z.uuid().optional(),
+      title: z.string(),
+      description: z.string(),
+      priority: z.enum(COMPLAINT_PRIORITIES),
+      category: z.string(),
+      automatic: z.boolean(),
+      // When it escalates if still unassigned or unresolved: the response deadline of its priority.
+      deadlineAt: z.iso.datetime({ offset: true }),
+    }),
+  }),
+  defineEvent({
+    type: 'ComplaintAssigned',
+    aggregateType: 'complaint',
+    schemaVersion: 1,
+    description: 'A support agent took the complaint (PlainteAssignee).',
+    data: z.object({ complaintId: z.uuid(), agent: z.string() }),
+  }),
+  defineEvent({
+    type: 'ComplaintProcessingStarted',
+    aggregateType: 'complaint',
+    schemaVersion: 1,
+    description: 'The assigned agent started working on the complaint (PlainteEnCours).',
+    data: z.object({ complaintId: z.uuid() }),
+  }),
+  defineEvent({
+    type: 'ComplaintResolved',
+    aggregateType: 'complaint',
+    schemaVersion: 1,
+    description: 'The complaint was answered, with a refund requested when refundCents is set (PlainteResolue).',
+    data: z.object({ complaintId: z.uuid(), resolution: z.string(), refundCents: cents.optional(), refundId: z.uuid().optional() }),
+  }),
+  defineEvent({
+    type: 'ComplaintClosed',
+    aggregateType: 'complaint',
+    schemaVersion: 1,
+    description: 'A resolved complaint was closed (PlainteCloturee).',
+    data: z.object({ complaintId: z.uuid() }),
+  }),
+  defineEvent({
+    type: 'ComplaintEscalated',
+    aggregateType: 'complaint',
+    schemaVersion: 1,
+    description: "The complaint's response deadline passed while it was unassigned or unresolved (PlainteEscaladee).",
+    data: z.object({
+      complaintId: z.uuid(),
+      priority: z.enum(COMPLAINT_PRIORITIES),
+      stage: z.enum(['UNASSIGNED', 'UNRESOLVED']),
+      deadlineAt: z.iso.datetime({ offset: true }),
+    }),
+  }),
+  defineEvent({
+    type: 'RefundRequested',
+    aggregateType: 'refund',
+    schemaVersion: 1,
+    description: 'Support asked payment to give money back for an order, for a complaint or a refunded parcel (RemboursementDemande).',
+    data: z.object({
+      refundId: z.uuid(),
+      orderId: z.uuid(),
+      customerId: z.uuid(),
+      amountCents: cents,
+      reason: z.string(),
+      complaintId: z.uuid().optional(),
+      shipmentId: z.uuid().optional(),
+      incidentId: z.uuid().optional(),
     }),
   }),
   defineEvent({

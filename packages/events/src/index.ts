@@ -5,6 +5,8 @@ export {
   CANCELLATION_REASONS,
   type CancellationReason,
   catalog,
+  COMPLAINT_PRIORITIES,
+  type ComplaintPriority,
   createEvent,
   type DomainEvent,
   EVENT_TYPES,
@@ -24,6 +26,8 @@ export {
   V1_SAGA_TIMEOUT_MS,
   orderLineSchema,
   parseEvent,
+  REFUND_REJECTION_REASONS,
+  type RefundRejectionReason,
 } from './catalog.js';
 export { type Envelope, type EventMeta, envelopeSchema, InvalidEventError, zodIssues } from './envelope.js';
 export { isUuid, uuidv7 } from './ids.js';

@@ -8,6 +8,8 @@ export const AGGREGATE_OWNERS: Readonly<Record<string, string>> = {
   order: 'order',
   sale: 'sales',
   shipment: 'shipping',
+  complaint: 'support',
+  refund: 'support',
   annotation: 'event-store',
 };
 

@@ -24,6 +24,7 @@ const config = loadConfig(
     INVENTORY_URL: z.url().default('http://127.0.0.1:8082'),
     PAYMENT_URL: z.url().default('http://127.0.0.1:8083'),
     SALES_URL: z.url().default('http://127.0.0.1:8084'),
+    SUPPORT_URL: z.url().default('http://127.0.0.1:8087'),
     EVENT_STORE_URL: z.url().default('http://127.0.0.1:8085'),
     // Admission control: docs/adr/0038-admission-control.md says how the defaults were measured.
     GATEWAY_MAX_INFLIGHT_CHECKOUTS: z.coerce.number().int().positive().default(16),
@@ -43,6 +44,7 @@ const upstreams: Record<Upstream, string> = {
   inventory: config.INVENTORY_URL,
   payment: config.PAYMENT_URL,
   sales: config.SALES_URL,
+  support: config.SUPPORT_URL,
   'event-store': config.EVENT_STORE_URL,
 };
 

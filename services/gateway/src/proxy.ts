@@ -2,7 +2,7 @@ import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { HttpError, UpstreamError } from '@jetsaga/platform';
 import type { Context } from 'hono';
 
-export type Upstream = 'order' | 'inventory' | 'payment' | 'sales' | 'event-store';
+export type Upstream = 'order' | 'inventory' | 'payment' | 'sales' | 'support' | 'event-store';
 
 type Route = { prefix: string; upstream: Upstream; exact?: { method: string } };
 
@@ -17,6 +17,7 @@ export const ROUTES: readonly Route[] = [
   { prefix: '/api/carts', upstream: 'order' },
   { prefix: '/api/orders', upstream: 'order' },
   { prefix: '/api/sales', upstream: 'sales' },
+  { prefix: '/api/complaints', upstream: 'support' },
   { prefix: '/api/events', upstream: 'event-store' },
   { prefix: '/api/streams', upstream: 'event-store' },
   { prefix: '/api/aggregates', upstream: 'event-store' },

@@ -24,6 +24,7 @@ async function serviceConsumerSpecs(): Promise<ConsumerSpec[]> {
     ['../../inventory/src/reservations/reactions.ts', 'inventoryConsumers'],
     ['../../payment/src/payments/reactions.ts', 'paymentConsumers'],
     ['../../sales/src/sales/reactions.ts', 'salesConsumers'],
+    ['../../support/src/consumers.ts', 'supportConsumers'],
   ];
   const specs: ConsumerSpec[] = [];
   for (const [path, name] of modules) {

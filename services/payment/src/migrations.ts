@@ -27,4 +27,15 @@ export const migrations: Migration[] = [
     id: 'payment/100_customer_address',
     sql: `ALTER TABLE customers ADD COLUMN address jsonb;`,
   },
+  {
+    // Refund requests (support's RefundRequested, issue 14) give back part of a payment: how much so far, and which
+    // requests were answered, so a payment never gives back more than it took and answers each request once.
+    id: 'payment/002_partial_refunds',
+    sql: `
+      ALTER TABLE payments
+        ADD COLUMN refunded_cents bigint NOT NULL DEFAULT 0,
+        ADD COLUMN refund_ids uuid[] NOT NULL DEFAULT '{}',
+        ADD CONSTRAINT payments_refunds_within_payment CHECK (refunded_cents >= 0 AND refunded_cents <= amount_cents);
+    `,
+  },
 ];

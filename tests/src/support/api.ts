@@ -14,6 +14,24 @@ export type Order = {
   traceId?: string;
 };
 
+export type Complaint = {
+  id: string;
+  customerId: string;
+  orderId?: string;
+  shipmentId?: string;
+  incidentId?: string;
+  status: 'OPEN' | 'ASSIGNED' | 'IN_PROGRESS' | 'RESOLVED' | 'CLOSED';
+  priority: string;
+  automatic: boolean;
+  assignee?: string;
+  escalation?: 'UNASSIGNED' | 'UNRESOLVED';
+  refundCents?: number;
+  refundId?: string;
+  refunds?: Array<{ refundId: string; amountCents: number; status: 'REQUESTED' | 'REFUNDED' | 'REJECTED'; rejectionReason?: string }>;
+  timeline?: Array<{ type: string; occurredAt: string; actor: string }>;
+  correlationId: string;
+};
+
 /** How long a helper keeps retrying a request the gateway turned away with 429 and `Retry-After`. */
 const ADMISSION_PATIENCE_MS = 30_000;
 
@@ -45,6 +63,10 @@ export function apiClient(baseUrl: string) {
   }
   const api = {
     call,
+    ok,
+    complaint: (body: { customerId: string; title: string; description: string; priority: string; category: string; orderId?: string }) =>
+      ok<Complaint>('POST', '/api/complaints', body),
+    getComplaint: (id: string) => ok<Complaint>('GET', `/api/complaints/${id}`),
     customer: (balanceCents: number, name = 'Test Customer') =>
       ok<{ id: string; balanceCents: number }>('POST', '/api/customers', {
         name,

@@ -70,7 +70,8 @@ export async function waitForOutboxesDrained(sql: Pick<pg.Pool, 'query'>, timeou
     async () => {
       const { rows } = await sql.query(`
         SELECT (SELECT count(*) FROM orders.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL)
-             + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM sales.outbox WHERE published_at IS NULL) AS n`);
+             + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM sales.outbox WHERE published_at IS NULL)
+             + (SELECT count(*) FROM support.outbox WHERE published_at IS NULL) AS n`);
       return Number(rows[0].n) === 0;
     },
     timeoutMs,

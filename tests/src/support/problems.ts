@@ -22,14 +22,26 @@ const outboxWrites = (schema: string) => `(SELECT CASE WHEN is_called THEN last_
  */
 export async function changeCount(sql: Pick<pg.Pool, 'query'>): Promise<number> {
   const { rows } = await sql.query(`
-    SELECT ${['orders', 'inventory', 'payment', 'sales'].map(outboxWrites).join(' + ')}
+    SELECT ${['orders', 'inventory', 'payment', 'sales', 'support'].map(outboxWrites).join(' + ')}
          + (SELECT count(*) FROM orders.carts) + (SELECT count(*) FROM orders.orders)
-         + (SELECT count(*) FROM inventory.products) + (SELECT count(*) FROM payment.customers) AS n`);
+         + (SELECT count(*) FROM inventory.products) + (SELECT count(*) FROM payment.customers)
+         + (SELECT count(*) FROM support.complaints) + (SELECT count(*) FROM support.complaint_timeline)
+         + (SELECT count(*) FROM support.refunds) AS n`);
   return Number(rows[0].n);
 }
 
-/** What the bad requests refer to: a customer, a product, a cart still open and one already checked out. */
-export type ProblemFixture = { customerId: string; productId: string; openCartId: string; checkedOutCartId: string };
+/**
+ * What the bad requests refer to: a customer, a product, a cart still open and one already checked out, a complaint
+ * just opened and one in progress that names no order.
+ */
+export type ProblemFixture = {
+  customerId: string;
+  productId: string;
+  openCartId: string;
+  checkedOutCartId: string;
+  openComplaintId: string;
+  orderlessComplaintId: string;
+};
 
 export async function problemFixture(api: Api): Promise<ProblemFixture> {
   const customerId = (await api.customer(50_000)).id;
@@ -39,8 +51,15 @@ export async function problemFixture(api: Api): Promise<ProblemFixture> {
   const checkedOutCartId = (await api.cart(customerId)).id;
   await api.addItem(checkedOutCartId, productId, 1);
   await api.terminal(await api.checkout(checkedOutCartId));
-  return { customerId, productId, openCartId, checkedOutCartId };
+  const openComplaintId = (await api.complaint({ ...complaint, customerId })).id;
+  const orderlessComplaintId = (await api.complaint({ ...complaint, customerId })).id;
+  await api.ok('POST', `/api/complaints/${orderlessComplaintId}/assign`, { agent: 'agent-1' });
+  await api.ok('POST', `/api/complaints/${orderlessComplaintId}/start`);
+  return { customerId, productId, openCartId, checkedOutCartId, openComplaintId, orderlessComplaintId };
 }
+
+/** A complaint as a customer would file it (no order named). */
+export const complaint = { title: 'Late answer', description: 'Nobody called back', priority: 'LOW', category: 'SERVICE' } as const;
 
 export type ProblemCase = [
   name: string,
@@ -132,6 +151,78 @@ export const PROBLEM_CASES: readonly ProblemCase[] = [
   ['customer: unknown id', (api) => api.call('GET', `/api/customers/${uuidv7()}`), 404, undefined],
   ['product: unknown id', (api) => api.call('GET', `/api/products/${uuidv7()}`), 404, undefined],
   ['unknown API route', (api) => api.call('GET', '/api/warehouses'), 404, undefined],
+  ['complaint: malformed JSON', (api) => api.call('POST', '/api/complaints', undefined, '{"title":'), 400, ''],
+  [
+    'complaint: missing title',
+    (api, f) => api.call('POST', '/api/complaints', { ...complaint, customerId: f.customerId, title: undefined }),
+    400,
+    'title',
+  ],
+  [
+    'complaint: blank description',
+    (api, f) => api.call('POST', '/api/complaints', { ...complaint, customerId: f.customerId, description: '  ' }),
+    400,
+    'description',
+  ],
+  [
+    'complaint: unknown priority',
+    (api, f) => api.call('POST', '/api/complaints', { ...complaint, customerId: f.customerId, priority: 'URGENT' }),
+    400,
+    'priority',
+  ],
+  [
+    'complaint: customerId not a UUID',
+    (api) => api.call('POST', '/api/complaints', { ...complaint, customerId: 'bob' }),
+    400,
+    'customerId',
+  ],
+  [
+    'complaint: orderId not a UUID',
+    (api, f) => api.call('POST', '/api/complaints', { ...complaint, customerId: f.customerId, orderId: 7 }),
+    400,
+    'orderId',
+  ],
+  [
+    'complaint: unknown field',
+    (api, f) => api.call('POST', '/api/complaints', { ...complaint, customerId: f.customerId, vip: true }),
+    400,
+    'vip',
+  ],
+  ['complaints: unknown status filter', (api) => api.call('GET', '/api/complaints?status=LOST'), 400, 'status'],
+  ['complaints: limit 0', (api) => api.call('GET', '/api/complaints?limit=0'), 400, 'limit'],
+  ['complaints: a cursor it never returned', (api) => api.call('GET', '/api/complaints?after=nope'), 400, 'after'],
+  ['complaints: unknown filter', (api) => api.call('GET', '/api/complaints?colour=red'), 400, 'colour'],
+  ['complaint: unknown id', (api) => api.call('GET', `/api/complaints/${uuidv7()}`), 404, undefined],
+  ['complaint: not a UUID', (api) => api.call('GET', '/api/complaints/42'), 404, undefined],
+  ['assign: missing agent', (api, f) => api.call('POST', `/api/complaints/${f.openComplaintId}/assign`, {}), 400, 'agent'],
+  ['assign: unknown complaint', (api) => api.call('POST', `/api/complaints/${uuidv7()}/assign`, { agent: 'a' }), 404, undefined],
+  ['start: an OPEN complaint', (api, f) => api.call('POST', `/api/complaints/${f.openComplaintId}/start`), 409, undefined],
+  [
+    'resolve: an OPEN complaint',
+    (api, f) => api.call('POST', `/api/complaints/${f.openComplaintId}/resolve`, { resolution: 'done' }),
+    409,
+    undefined,
+  ],
+  ['close: an OPEN complaint', (api, f) => api.call('POST', `/api/complaints/${f.openComplaintId}/close`), 409, undefined],
+  ['resolve: missing resolution', (api, f) => api.call('POST', `/api/complaints/${f.orderlessComplaintId}/resolve`, {}), 400, 'resolution'],
+  [
+    'resolve: refund of 0 cents',
+    (api, f) => api.call('POST', `/api/complaints/${f.orderlessComplaintId}/resolve`, { resolution: 'r', refundCents: 0 }),
+    400,
+    'refundCents',
+  ],
+  [
+    'resolve: fractional refund',
+    (api, f) => api.call('POST', `/api/complaints/${f.orderlessComplaintId}/resolve`, { resolution: 'r', refundCents: 1.5 }),
+    400,
+    'refundCents',
+  ],
+  [
+    'resolve: a refund for a complaint with no order',
+    (api, f) => api.call('POST', `/api/complaints/${f.orderlessComplaintId}/resolve`, { resolution: 'r', refundCents: 100 }),
+    422,
+    'refundCents',
+  ],
 ];
 
 /** Which services a gateway for the upstream cases must find down, and how: nothing listening, or hanging up. */

@@ -36,6 +36,8 @@ describe('payment', () => {
   it('refunds nothing that was refused, and charges nothing after a cancellation tombstone', () => {
     const refused = decidePayment(none, 0, charge).reduce(evolvePayment, none);
     expect(decidePayment(refused, 0, { type: 'Refund', orderId })).toEqual([]);
-    expect(decidePayment({ status: 'VOIDED', orderId, customerId: null, amountCents: 0 }, 10_000, charge)).toEqual([]);
+    expect(
+      decidePayment({ status: 'VOIDED', orderId, customerId: null, amountCents: 0, refundedCents: 0, refundIds: [] }, 10_000, charge),
+    ).toEqual([]);
   });
 });

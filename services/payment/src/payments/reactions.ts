@@ -20,6 +20,13 @@ export function commandFor(event: DomainEvent): Addressed<PaymentCommand> | unde
     }
     case 'OrderCancelled':
       return { id: event.data.orderId, command: { type: 'Refund', orderId: event.data.orderId } };
+    case 'RefundRequested': {
+      const { refundId, orderId, customerId, amountCents, complaintId, shipmentId, incidentId } = event.data;
+      return {
+        id: orderId,
+        command: { type: 'RequestRefund', refundId, orderId, customerId, amountCents, complaintId, shipmentId, incidentId },
+      };
+    }
     default:
       return undefined;
   }
@@ -32,13 +39,22 @@ function customerOf(command: PaymentCommand, state: Payment): string | null {
   return command.type === 'Charge' ? command.customerId : state.status === 'NONE' ? null : state.customerId;
 }
 
-const PAYMENTS = { table: 'payments', key: 'order_id', columns: 'order_id, status, customer_id, amount_cents' };
-type PaymentRow = { order_id: string; status: PaymentStatus; customer_id: string | null; amount_cents: number };
+const PAYMENTS = { table: 'payments', key: 'order_id', columns: 'order_id, status, customer_id, amount_cents, refunded_cents, refund_ids' };
+type PaymentRow = {
+  order_id: string;
+  status: PaymentStatus;
+  customer_id: string | null;
+  amount_cents: number;
+  refunded_cents: string | number;
+  refund_ids: string[];
+};
 const fromRow = (row: PaymentRow): Payment => ({
   status: row.status,
   orderId: row.order_id,
   customerId: row.customer_id,
-  amountCents: row.amount_cents,
+  amountCents: Number(row.amount_cents),
+  refundedCents: Number(row.refunded_cents),
+  refundIds: row.refund_ids,
 });
 
 function lockBalances(tx: Tx, customerIds: readonly string[]): Promise<Map<string, number>> {
@@ -50,10 +66,21 @@ async function savePayments(tx: Tx, changes: readonly Change<Payment>[]): Promis
   const saved = changes.flatMap((change) => (change.state.status === 'NONE' ? [] : [change.state]));
   if (saved.length > 0) {
     await tx.query(
-      `INSERT INTO payments (order_id, customer_id, amount_cents, status)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[])
-       ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()`,
-      [saved.map((p) => p.orderId), saved.map((p) => p.customerId), saved.map((p) => p.amountCents), saved.map((p) => p.status)],
+      `INSERT INTO payments (order_id, customer_id, amount_cents, status, refunded_cents, refund_ids)
+       SELECT v.order_id, v.customer_id, v.amount_cents, v.status, v.refunded_cents, coalesce(v.refund_ids::uuid[], '{}')
+       FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])
+         AS v(order_id, customer_id, amount_cents, status, refunded_cents, refund_ids)
+       ON CONFLICT (order_id) DO UPDATE
+         SET status = EXCLUDED.status, refunded_cents = EXCLUDED.refunded_cents, refund_ids = EXCLUDED.refund_ids, updated_at = now()`,
+      [
+        saved.map((p) => p.orderId),
+        saved.map((p) => p.customerId),
+        saved.map((p) => p.amountCents),
+        saved.map((p) => p.status),
+        saved.map((p) => p.refundedCents),
+        // A uuid[] per row: unnest would flatten an array of arrays, so each travels as its Postgres literal.
+        saved.map((p) => `{${p.refundIds.join(',')}}`),
+      ],
     );
   }
   const deltas = new Map<string, number>();
@@ -89,12 +116,16 @@ export const payments: CommandHandler<Payment, PaymentCommand, PaymentEvent, Bal
   save: savePayments,
   tombstone: {
     cancels: (command) => command.type === 'Refund',
-    state: (orderId) => ({ status: 'VOIDED', orderId, customerId: null, amountCents: 0 }),
+    state: (orderId) => ({ status: 'VOIDED', orderId, customerId: null, amountCents: 0, refundedCents: 0, refundIds: [] }),
   },
 };
 
 export const paymentReaction: Reaction<DomainEvent, Payment, PaymentCommand> = {
-  spec: { stream: EVENTS_STREAM, durable: PAYMENT_CONSUMER, filterSubjects: ['StockReserved', 'OrderCancelled'].map(eventTypeFilter) },
+  spec: {
+    stream: EVENTS_STREAM,
+    durable: PAYMENT_CONSUMER,
+    filterSubjects: ['StockReserved', 'OrderCancelled', 'RefundRequested'].map(eventTypeFilter),
+  },
   react: commandFor,
   actor: 'payment-service',
   handler: payments,

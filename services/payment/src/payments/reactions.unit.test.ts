@@ -44,4 +44,26 @@ describe('payment reaction', () => {
     if (outcome.error || outcome.ignored) throw new Error('no outcome');
     expect(givenReaction(paymentReaction, { state: outcome.state, shared: balance(1000) }).when(reserved)).toMatchObject({ events: [] });
   });
+
+  it('refunds a refund request from what is left of the payment, to the balance of its payer', () => {
+    const accepted = { type: 'PaymentAccepted', data: { orderId, customerId, amountCents: 700, lines } } as const;
+    const refundId = '0190a000-0000-7000-8000-000000000605';
+    const requested = createEvent(
+      'RefundRequested',
+      refundId,
+      { refundId, orderId, customerId, amountCents: 200, reason: 'COMPLAINT_RESOLVED' },
+      meta,
+    );
+    const outcome = givenReaction(paymentReaction, { events: [accepted], shared: balance(300) }).when(requested);
+    expect(outcome).toMatchObject({ id: orderId, events: [{ type: 'PaymentRefunded', data: { refundId, amountCents: 200 } }] });
+    const tooMuch = createEvent(
+      'RefundRequested',
+      refundId,
+      { refundId, orderId, customerId, amountCents: 701, reason: 'COMPLAINT_RESOLVED' },
+      meta,
+    );
+    expect(givenReaction(paymentReaction, { events: [accepted], shared: balance(300) }).when(tooMuch)).toMatchObject({
+      events: [{ type: 'RefundRejected', data: { reason: 'EXCEEDS_PAYMENT' } }],
+    });
+  });
 });

@@ -1,0 +1,16 @@
+import { loadConfig, runService } from '@jetsaga/platform';
+import { deadlineConfig, responseDeadlines } from './complaints/deadlines.js';
+import { complaintRoutes } from './complaints/routes.js';
+import { supportConsumersWith } from './consumers.js';
+import { migrations } from './migrations.js';
+
+const deadlines = responseDeadlines(loadConfig(deadlineConfig));
+
+await runService({
+  name: 'support',
+  schema: 'support',
+  defaultPort: 8087,
+  migrations,
+  routes: (deps) => complaintRoutes({ ...deps, deadlines }),
+  consumers: supportConsumersWith(deadlines),
+});
