@@ -1,5 +1,6 @@
 import type { DomainEvent, EventType } from '@jetsaga/events';
 import type { RowOp } from './ops.js';
+import { complaintViews, refundsDaily } from './support.js';
 
 export type TableSpec = { columns: string; key: readonly string[] };
 
@@ -178,4 +179,11 @@ export const sagaTimelines: ProjectionDefinition = {
   },
 };
 
-export const PROJECTIONS: readonly ProjectionDefinition[] = [orderSummaries, salesDaily, stockLevels, sagaTimelines];
+export const PROJECTIONS: readonly ProjectionDefinition[] = [
+  orderSummaries,
+  salesDaily,
+  stockLevels,
+  sagaTimelines,
+  complaintViews,
+  refundsDaily,
+];

@@ -64,4 +64,49 @@ describe('saga timeline', () => {
       ]),
     );
   });
+
+  it('shows what follows the sale: the parcel, its complaint and the refund, each in its phase', () => {
+    const reserved = stored('StockReserved', 'reservation', placed.id, 5);
+    const accepted = stored('PaymentAccepted', 'payment', reserved.id, 8);
+    const sold = stored('SaleConfirmed', 'sale', accepted.id, 10);
+    const completed = stored('OrderCompleted', 'order', sold.id, 12);
+    const parcel = stored('ShipmentCreated', 'shipment', sold.id, 13);
+    const lost = stored('IncidentReported', 'shipment', 'request-2', 500);
+    const complaint = stored('ComplaintOpened', 'complaint', lost.id, 510);
+    const settled = stored('IncidentResolved', 'shipment', 'request-3', 900);
+    const asked = stored('RefundRequested', 'refund', settled.id, 905);
+    const refunded = { ...stored('PaymentRefunded', 'payment', asked.id, 910), data: { refundId: asked.aggregateId } };
+    const all = [placed, reserved, accepted, sold, completed, parcel, lost, complaint, settled, asked, refunded];
+    const saga = timeline(correlationId, all);
+    if (!saga) throw new Error('no saga');
+    expect(saga).toMatchObject({ outcome: 'COMPLETED', durationMs: 12 });
+    expect(saga.services).toEqual(['order', 'inventory', 'payment', 'sales', 'shipping', 'support']);
+    expect(saga.steps.map((step) => step.phase)).toEqual([
+      'order',
+      'order',
+      'order',
+      'order',
+      'order',
+      'shipping',
+      'shipping',
+      'support',
+      'shipping',
+      'support',
+      'support',
+    ]);
+    const diagram = mermaid(saga, all).split('\n');
+    expect(diagram.indexOf('  Note over order: saga COMPLETED in 12 ms')).toBe(
+      diagram.indexOf('  sales->>order: OrderCompleted (+12 ms)') + 1,
+    );
+    expect(diagram).toEqual(
+      expect.arrayContaining([
+        '  Note over shipping: the parcel',
+        '  sales->>shipping: ShipmentCreated (+13 ms)',
+        '  shipping->>support: ComplaintOpened (+510 ms)',
+        '  Note over support: complaints and refunds',
+        '  shipping->>support: RefundRequested (+905 ms)',
+        '  support->>payment: PaymentRefunded (+910 ms)',
+      ]),
+    );
+  });
 });

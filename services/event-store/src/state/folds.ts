@@ -149,6 +149,76 @@ export function customerFold(customerId: string): Fold<CustomerState> {
   };
 }
 
+export type ComplaintState = {
+  id: string;
+  customerId: string;
+  orderId?: string;
+  shipmentId?: string;
+  incidentId?: string;
+  title: string;
+  priority: string;
+  category: string;
+  automatic: boolean;
+  status: 'OPEN' | 'ASSIGNED' | 'IN_PROGRESS' | 'RESOLVED' | 'CLOSED';
+  deadlineAt: string;
+  assignee?: string;
+  resolution?: string;
+  refundCents?: number;
+  refundId?: string;
+  escalation?: 'UNASSIGNED' | 'UNRESOLVED';
+  /** The refund it asked for (or its incident did), as payment answered it. */
+  refund?: { refundId: string; amountCents: number; status: 'REQUESTED' | 'REFUNDED' | 'REJECTED'; reason?: string };
+} | null;
+
+/** A complaint as support's API shows it, with the answer to its refund: its own events and the refund's. */
+export const complaintFold: Fold<ComplaintState> = {
+  initial: null,
+  apply(state, event) {
+    switch (event.type) {
+      case 'ComplaintOpened': {
+        const { complaintId, customerId, orderId, shipmentId, incidentId, title, priority, category, automatic, deadlineAt } = event.data;
+        return {
+          id: complaintId,
+          customerId,
+          ...(orderId ? { orderId } : {}),
+          ...(shipmentId ? { shipmentId } : {}),
+          ...(incidentId ? { incidentId } : {}),
+          title,
+          priority,
+          category,
+          automatic,
+          status: 'OPEN',
+          deadlineAt,
+        };
+      }
+      case 'ComplaintAssigned':
+        return state && { ...state, status: 'ASSIGNED', assignee: event.data.agent };
+      case 'ComplaintProcessingStarted':
+        return state && { ...state, status: 'IN_PROGRESS' };
+      case 'ComplaintResolved': {
+        const { resolution, refundCents, refundId } = event.data;
+        return state && { ...state, status: 'RESOLVED', resolution, ...(refundId ? { refundCents, refundId } : {}) };
+      }
+      case 'ComplaintClosed':
+        return state && { ...state, status: 'CLOSED' };
+      case 'ComplaintEscalated':
+        return state && { ...state, escalation: event.data.stage };
+      case 'RefundRequested':
+        return state && { ...state, refund: { refundId: event.data.refundId, amountCents: event.data.amountCents, status: 'REQUESTED' } };
+      case 'PaymentRefunded':
+        return state?.refund && state.refund.refundId === event.data.refundId
+          ? { ...state, refund: { ...state.refund, status: 'REFUNDED' } }
+          : state;
+      case 'RefundRejected':
+        return state?.refund && state.refund.refundId === event.data.refundId
+          ? { ...state, refund: { ...state.refund, status: 'REJECTED', reason: event.data.reason } }
+          : state;
+      default:
+        return state;
+    }
+  },
+};
+
 export function replay<S>(fold: Fold<S>, events: readonly DomainEvent[]): S {
   return events.reduce(fold.apply, fold.initial);
 }

@@ -3,7 +3,7 @@ import { NotFoundError, readQuery, type ServiceDeps, ValidationError } from '@je
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { asCurrent, selectEvents, type StoredEvent } from '../events/stored.js';
-import { cartFold, customerFold, type Fold, orderFold, productFold, replay } from './folds.js';
+import { cartFold, complaintFold, customerFold, type Fold, orderFold, productFold, replay } from './folds.js';
 
 const stateQuery = z
   .strictObject({
@@ -34,6 +34,17 @@ export const REBUILDERS: Record<string, Rebuilder> = {
         deps.db,
         `((aggregate_type = 'product' AND aggregate_id = $1)
           OR (type IN ('StockReserved', 'StockReleased', 'StockCommitted', 'StockRestocked') AND data->'lines' @> jsonb_build_array(jsonb_build_object('productId', $1::text))))`,
+        [id],
+      ),
+  },
+  // A complaint's own events and the refund it (or the incident it was opened for, whose id it has) asked for.
+  complaint: {
+    fold: () => complaintFold as Fold<unknown>,
+    events: (deps, id) =>
+      selectEvents(
+        deps.db,
+        `((aggregate_type = 'complaint' AND aggregate_id = $1)
+          OR (type IN ('RefundRequested', 'PaymentRefunded', 'RefundRejected') AND (data->>'complaintId' = $1 OR data->>'incidentId' = $1)))`,
         [id],
       ),
   },
