@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // `npm run demo`: against a running system (npm start, or GATEWAY_URL), creates sample data and runs the three
 // saga outcomes: COMPLETED, CANCELLED/OUT_OF_STOCK and CANCELLED/PAYMENT_REFUSED.
+// Every /api route needs a bearer token: an admin one from npm start's development issuer (or JETSAGA_TOKEN).
+import { bearerToken } from './token.mjs';
+
 const gateway = process.env.GATEWAY_URL ?? 'http://127.0.0.1:8080';
+const token = await bearerToken({ role: 'admin' });
 
 async function call(method, path, body) {
   const response = await fetch(`${gateway}${path}`, {
     method,
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await response.text();

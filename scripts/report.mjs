@@ -53,9 +53,12 @@ export function parseArgs(argv, env = process.env) {
 // ---------------------------------------------------------------------------------------------------------------
 // Reading the running system
 
-function client(gateway) {
+async function client(gateway) {
+  // An admin token (the event store's reports and the sagas are operations views): JETSAGA_TOKEN, else npm start's.
+  const { bearerToken } = await import('./token.mjs');
+  const headers = { authorization: `Bearer ${await bearerToken({ role: 'admin' })}` };
   return async function get(path, as = 'json') {
-    const response = await fetch(`${gateway}${path}`, { signal: AbortSignal.timeout(30_000) }).catch((error) => {
+    const response = await fetch(`${gateway}${path}`, { headers, signal: AbortSignal.timeout(30_000) }).catch((error) => {
       throw new Error(`the gateway at ${gateway} does not answer (${error.cause?.code ?? error.message}); is the system running?`);
     });
     const text = await response.text();
@@ -98,7 +101,7 @@ export function latestByOutcome(sagas) {
 }
 
 export async function collect(gateway) {
-  const get = client(gateway);
+  const get = await client(gateway);
   const status = await get('/api/event-store/status');
   const ended = [
     ...(await allPages(get, '/api/sagas?outcome=COMPLETED', 'sagas')),

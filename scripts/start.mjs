@@ -10,6 +10,7 @@ import {
   preferredPort,
   startNatsCluster,
   startNatsServer,
+  startDevIssuer,
   startPostgres,
   startSystem,
 } from '../packages/devstack/dist/index.js';
@@ -108,6 +109,17 @@ try {
   say(`topology  ${applied.length} streams and consumers from k8s/topology in sync`);
   await nc.close();
 
+  // Bearer tokens: the development issuer (its keys kept in the data directory, so `npm run token` signs with them),
+  // unless AUTH_ISSUER names a real one, which then reaches every service with the other AUTH_* variables.
+  let issuer;
+  if (!process.env.AUTH_ISSUER) {
+    issuer = await startDevIssuer({ dir: join(dataDir, 'issuer'), port: await preferredPort(8079) });
+    cleanups.push(() => issuer.stop());
+    say(`issuer    ${issuer.issuer} (development tokens; keys in ${join(dataDir, 'issuer')})`);
+  } else {
+    say(`issuer    ${process.env.AUTH_ISSUER} (from AUTH_ISSUER)`);
+  }
+
   const ignored = overriddenVariables(process.env);
   if (ignored.length > 0) say(`set per service by npm start, so not taken from the environment: ${ignored.join(', ')}`);
   const passed = Object.keys(process.env).filter((key) => PASSED_VARIABLES.includes(key) || key.startsWith('OTEL_'));
@@ -116,6 +128,7 @@ try {
     natsUrl,
     databaseUrl,
     ports: 'preferred',
+    ...(issuer ? { env: issuer.env } : {}),
     output: { kind: 'lines', onLine: (name, line) => console.log(`${name.padEnd(11)} | ${line}`) },
     onEvent: (event) => {
       if (event.kind === 'exited' && event.restartInMs !== undefined) {
@@ -129,6 +142,13 @@ try {
   say(`  gateway   ${system.gatewayUrl}   (try: npm run demo)`);
   for (const [name, url] of Object.entries(system.urls)) if (name !== 'gateway') say(`  ${name.padEnd(11)} ${url}`);
   if (natsMonitor) say(`  nats mon  ${natsMonitor}`);
+  if (issuer) {
+    const token = await issuer.sign({ role: 'admin', sub: 'dev-admin', ttl: '12h' });
+    say('every /api route needs a bearer token; an admin one, valid 12 h:');
+    console.log(token);
+    say('  more: npm run token -- --role admin|agent|customer [--sub <customerId>] [--ttl 1h]');
+    say(`  try:  curl -H "Authorization: Bearer $(npm run --silent token -- --role admin)" ${system.gatewayUrl}/api/orders`);
+  }
   say('Ctrl-C stops everything.');
 } catch (error) {
   console.error(error);

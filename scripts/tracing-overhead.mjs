@@ -13,6 +13,7 @@ import {
   ensureJaeger,
   ensureNatsServer,
   startJaeger,
+  startDevIssuer,
   startPostgres,
   startSystem,
   startTestNats,
@@ -26,10 +27,13 @@ const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const MODES = (process.env.MODES ?? 'off,on').split(',');
 const say = (message) => console.log(`[bench] ${message}`);
 
+/** The admin token every request carries (the development issuer below signs it). */
+let bearer;
+
 async function call(base, method, path, body) {
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: { authorization: `Bearer ${bearer}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await response.text();
@@ -70,7 +74,7 @@ async function round(mode, tools) {
     natsUrl: nats.url,
     databaseUrl,
     ports: 'free',
-    env,
+    env: { ...tools.issuer.env, ...env },
     output: { kind: 'files', pathFor: (name) => join(logDir, `${name}.log`) },
   });
   try {
@@ -122,7 +126,9 @@ const natsBin = await ensureNatsServer(say);
 // Its own temporary directory: as root, Postgres runs as `postgres`, which must be able to reach it.
 const postgres = await startPostgres({ dir: await mkdtemp(join(tmpdir(), 'jetsaga-bench-pg-')), ephemeral: true, fast: true });
 const jaeger = await startJaeger({ bin: await ensureJaeger(say), dir: join(work, 'jaeger') });
-const tools = { natsBin, postgres, jaeger };
+const issuer = await startDevIssuer({ dir: join(work, 'issuer') });
+bearer = await issuer.sign({ role: 'admin', sub: 'bench', ttl: '12h' });
+const tools = { natsBin, postgres, jaeger, issuer };
 const results = Object.fromEntries(MODES.map((mode) => [mode, []]));
 try {
   say(`${ROUNDS} rounds per mode, ${SAGAS} sagas per round, ${CONCURRENCY} at a time`);
@@ -141,6 +147,7 @@ try {
     say(`tracing ${mode}: ${rate.toFixed(1)} sagas/s${cost}`);
   }
 } finally {
+  await issuer.stop();
   await jaeger.stop();
   await postgres.stop();
   await rm(work, { recursive: true, force: true });

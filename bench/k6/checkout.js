@@ -44,6 +44,8 @@ export const options = {
 };
 
 const json = { 'content-type': 'application/json' };
+/** Each shopper is a customer with their own bearer token (jetsaga's seed signs one per customer; the peers have none). */
+const bearer = (customerId) => (seed.tokens ? { authorization: `Bearer ${seed.tokens[customerId]}` } : {});
 
 let reported = 0;
 
@@ -62,18 +64,20 @@ function pick(list) {
 }
 
 export default function shopper() {
-  const cart = http.post(`${base}/api/carts`, JSON.stringify({ customerId: pick(seed.customers) }), {
-    headers: json,
+  const customerId = pick(seed.customers);
+  const auth = bearer(customerId);
+  const cart = http.post(`${base}/api/carts`, JSON.stringify({ customerId }), {
+    headers: { ...json, ...auth },
     tags: { name: 'cart' },
   });
   if (!check(cart, { 'cart created': (r) => r.status === 201 })) return failed('cart', cart);
   const cartId = cart.json('id');
   const item = http.post(`${base}/api/carts/${cartId}/items`, JSON.stringify({ productId: pick(seed.products), quantity: 1 }), {
-    headers: json,
+    headers: { ...json, ...auth },
     tags: { name: 'item' },
   });
   if (!check(item, { 'item added': (r) => r.status === 200 })) return failed('item', item);
-  const checkout = http.post(`${base}/api/carts/${cartId}/checkout`, null, { tags: { name: 'checkout' } });
+  const checkout = http.post(`${base}/api/carts/${cartId}/checkout`, null, { headers: auth, tags: { name: 'checkout' } });
   if (!check(checkout, { 'checkout accepted': (r) => r.status === 202 })) return failed('checkout', checkout);
   accepted.add(1);
 }

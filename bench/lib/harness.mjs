@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { EVENTS_STREAM } from '../../packages/events/dist/index.js';
-import { createTestDatabase, startNatsServer, startPostgres, startSystem, waitFor } from '../../packages/devstack/dist/index.js';
+import {
+  createTestDatabase,
+  startDevIssuer,
+  startNatsServer,
+  startPostgres,
+  startSystem,
+  waitFor,
+} from '../../packages/devstack/dist/index.js';
 import { connectNats } from '../../packages/platform/dist/index.js';
 import { applyTopologyFrom } from '../../services/operator/dist/index.js';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -26,11 +33,14 @@ const CPU_PROFILE_PRELOAD = fileURLToPath(new URL('./cpu-profile.mjs', import.me
 const K6_SCRIPT = fileURLToPath(new URL('../k6/checkout.js', import.meta.url));
 const PROJECTIONS = ['order-summaries', 'sales-daily', 'stock-levels', 'saga-timelines'];
 
+/** The admin token the bench's own requests carry (seeding, the event store's status and rebuilds). */
+let bearer;
+
 /** One JSON request to the system under test; a status of 300 or more is an error carrying the body. */
 export async function call(base, method, path, body) {
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
     signal: AbortSignal.timeout(30_000),
   });
@@ -53,8 +63,11 @@ async function pool(count, limit, task) {
   return results;
 }
 
-/** Customers with balance and products with stock for every saga of the run; fewer products means hotter rows. */
-async function seed(base, options, file) {
+/**
+ * Customers with balance and products with stock for every saga of the run; fewer products means hotter rows. Each
+ * customer gets a token of their own: k6's shoppers shop as the customer they are, as real clients would.
+ */
+async function seed(base, options, file, issuer) {
   const customers = await pool(options.customers, 16, async (index) => {
     const customer = await call(base, 'POST', '/api/customers', {
       name: `Bench ${index}`,
@@ -72,7 +85,9 @@ async function seed(base, options, file) {
     });
     return product.id;
   });
-  await writeFile(file, JSON.stringify({ customers, products }));
+  const tokens = {};
+  for (const id of customers) tokens[id] = await issuer.sign({ role: 'customer', sub: id, ttl: '12h' });
+  await writeFile(file, JSON.stringify({ customers, products, tokens }));
 }
 
 function runK6(k6, env, onPid) {
@@ -386,6 +401,7 @@ async function pass(shared, { syncAlways, full }) {
       databaseUrl,
       ports: 'free',
       env: {
+        ...shared.issuer.env,
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
         // The gateway's admission bounds (GATEWAY_MAX_INFLIGHT_CHECKOUTS and the others), to try other values.
         ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('GATEWAY_'))),
@@ -403,7 +419,8 @@ async function pass(shared, { syncAlways, full }) {
     };
     cleanups.push(stopSystem);
     const seedFile = join(work, 'seed.json');
-    await seed(system.gatewayUrl, options, seedFile);
+    bearer = await shared.issuer.sign({ role: 'admin', sub: 'bench', ttl: '12h' });
+    await seed(system.gatewayUrl, options, seedFile, shared.issuer);
     const tracker = await trackSagas(nc);
     cleanups.push(() => tracker.stop());
     const sql = new pg.Pool({ connectionString: databaseUrl, max: 1 });
@@ -651,7 +668,9 @@ export async function runBench(options, say) {
   // The postmaster's pid is the first line of its pid file; its backends are its children.
   const postgresPid = () => Number(readFileSync(join(pgDir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
   const before = machine();
-  const shared = { ...options.tools, options, say, work, postgres, postgresPid };
+  // Bearer tokens, as npm start has them: a development issuer on loopback that every service verifies against.
+  const issuer = await startDevIssuer({ dir: join(work, 'issuer') });
+  const shared = { ...options.tools, options, say, work, postgres, postgresPid, issuer };
   let postgresStopped = false;
   try {
     const passes = [await pass(shared, { syncAlways: true, full: true })];
@@ -703,6 +722,7 @@ export async function runBench(options, say) {
     return report;
   } finally {
     if (!postgresStopped) await postgres.stop();
+    await issuer.stop();
     if (options.keep) say(`kept server data and service logs in ${work}`);
     else await rm(work, { recursive: true, force: true });
   }

@@ -32,7 +32,7 @@ const UPSTREAM_URL_VARIABLES: Record<Exclude<ServiceName, 'gateway'>, string> = 
 };
 
 /** The real gateway, started with some upstreams on a port nobody listens on or on a server that hangs up at once. */
-async function gatewayWithUpstreamsDown(system: RunningSystem): Promise<typeof degraded> {
+async function gatewayWithUpstreamsDown(system: RunningSystem, authEnv: Record<string, string>): Promise<typeof degraded> {
   const hangUp = createServer((socket) => socket.destroy());
   await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
   const address = hangUp.address();
@@ -54,6 +54,7 @@ async function gatewayWithUpstreamsDown(system: RunningSystem): Promise<typeof d
       METRICS_PORT: String(await freePort()),
       LOG_LEVEL: 'warn',
       JETSAGA_PARENT_PID: String(process.pid),
+      ...authEnv,
       ...upstreams,
     },
     stdio: 'ignore',
@@ -68,7 +69,7 @@ beforeAll(async () => {
   api = t.api;
   fixture = await problemFixture(api);
   customerId = fixture.customerId;
-  degraded = await gatewayWithUpstreamsDown(t.system);
+  degraded = await gatewayWithUpstreamsDown(t.system, t.authEnv);
 });
 
 afterAll(async () => {

@@ -239,7 +239,9 @@ describe('the event store', () => {
     ]);
     const positions = saga.steps.map((step: { position: number }) => step.position);
     expect(positions).toEqual([...positions].sort((a, b) => a - b));
-    const diagram = await fetch(`${t.system.gatewayUrl}/api/sagas/${order.correlationId}?format=mermaid`);
+    const diagram = await fetch(`${t.system.gatewayUrl}/api/sagas/${order.correlationId}?format=mermaid`, {
+      headers: await t.api.authHeaders(),
+    });
     expect(diagram.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await diagram.text();
     expect(text.startsWith('sequenceDiagram')).toBe(true);

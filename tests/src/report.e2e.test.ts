@@ -10,6 +10,7 @@ import type { Invariant } from './faults/invariants.js';
 import { recordFaultRun } from './faults/record.js';
 import type { Api, Order } from './support/api.js';
 import { startTestSystem, type TestSystem, waitForConsumerIdle } from './support/harness.js';
+import { adminToken } from './support/tokens.js';
 
 /**
  * `npm run report` against the real system: sagas of every outcome are run first (two completed ones, so that "the
@@ -34,9 +35,11 @@ async function run(what: () => Promise<string>, timeoutMs?: number): Promise<Ord
   return order;
 }
 
-function report(args: string[], faultRecord: string): Promise<string> {
+async function report(args: string[], faultRecord: string): Promise<string> {
+  // The report reads operations views: it is given the suite's admin token, as a user gives it theirs.
+  const token = await adminToken();
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, JETSAGA_FAULT_RECORD: faultRecord };
+    const env: NodeJS.ProcessEnv = { ...process.env, JETSAGA_FAULT_RECORD: faultRecord, JETSAGA_TOKEN: token };
     delete env.GATEWAY_URL;
     const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts', 'report.mjs'), ...args], { cwd: REPO_ROOT, env, stdio: 'pipe' });
     let output = '';

@@ -1,3 +1,13 @@
+export {
+  type DevIssuer,
+  type DevIssuerOptions,
+  type DevTokenOptions,
+  type DevTokenSigner,
+  devTokenSigner,
+  type IssuerInfo,
+  parseTtl,
+  startDevIssuer,
+} from './dev-issuer.js';
 export { type NatsCluster, type NatsServer, type NatsServerOptions, startNatsCluster, startNatsServer } from './nats-server.js';
 export {
   type JaegerOptions,

@@ -58,7 +58,8 @@ export const PASSED_VARIABLES = [
   'SAGA_DEADLINE_MS',
   'FAULT_HANDLER_ERROR_RATE',
 ] as const;
-const PASSED_PREFIXES = ['OTEL_', 'GATEWAY_', 'COMPLAINT_DEADLINE_'] as const;
+// AUTH_*: which token issuer every service trusts (issuer, audience, its keys), the same for all of them.
+const PASSED_PREFIXES = ['OTEL_', 'GATEWAY_', 'COMPLAINT_DEADLINE_', 'AUTH_'] as const;
 
 /**
  * Variables the launcher sets for each service itself (its own ports, its peers' addresses, its trace service name):

@@ -25,6 +25,11 @@ describe('the environment npm start gives a service', () => {
     expect(env.OTEL_TRACES_SAMPLER).toBe('always_on');
   });
 
+  it('passes the AUTH_* variables: every service trusts the same token issuer', () => {
+    const env = environment({ AUTH_ISSUER: 'https://id.example', AUTH_AUDIENCE: 'shop', AUTH_JWKS: '{"keys":[]}' });
+    expect(env).toMatchObject({ AUTH_ISSUER: 'https://id.example', AUTH_AUDIENCE: 'shop', AUTH_JWKS: '{"keys":[]}' });
+  });
+
   it('passes DB_POOL_MAX and HOST, which it once dropped', () => {
     const env = environment({ DB_POOL_MAX: '3', HOST: '0.0.0.0', PATH: '/usr/bin', HOME: '/home/ada' });
     expect(env).toMatchObject({ DB_POOL_MAX: '3', HOST: '0.0.0.0', PATH: '/usr/bin', HOME: '/home/ada' });

@@ -13,6 +13,9 @@ declare module 'vitest' {
   export interface ProvidedContext {
     postgresUrl: string;
     natsServerBin: string;
+    /** The suite's development token issuer: its key directory (to sign) and what a service needs to trust it. */
+    authIssuerDir: string;
+    authEnv: Record<string, string>;
   }
 }
 

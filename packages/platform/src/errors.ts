@@ -30,6 +30,11 @@ export class UnauthorizedError extends HttpError {
   }
 }
 
+/** A bearer token was given but cannot be trusted; RFC 6750 names this `invalid_token` in the challenge. */
+export class InvalidTokenError extends UnauthorizedError {
+  override name = 'InvalidTokenError';
+}
+
 export class ForbiddenError extends HttpError {
   override name = 'ForbiddenError';
   constructor(message: string) {

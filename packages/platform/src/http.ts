@@ -3,8 +3,9 @@ import { serve } from '@hono/node-server';
 import { isUuid, uuidv7 } from '@jetsaga/events';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
+import { type AuthOptions, authenticate, type TokenVerifier } from './auth.js';
 import { bodyLimit } from './body-limit.js';
-import { type FieldError, HttpError, NotFoundError, ValidationError } from './errors.js';
+import { type FieldError, HttpError, InvalidTokenError, NotFoundError, ValidationError } from './errors.js';
 import { httpMetrics } from './http-metrics.js';
 import type { Logger } from './log.js';
 
@@ -45,7 +46,10 @@ export function problemResponse(c: Context, error: HttpError): Response {
     requestId: c.get('requestId'),
     ...(error.errors.length > 0 ? { errors: error.errors } : {}),
   };
-  return c.body(JSON.stringify(body), error.status, { 'Content-Type': PROBLEM_CONTENT_TYPE });
+  const headers: Record<string, string> = { 'Content-Type': PROBLEM_CONTENT_TYPE };
+  // RFC 6750: a request without credentials gets the bare challenge, one with a bad token the `invalid_token` code.
+  if (error.status === 401) headers['WWW-Authenticate'] = error instanceof InvalidTokenError ? 'Bearer error="invalid_token"' : 'Bearer';
+  return c.body(JSON.stringify(body), error.status, headers);
 }
 
 export type HttpAppOptions = {
@@ -56,9 +60,17 @@ export type HttpAppOptions = {
   maxBodyBytes?: number;
   /** Middleware run on every request before any route, probes included (the gateway's headers, CORS, limits). */
   edge?: MiddlewareHandler[];
+  /**
+   * Bearer-token verification for `/api/*`: every request there needs a valid token, even one that reached the port
+   * directly (no trust in the network alone); the probes, the index and the API documents outside `/api` stay public. Unset: no authentication (unit tests of other parts).
+   */
+  auth?: AuthOptions & { verifier?: TokenVerifier };
 };
 
-/** A Hono app with request ids, RED metrics per route, /healthz, /readyz and problem+json for every error. */
+/**
+ * A Hono app with request ids, RED metrics per route, bearer-token authentication of /api/* (when configured), /healthz,
+ * /readyz and problem+json for every error.
+ */
 export function createHttpApp(options: HttpAppOptions): Hono {
   const { log } = options;
   const app = new Hono();
@@ -66,6 +78,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   app.use(httpMetrics());
   for (const middleware of options.edge ?? []) app.use(middleware);
   app.use(bodyLimit(options.maxBodyBytes));
+  if (options.auth) app.use('/api/*', authenticate({ ...options.auth, log }));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const checks: Record<string, string> = {};
@@ -84,7 +97,9 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   app.notFound((c) => problemResponse(c, new NotFoundError(`no route for ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
     if (error instanceof HttpError) return problemResponse(c, error);
-    log.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled request error');
+    const principal = c.get('principal');
+    const who = principal ? { subject: principal.subject, role: principal.role } : {};
+    log.error({ err: error, requestId: c.get('requestId'), path: c.req.path, ...who }, 'unhandled request error');
     return problemResponse(c, new HttpError(500, 'Internal error', 'the request failed; see the logs with its request id'));
   });
   return app;

@@ -21,6 +21,17 @@ export {
   routes,
   serviceApi,
 } from './api.js';
+export {
+  authenticate,
+  type AuthenticateOptions,
+  type AuthOptions,
+  DEFAULT_AUDIENCE,
+  KeysUnavailableError,
+  loadAuthConfig,
+  roleOf,
+  type TokenVerifier,
+  tokenVerifier,
+} from './auth.js';
 export { ConfigError, configFields, loadConfig } from './config.js';
 export {
   aggregateKey,
@@ -58,6 +69,7 @@ export {
   type FieldError,
   ForbiddenError,
   HttpError,
+  InvalidTokenError,
   NotFoundError,
   PermanentError,
   UnauthorizedError,

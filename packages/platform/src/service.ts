@@ -1,6 +1,7 @@
 import { type DomainEvent, parseEvent, uuidv7 } from '@jetsaga/events';
 import type { Hono } from 'hono';
 import { z } from 'zod';
+import { loadAuthConfig } from './auth.js';
 import { configFields, loadConfig } from './config.js';
 import { type BatchFailures, type BatchItem, type ConsumerSpec, type Delivery, EventConsumer } from './consumer.js';
 import { createPool, type Db, type Migration, migrate } from './db.js';
@@ -89,6 +90,8 @@ export type RunningService = { port: number; metricsPort: number; stop(): Promis
  */
 export async function runService(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env): Promise<RunningService> {
   const config = loadConfig(baseConfig, env);
+  // Every service verifies bearer tokens on /api/* itself: a request reaching its port directly is refused too.
+  const auth = loadAuthConfig(env);
   const log = createLogger(definition.name, config.LOG_LEVEL);
   initMetrics(definition.name);
   const db = createPool(config.DATABASE_URL, definition.schema, { max: config.DB_POOL_MAX, applicationName: definition.name });
@@ -125,6 +128,7 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
 
   const app = createHttpApp({
     log,
+    auth,
     readiness: {
       postgres: async () => {
         await db.query('SELECT 1');

@@ -2,6 +2,7 @@ import {
   createHttpApp,
   createLogger,
   initMetrics,
+  loadAuthConfig,
   loadConfig,
   NotFoundError,
   startHttpServer,
@@ -60,7 +61,15 @@ const readiness = Object.fromEntries(
   ]),
 );
 const limits = hardening(config);
-const app = createHttpApp({ log, readiness, edge: limits.edge, maxBodyBytes: config.GATEWAY_MAX_BODY_BYTES });
+// The gateway refuses requests without a valid token before they take an admission slot; it forwards the Authorization
+// header unchanged and each service verifies it again.
+const app = createHttpApp({
+  log,
+  readiness,
+  edge: limits.edge,
+  maxBodyBytes: config.GATEWAY_MAX_BODY_BYTES,
+  auth: loadAuthConfig(process.env),
+});
 
 app.use('/api/*', limits.perPrincipal);
 

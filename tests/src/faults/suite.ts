@@ -18,6 +18,7 @@ import { connectNats, ensureTopology, type NatsConnection } from '@jetsaga/platf
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
 import { apiClient } from '../support/api.js';
+import { testAuthEnv } from '../support/tokens.js';
 import { checkInvariants, type Invariant } from './invariants.js';
 import { seeded } from './random.js';
 
@@ -70,7 +71,7 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     natsUrl,
     databaseUrl,
     ports: 'free',
-    env: { SAGA_DEADLINE_MS: '8000', FAULT_HANDLER_ERROR_RATE: String(options.handlerErrorRate), LOG_LEVEL: 'info' },
+    env: { ...testAuthEnv(), SAGA_DEADLINE_MS: '8000', FAULT_HANDLER_ERROR_RATE: String(options.handlerErrorRate), LOG_LEVEL: 'info' },
     output: { kind: 'files', pathFor: (name) => join(logDir, `${name}.log`) },
   });
   const sql = new pg.Pool({ connectionString: databaseUrl, max: 4 });

@@ -1,4 +1,6 @@
 import { waitFor } from '@jetsaga/devstack';
+import type { Role } from '@jetsaga/platform';
+import { adminToken, tokenFor } from './tokens.js';
 
 export type ApiResponse<T = any> = { status: number; body: T; headers: Headers };
 
@@ -35,12 +37,34 @@ export type Complaint = {
 /** How long a helper keeps retrying a request the gateway turned away with 429 and `Retry-After`. */
 const ADMISSION_PATIENCE_MS = 30_000;
 
-/** A thin client over the gateway's HTTP contract, as a user's client would call it. */
-export function apiClient(baseUrl: string) {
+/** A bearer token, or how to get one when the first request needs it. */
+export type TokenSource = string | (() => Promise<string>);
+
+export type ApiClientOptions = {
+  /** The bearer token sent on every request; default: the suite's admin token (tests/src/support/tokens.ts); null: none. */
+  token?: TokenSource | null;
+  /** The whole Authorization header instead (a malformed one, another scheme). */
+  authorization?: string;
+};
+
+/** A thin client over the gateway's HTTP contract, as a user's client would call it, as one principal. */
+export function apiClient(baseUrl: string, options: ApiClientOptions = {}) {
+  const source = options.token === undefined ? adminToken : options.token;
+  let token: Promise<string> | undefined;
+  /** The Authorization header of this client's principal, for a test that calls fetch itself. */
+  async function authHeaders(): Promise<Record<string, string>> {
+    if (options.authorization !== undefined) return { authorization: options.authorization };
+    if (source === null) return {};
+    token ??= typeof source === 'string' ? Promise.resolve(source) : source();
+    return { authorization: `Bearer ${await token}` };
+  }
   async function call<T = any>(method: string, path: string, body?: unknown, raw?: string): Promise<ApiResponse<T>> {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
-      headers: body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {},
+      headers: {
+        ...(await authHeaders()),
+        ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: raw ?? (body !== undefined ? JSON.stringify(body) : undefined),
     });
     const text = await response.text();
@@ -67,6 +91,11 @@ export function apiClient(baseUrl: string) {
     complaint: (body: { customerId: string; title: string; description: string; priority: string; category: string; orderId?: string }) =>
       ok<Complaint>('POST', '/api/complaints', body),
     getComplaint: (id: string) => ok<Complaint>('GET', `/api/complaints/${id}`),
+    authHeaders,
+    /** The same API as another principal: `api.as('customer', customerId)`, `api.as('agent')`. */
+    as: (role: Role, subject?: string) => apiClient(baseUrl, { token: () => tokenFor(role, subject) }),
+    /** The same API with another token (or none: `api.withToken(null)`). */
+    withToken: (other: TokenSource | null) => apiClient(baseUrl, { token: other }),
     customer: (balanceCents: number, name = 'Test Customer') =>
       ok<{ id: string; balanceCents: number }>('POST', '/api/customers', {
         name,

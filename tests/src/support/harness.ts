@@ -6,6 +6,7 @@ import { connectNats, ensureTopology, type NatsConnection } from '@jetsaga/platf
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type Api, apiClient } from './api.js';
+import { testAuthEnv } from './tokens.js';
 
 export type TestSystem = {
   api: Api;
@@ -15,21 +16,27 @@ export type TestSystem = {
   /** A plain connection to the system's database, to check invariants across schemas. */
   sql: pg.Pool;
   logDir: string;
+  /** The AUTH_* the services were started with: what another process beside them needs to verify the same tokens. */
+  authEnv: Record<string, string>;
   stop(): Promise<void>;
 };
 
-/** The whole system, as `npm start` runs it, on its own nats-server and database and on free loopback ports. */
+/**
+ * The whole system, as `npm start` runs it, on its own nats-server and database and on free loopback ports, trusting
+ * the suite's token issuer (unless `env` names another AUTH_ISSUER).
+ */
 export async function startTestSystem(env: Record<string, string> = {}): Promise<TestSystem> {
   const nats = await startTestNats(inject('natsServerBin'));
   const databaseUrl = await createTestDatabase(inject('postgresUrl'), 'e2e');
   const nc = await connectNats(nats.url, 'e2e-test');
   await ensureTopology(nc, { update: true });
   const logDir = await mkdtemp(join(tmpdir(), 'jetsaga-logs-'));
+  const authEnv = env.AUTH_ISSUER ? {} : testAuthEnv();
   const system = await startSystem({
     natsUrl: nats.url,
     databaseUrl,
     ports: 'free',
-    env: { LOG_LEVEL: 'info', ...env },
+    env: { LOG_LEVEL: 'info', ...authEnv, ...env },
     output: { kind: 'files', pathFor: (name) => join(logDir, `${name}.log`) },
   });
   const sql = new pg.Pool({ connectionString: databaseUrl, max: 4 });
@@ -40,6 +47,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     nc,
     sql,
     logDir,
+    authEnv: Object.fromEntries(Object.entries({ ...authEnv, ...env }).filter(([key]) => key.startsWith('AUTH_'))),
     async stop() {
       await system.stop();
       await sql.end();
