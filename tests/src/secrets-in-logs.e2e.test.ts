@@ -5,6 +5,7 @@ import { createTestDatabase } from '@jetsaga/devstack';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestSystem, type TestSystem } from './support/harness.js';
+import { tokenFor } from './support/tokens.js';
 
 /**
  * Credentials never reach the logs (README, Security; packages/platform/src/redact.ts). The whole system runs at
@@ -57,11 +58,13 @@ beforeAll(async () => {
   url.password = secrets.databasePassword;
   secrets.databaseUrl = url.toString();
   secrets.forgedToken = forged();
+  // A good token of the suite's issuer: accepted, so its requests go all the way (and are logged at debug level).
+  secrets.validToken = await tokenFor('admin', `logs-${randomBytes(4).toString('hex')}`);
   t = await startTestSystem({ DATABASE_URL: secrets.databaseUrl, LOG_LEVEL: 'debug' });
   logDir = t.logDir;
 
   const gateway = t.system.gatewayUrl;
-  const token = secrets.forgedToken;
+  const token = secrets.validToken;
   const customer = await fetch(`${gateway}/api/customers`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -77,6 +80,8 @@ beforeAll(async () => {
   await send(gateway, 'GET', '/api/sales/summary', undefined);
   await send(t.system.urls.payment, 'GET', `/api/customers/${customerId ?? '0'}`, token);
   await send(t.system.urls['event-store'], 'GET', '/api/dlq', token);
+  await send(gateway, 'GET', '/api/orders', secrets.forgedToken);
+  await send(t.system.urls.payment, 'GET', '/api/customers', secrets.forgedToken);
   await fetch(`${gateway}/api/sales/summary`, {
     headers: { authorization: `Basic ${Buffer.from(`ops:${secrets.databasePassword}`).toString('base64')}` },
   });
@@ -120,6 +125,7 @@ describe('secrets in the logs of a run', () => {
       ...secrets,
       // A token's signature alone is enough to replay nothing, but its payload and signature together are the token.
       forgedTokenSignature: secrets.forgedToken!.split('.')[2]!,
+      validTokenSignature: secrets.validToken!.split('.')[2]!,
       basicCredentials: Buffer.from(`ops:${secrets.databasePassword}`).toString('base64'),
     };
     for (const [name, secret] of Object.entries(searched)) expect(occurrences(all, secret), name).toEqual([]);
