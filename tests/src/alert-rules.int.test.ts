@@ -73,7 +73,13 @@ describe('alert rules (promtool)', () => {
 describe('Grafana dashboards', () => {
   it('have unique uids, and every query goes to the selectable Prometheus datasource', () => {
     const all = dashboards();
-    expect(all.map((d) => d.file).sort()).toEqual(['event-flow.json', 'event-store.json', 'saga-overview.json', 'service-health.json']);
+    expect(all.map((d) => d.file).sort()).toEqual([
+      'event-flow.json',
+      'event-store.json',
+      'saga-overview.json',
+      'service-health.json',
+      'support.json',
+    ]);
     expect(new Set(all.map((d) => d.json.uid)).size).toBe(all.length);
     for (const { file, json } of all) {
       const panels = json.panels as Array<{ title: string; datasource?: { uid?: string }; targets?: Array<{ expr?: string }> }>;

@@ -57,16 +57,20 @@ const send = (service: string, aggregate: string, type: string) => span(service,
 const handled = (service: string, aggregate: string, type: string) => span(service, 'consumer', `process events.${aggregate}.*.${type}`);
 
 /**
- * Who consumes EVENTS: each durable consumer of the stream (named after its service, which expectMessagingAttributes
- * checks on every span) with its filters, and the event store's mirror, which stores every event.
+ * Who consumes EVENTS: each durable consumer of the stream (named after its service, or `<service>-<what>` when a
+ * service has several, which expectMessagingAttributes checks on every span) with its filters, and the event store's
+ * mirror, which stores every event.
  */
+const serviceOfConsumer = (consumer: string) =>
+  SERVICES.find((service) => consumer === service || consumer.startsWith(`${service}-`)) ?? consumer;
+
 async function subscriptions(): Promise<Subscription[]> {
   const jsm = await jetstreamManager(t.nc);
   const consumers = await jsm.consumers.list(EVENTS_STREAM).next();
   const durables = consumers
     .filter((info) => info.config.durable_name)
     .map((info) => ({
-      service: info.name,
+      service: serviceOfConsumer(info.name),
       consumer: info.name,
       filterSubjects: info.config.filter_subjects ?? (info.config.filter_subject ? [info.config.filter_subject] : ['>']),
     }));
@@ -153,7 +157,7 @@ function expectMessagingAttributes(spans: TraceSpan[], order: Order) {
     expect(Number(s.tags['messaging.message.body.size']), s.name).toBeGreaterThan(50);
     expect(s.tags['jetsaga.correlation_id'], s.name).toBe(order.correlationId);
     expect(s.tags['jetsaga.event_type'], s.name).toBe(s.name.split('.').at(-1));
-    if (s.kind === 'consumer') expect(s.tags['messaging.consumer.group.name'], s.name).toBe(s.service);
+    if (s.kind === 'consumer') expect(serviceOfConsumer(String(s.tags['messaging.consumer.group.name'])), s.name).toBe(s.service);
   }
 }
 

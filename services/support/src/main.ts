@@ -2,11 +2,12 @@ import { loadConfig, runService } from '@jetsaga/platform';
 import { deadlineConfig, responseDeadlines } from './complaints/deadlines.js';
 import { complaintRoutes } from './complaints/routes.js';
 import { supportConsumersWith } from './consumers.js';
+import { watchDesk } from './metrics.js';
 import { migrations } from './migrations.js';
 
 const deadlines = responseDeadlines(loadConfig(deadlineConfig));
 
-await runService({
+const service = await runService({
   name: 'support',
   schema: 'support',
   defaultPort: 8087,
@@ -14,3 +15,4 @@ await runService({
   routes: (deps) => complaintRoutes({ ...deps, deadlines }),
   consumers: supportConsumersWith(deadlines),
 });
+watchDesk(service.deps.db);

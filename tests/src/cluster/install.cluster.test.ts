@@ -27,7 +27,7 @@ describe('helm install of the umbrella chart with values-ci.yaml', () => {
   it('runs every component, every pod Ready', async () => {
     const all = await pods(cluster);
     const names = new Set(all.map((pod) => pod.metadata.labels['app.kubernetes.io/name']));
-    for (const name of ['gateway', 'order', 'inventory', 'payment', 'sales', 'event-store', 'operator', 'nats', 'postgres']) {
+    for (const name of ['gateway', 'order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'operator', 'nats', 'postgres']) {
       expect(names, name).toContain(name);
     }
     expect(await podsOf(cluster, 'nats')).toHaveLength(3);

@@ -34,6 +34,7 @@ const PORTS: Record<string, number> = {
   inventory: 8082,
   payment: 8083,
   sales: 8084,
+  support: 8087,
   'event-store': 8085,
   operator: 8090,
 };
@@ -142,7 +143,18 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
       byKind(objects, 'EventConsumer')
         .map((consumer) => consumer.metadata.name)
         .sort(),
-    ).toEqual(['inventory', 'order', 'order-catalog', 'order-deadlines', 'payment', 'sales']);
+    ).toEqual([
+      'inventory',
+      'order',
+      'order-catalog',
+      'order-deadlines',
+      'payment',
+      'sales',
+      'support-deadlines',
+      'support-incidents',
+      'support-refund-outcomes',
+      'support-refunds',
+    ]);
   });
 
   it('lets each service reach only what it needs', async () => {
@@ -205,7 +217,7 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
         });
       }
       for (const hpa of byKind(objects, 'HorizontalPodAutoscaler')) expect(spec(hpa).minReplicas).toBeGreaterThanOrEqual(2);
-      expect(byKind(objects, 'HorizontalPodAutoscaler')).toHaveLength(6);
+      expect(byKind(objects, 'HorizontalPodAutoscaler')).toHaveLength(SERVICE_CHARTS.filter((name) => name !== 'operator').length);
       expect(objects.some((object) => object.metadata.name === 'jetsaga-postgres')).toBe(false);
       // Every PrometheusRule in observability/ ships as one, with the release's labels, less the alerts the release
       // rules replace (JetsagaTargetDown names this release's jobs there); the release rules come last.

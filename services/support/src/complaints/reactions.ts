@@ -16,6 +16,7 @@ import {
   decodeComplaintDeadline,
   type ResponseDeadlines,
 } from './deadlines.js';
+import { recordSupportEvents } from '../metrics.js';
 import { loadComplaints, saveComplaints } from './store.js';
 
 export const SUPPORT_INCIDENTS_CONSUMER = 'support-incidents';
@@ -78,6 +79,7 @@ export function incidentReaction(deadlines: ResponseDeadlines): Reaction<DomainE
     react: (event) => incidentComplaint(event, deadlines),
     actor: 'support-service',
     handler: complaints,
+    committed: (applied) => recordSupportEvents(applied.flatMap((change) => change.events)),
   };
 }
 
@@ -95,4 +97,5 @@ export const deadlineReaction: Reaction<ComplaintDeadlineFired, Complaint, Compl
   }),
   actor: 'deadline',
   handler: complaints,
+  committed: (applied) => recordSupportEvents(applied.flatMap((change) => change.events)),
 };

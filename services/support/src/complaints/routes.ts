@@ -17,6 +17,7 @@ import {
 } from '@jetsaga/platform';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
+import { recordSupportEvents } from '../metrics.js';
 import { REFUND_REASONS } from '../refunds/refund.js';
 import { refunds } from '../refunds/reactions.js';
 import type { ComplaintCommand } from './complaint.js';
@@ -143,7 +144,7 @@ export function complaintRoutes(deps: ServiceDeps & { deadlines: ResponseDeadlin
     const id = uuidParam(c, 'id', 'complaint');
     const meta = requestMetadata(deps, c.get('requestId'), actor(principal));
     const wanted = command();
-    await withTransaction(db, async (tx) => {
+    const committed = await withTransaction(db, async (tx) => {
       const { state, events } = await runCommand(
         tx,
         complaints,
@@ -151,12 +152,12 @@ export function complaintRoutes(deps: ServiceDeps & { deadlines: ResponseDeadlin
         deps,
       );
       const resolved = events.find((event) => event.type === 'ComplaintResolved');
-      if (resolved?.type !== 'ComplaintResolved' || !resolved.data.refundId || resolved.data.refundCents === undefined) return;
-      if (state.status === 'NONE' || !state.orderId) return;
+      if (resolved?.type !== 'ComplaintResolved' || !resolved.data.refundId || resolved.data.refundCents === undefined) return events;
+      if (state.status === 'NONE' || !state.orderId) return events;
       const { orderId } = state;
       const complaint = state;
       // The refund saga starts here: caused by the resolution, in the same transaction, so both exist or neither.
-      await runCommand(
+      const refund = await runCommand(
         tx,
         refunds,
         {
@@ -176,7 +177,9 @@ export function complaintRoutes(deps: ServiceDeps & { deadlines: ResponseDeadlin
         },
         deps,
       );
+      return [...events, ...refund.events];
     });
+    recordSupportEvents(committed);
     const after = await findComplaint(db, id);
     if (!after) throw new NotFoundError(`complaint ${id} does not exist`);
     return c.json(await complaintDetail(db, after));

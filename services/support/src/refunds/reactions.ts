@@ -11,6 +11,7 @@ import {
   withTransaction,
 } from '@jetsaga/platform';
 import { recordTimeline } from '../complaints/store.js';
+import { recordSupportEvents } from '../metrics.js';
 import {
   decideRefund,
   evolveRefund,
@@ -134,6 +135,7 @@ export const incidentRefundReaction: Reaction<DomainEvent, Refund, RequestRefund
   react: incidentRefund,
   actor: 'support-service',
   handler: refunds,
+  committed: (applied) => recordSupportEvents(applied.flatMap((change) => change.events)),
 };
 
 /**
@@ -170,6 +172,7 @@ export function refundOutcomeConsumer(deps: { db: Db }): ConsumerDefinition<Doma
         );
         await complaintTimelines(tx, answers);
       });
+      recordSupportEvents(answers);
     },
   };
 }
