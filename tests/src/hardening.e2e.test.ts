@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiResponse } from './support/api.js';
 import { startTestSystem, type TestSystem } from './support/harness.js';
 import { changeCount, expectProblem, type ProblemFixture, problemFixture } from './support/problems.js';
+import { adminToken, tokenFor } from './support/tokens.js';
 
 /**
  * The gateway's limits and headers (README, Security) against the real system. The system's own gateway runs with the
@@ -33,11 +34,18 @@ let addresses = 0;
 /** A client address no other request of this file used (TEST-NET-2). */
 const freshAddress = () => `198.51.100.${++addresses}`;
 
-async function call(method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<ApiResponse> {
+/** A request to the strict gateway from a fresh address, with the admin token unless `token` says otherwise. */
+async function call(
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; body?: string; token?: string | null } = {},
+): Promise<ApiResponse> {
+  const token = init.token === undefined ? await adminToken() : init.token;
   const response = await fetch(`${strictUrl}${path}`, {
     method,
     headers: {
       'x-forwarded-for': freshAddress(),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
       ...init.headers,
     },
@@ -74,6 +82,7 @@ beforeAll(async () => {
       PORT: String(port),
       METRICS_PORT: String(await freePort()),
       LOG_LEVEL: 'warn',
+      ...t.authEnv,
       // Every service the system runs (ORDER_URL, EVENT_STORE_URL...), but sales: the server that never answers.
       ...Object.fromEntries(
         Object.entries(t.system.urls)
@@ -100,9 +109,10 @@ describe('rate limits', () => {
     const answers: ApiResponse[] = [];
     for (let i = 0; i < 5; i++) answers.push(await call('GET', path, { headers: { 'x-forwarded-for': address } }));
     expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
-    expect(answers[0]?.headers.get('ratelimit-policy')).toBe('"address";q=5;w=60');
+    // The admin's own quota (the default one) first, then the address's.
+    expect(answers[0]?.headers.get('ratelimit-policy')).toBe('"admin";q=1200000;w=60, "address";q=5;w=60');
     expect(answers.map((answer) => answer.headers.get('ratelimit'))).toEqual(
-      [4, 3, 2, 1, 0].map((left) => expect.stringMatching(new RegExp(`^"address";r=${left};t=\\d+$`))),
+      [4, 3, 2, 1, 0].map((left) => expect.stringMatching(new RegExp(`, "address";r=${left};t=\\d+$`))),
     );
 
     const before = await changeCount(t.sql);
@@ -115,6 +125,7 @@ describe('rate limits', () => {
     // Five a minute: one request's worth comes back within twelve seconds.
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(12);
+    // Refused before authentication: only the address's fields.
     expect(refused.headers.get('ratelimit')).toMatch(/^"address";r=0;t=\d+$/);
     expect(refused.headers.get('ratelimit-policy')).toBe('"address";q=5;w=60');
     expect(await changeCount(t.sql)).toBe(before);
@@ -123,6 +134,37 @@ describe('rate limits', () => {
 
     // Another client address is not held back by this one.
     expect((await call('GET', path)).status).toBe(200);
+  });
+
+  it('per principal: a customer has a quota of their own whatever the address, refused past it with 429 and nothing changed', async () => {
+    const customer = await tokenFor('customer', fixture.customerId);
+    const path = `/api/customers/${fixture.customerId}`;
+    const answers: ApiResponse[] = [];
+    // Each from another address: the address buckets have room, the principal's does not.
+    for (let i = 0; i < 3; i++) answers.push(await call('GET', path, { token: customer }));
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    expect(answers[0]?.headers.get('ratelimit-policy')).toBe('"customer";q=3;w=60, "address";q=5;w=60');
+    expect(answers[2]?.headers.get('ratelimit')).toMatch(/^"customer";r=0;t=\d+, "address";r=4;t=\d+$/);
+
+    const before = await changeCount(t.sql);
+    const refused = await call('POST', '/api/carts', { token: customer, body: JSON.stringify({ customerId: fixture.customerId }) });
+    expectProblem(refused, 429, 'customer');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.headers.get('ratelimit')).toMatch(/^"customer";r=0;t=\d+, "address";r=4;t=\d+$/);
+    expect(await changeCount(t.sql)).toBe(before);
+
+    // Another customer, and the admin, are not held back by this one.
+    const other = (await t.api.customer(100)).id;
+    expect((await call('GET', `/api/customers/${other}`, { token: await tokenFor('customer', other) })).status).toBe(200);
+    expect((await call('GET', path)).status).toBe(200);
+  });
+
+  it('counts a request without a valid token against its address, before authentication', async () => {
+    const address = freshAddress();
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++)
+      statuses.push((await call('GET', '/api/sales/summary', { token: null, headers: { 'x-forwarded-for': address } })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
   });
 
   it('does not limit the probes', async () => {
@@ -213,7 +255,9 @@ describe('CORS', () => {
   });
 
   it('the default gateway allows no origin', async () => {
-    const read = await fetch(`${t.system.gatewayUrl}/api/products/${fixture.productId}`, { headers: { origin: ALLOWED_ORIGIN } });
+    const read = await fetch(`${t.system.gatewayUrl}/api/products/${fixture.productId}`, {
+      headers: { origin: ALLOWED_ORIGIN, ...(await t.api.authHeaders()) },
+    });
     expect(read.status).toBe(200);
     expect(read.headers.get('access-control-allow-origin')).toBeNull();
   });
@@ -221,13 +265,16 @@ describe('CORS', () => {
 
 describe('security headers', () => {
   it('on API answers, errors and probes: nosniff, no framing, no referrer, a CSP that allows nothing', async () => {
+    const headers = await t.api.authHeaders();
     const answers = [
-      await fetch(`${t.system.gatewayUrl}/api/products/${fixture.productId}`),
-      await fetch(`${t.system.gatewayUrl}/api/orders/not-a-uuid`),
-      await fetch(`${t.system.gatewayUrl}/api/warehouses`),
+      await fetch(`${t.system.gatewayUrl}/api/products/${fixture.productId}`, { headers }),
+      await fetch(`${t.system.gatewayUrl}/api/orders/not-a-uuid`, { headers }),
+      await fetch(`${t.system.gatewayUrl}/api/warehouses`, { headers }),
       await fetch(`${t.system.gatewayUrl}/healthz`),
+      // Refused by authentication: the headers are set outside it.
+      await fetch(`${t.system.gatewayUrl}/api/products/${fixture.productId}`, { headers: {} }),
     ];
-    expect(answers.map((answer) => answer.status)).toEqual([200, 404, 404, 200]);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 404, 404, 200, 401]);
     for (const answer of answers) {
       expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
       expect(answer.headers.get('x-frame-options')).toBe('DENY');
@@ -236,9 +283,9 @@ describe('security headers', () => {
     }
   });
 
-  it('RateLimit fields on every API answer of the default gateway too', async () => {
-    const answer = await fetch(`${t.system.gatewayUrl}/api/products/${fixture.productId}`);
-    expect(answer.headers.get('ratelimit-policy')).toMatch(/"address";q=\d+;w=60/);
+  it("RateLimit fields on every API answer of the default gateway too, the principal's with the address's", async () => {
+    const answer = await fetch(`${t.system.gatewayUrl}/api/products/${fixture.productId}`, { headers: await t.api.authHeaders() });
+    expect(answer.headers.get('ratelimit-policy')).toMatch(/^"admin";q=\d+;w=60, "address";q=\d+;w=60$/);
     expect(answer.headers.get('ratelimit')).toMatch(/"address";r=\d+;t=\d+/);
   });
 });
