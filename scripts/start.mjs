@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // `npm start`: the whole system on one machine. A local nats-server with JetStream and an embedded Postgres are
 // provisioned unless NATS_URL / DATABASE_URL point elsewhere; every service runs as its own supervised process.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  adminCredentials,
   ensureNatsServer,
+  generatePasswords,
+  natsAuthFor,
+  natsUsers,
+  loadTopologyConsumers,
   preferredPort,
   startNatsCluster,
   startNatsServer,
@@ -63,14 +68,32 @@ async function shutdown(code) {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
+/**
+ * The NATS users' passwords, made once per data directory and kept there (0600): nats-server admits only these users,
+ * each service connects as its own, and the admin (this script's topology step, natscli) manages the streams.
+ */
+async function natsPasswords(users) {
+  const file = join(dataDir, 'nats-passwords.json');
+  const kept = JSON.parse(await readFile(file, 'utf8').catch(() => '{}'));
+  const missing = users.filter((user) => !kept[user]);
+  if (missing.length > 0) Object.assign(kept, generatePasswords(missing));
+  await writeFile(file, `${JSON.stringify(kept, null, 2)}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return { file, passwords: kept };
+}
+
 try {
+  const topologyDir = fileURLToPath(new URL('../k8s/topology', import.meta.url));
+  const users = natsUsers(await loadTopologyConsumers(topologyDir));
+  const { file: passwordFile, passwords } = await natsPasswords(users.map((user) => user.user));
+  const natsAuth = await natsAuthFor(passwords, topologyDir);
   let natsUrl = process.env.NATS_URL;
   let natsMonitor;
   // `npm start -- --cluster`: three nats-servers routed on loopback, every stream at three replicas.
   const clustered = process.argv.includes('--cluster');
   if (!natsUrl && clustered) {
     const bin = await ensureNatsServer(say);
-    const cluster = await startNatsCluster({ bin, dir: join(dataDir, 'nats-cluster') });
+    const cluster = await startNatsCluster({ bin, dir: join(dataDir, 'nats-cluster'), auth: natsAuth });
     cleanups.push(() => cluster.stop());
     natsUrl = cluster.url;
     natsMonitor = cluster.nodes[0].monitorUrl;
@@ -82,6 +105,7 @@ try {
       dir: join(dataDir, 'nats'),
       port: await preferredPort(4222),
       monitorPort: await preferredPort(8222),
+      auth: natsAuth,
     });
     cleanups.push(() => nats.stop());
     natsUrl = nats.url;
@@ -101,9 +125,10 @@ try {
   }
 
   // The start script owns the stream topology locally, as the operator does in a cluster: the same declarations
-  // (k8s/topology) through the operator's reconcile steps.
-  const nc = await connectNats(natsUrl, 'jetsaga-start');
-  const topology = await loadTopology(fileURLToPath(new URL('../k8s/topology', import.meta.url)));
+  // (k8s/topology) through the operator's reconcile steps, as the admin (the services' users may not manage streams
+  // or consumers, and theirs wait for this step).
+  const nc = await connectNats(natsUrl, 'jetsaga-start', adminCredentials(natsAuth));
+  const topology = await loadTopology(topologyDir);
   if (clustered) for (const stream of topology.streams) stream.spec.replicas = 3;
   const applied = await applyTopology(await jetstreamManager(nc), topology);
   say(`topology  ${applied.length} streams and consumers from k8s/topology in sync`);
@@ -126,6 +151,7 @@ try {
   if (passed.length > 0) say(`passed to every service: ${passed.join(', ')}`);
   const system = await startSystem({
     natsUrl,
+    natsAuth,
     databaseUrl,
     ports: 'preferred',
     ...(issuer ? { env: issuer.env } : {}),
@@ -149,6 +175,10 @@ try {
     say('  more: npm run token -- --role admin|agent|customer [--sub <customerId>] [--ttl 1h]');
     say(`  try:  curl -H "Authorization: Bearer $(npm run --silent token -- --role admin)" ${system.gatewayUrl}/api/orders`);
   }
+  say(`  nats users: admin and one per service, passwords in ${passwordFile} (0600); natscli as the admin:`);
+  say(
+    `    nats --server ${natsUrl.split(',')[0]} --user admin --password "$(node -p 'require(process.argv[1]).admin' ${passwordFile})" stream ls`,
+  );
   say('Ctrl-C stops everything.');
 } catch (error) {
   console.error(error);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
+  adminCredentials,
   createTestDatabase,
   ensureJaeger,
   ensureNatsServer,
@@ -16,10 +17,13 @@ import {
   startDevIssuer,
   startPostgres,
   startSystem,
+  natsAuthFor,
   startTestNats,
+  TOPOLOGY_DIR,
   waitFor,
 } from '../packages/devstack/dist/index.js';
-import { connectNats, ensureTopology } from '../packages/platform/dist/index.js';
+import { connectNats } from '../packages/platform/dist/index.js';
+import { applyTopologyFrom } from '../services/operator/dist/index.js';
 
 const SAGAS = Number(process.env.SAGAS ?? 150);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 15);
@@ -57,10 +61,11 @@ async function pool(count, limit, task) {
 }
 
 async function round(mode, tools) {
-  const nats = await startTestNats(tools.natsBin);
+  const natsAuth = await natsAuthFor();
+  const nats = await startTestNats(tools.natsBin, { auth: natsAuth });
   const databaseUrl = await createTestDatabase(tools.postgres.url, `bench_${mode}`);
-  const nc = await connectNats(nats.url, 'bench');
-  await ensureTopology(nc, { update: true });
+  const nc = await connectNats(nats.url, 'bench', adminCredentials(natsAuth));
+  await applyTopologyFrom(nc, TOPOLOGY_DIR);
   await nc.close();
   const logDir = await mkdtemp(join(tmpdir(), 'jetsaga-bench-logs-'));
   const traced = { OTEL_EXPORTER_OTLP_ENDPOINT: tools.jaeger.otlpHttpUrl, LOG_LEVEL: 'warn' };
@@ -72,6 +77,7 @@ async function round(mode, tools) {
   if (!env) throw new Error(`unknown mode ${mode}`);
   const system = await startSystem({
     natsUrl: nats.url,
+    natsAuth,
     databaseUrl,
     ports: 'free',
     env: { ...tools.issuer.env, ...env },

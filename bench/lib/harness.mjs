@@ -11,7 +11,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { EVENTS_STREAM } from '../../packages/events/dist/index.js';
 import {
+  adminCredentials,
   createTestDatabase,
+  natsAuthFor,
   startDevIssuer,
   startNatsServer,
   startPostgres,
@@ -382,8 +384,9 @@ async function pass(shared, { syncAlways, full }) {
   const { options, say } = shared;
   const label = syncAlways ? 'sync-always' : 'sync-default';
   const work = await mkdtemp(join(shared.work, `${label}-`));
-  const nats = await startNatsServer({ bin: shared.natsBin, dir: join(work, 'nats'), syncAlways, name: 'jetsaga-bench' });
-  const nc = await connectNats(nats.url, 'bench');
+  const natsAuth = await natsAuthFor();
+  const nats = await startNatsServer({ bin: shared.natsBin, dir: join(work, 'nats'), syncAlways, name: 'jetsaga-bench', auth: natsAuth });
+  const nc = await connectNats(nats.url, 'bench', adminCredentials(natsAuth));
   const cleanups = [async () => nc.close(), () => nats.stop()];
   try {
     await applyTopologyFrom(nc, TOPOLOGY);
@@ -398,6 +401,7 @@ async function pass(shared, { syncAlways, full }) {
     say(`${label}: starting the system (nats-server sync_interval ${syncAlways ? 'always' : 'default (2 min)'})`);
     const system = await startSystem({
       natsUrl: nats.url,
+      natsAuth,
       databaseUrl,
       ports: 'free',
       env: {
@@ -501,7 +505,7 @@ async function pass(shared, { syncAlways, full }) {
     say(`${label}: raw JetStream limits at ${size} bytes per message`);
     result.raw = {
       messageBytes: size,
-      natscli: await natsBench(shared.natsCli, nats.url, { messages: options.rawMessages, size }),
+      natscli: await natsBench(shared.natsCli, nats.url, { messages: options.rawMessages, size, credentials: adminCredentials(natsAuth) }),
       nodeClient: await nodeJetStream(nc, { messages: options.rawMessages, size }),
     };
     if (full) {

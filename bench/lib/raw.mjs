@@ -59,8 +59,10 @@ function natsBenchRate(output, label) {
 }
 
 /** natscli `nats bench`: async publish into a file stream (with message ids, as the relay sends), then an ordered consumer over it. */
-export async function natsBench(bin, url, { messages, size }) {
-  const common = ['--server', url, '--msgs', String(messages), '--size', String(size), '--no-progress'];
+export async function natsBench(bin, url, { messages, size, credentials }) {
+  // The bench runs as the admin: it creates and removes a stream of its own.
+  const auth = credentials ? ['--user', credentials.user, '--password', credentials.password] : [];
+  const common = ['--server', url, ...auth, '--msgs', String(messages), '--size', String(size), '--no-progress'];
   const stream = 'BENCH_NATSCLI';
   const pub = await run(
     bin,
@@ -71,7 +73,7 @@ export async function natsBench(bin, url, { messages, size }) {
     },
   );
   const sub = await run(bin, ['bench', 'js', 'ordered', '--stream', stream, ...common], { timeout: 120_000, maxBuffer: 1 << 22 });
-  await run(bin, ['stream', 'rm', stream, '--force', '--server', url], { timeout: 30_000 }).catch(() => undefined);
+  await run(bin, ['stream', 'rm', stream, '--force', '--server', url, ...auth], { timeout: 30_000 }).catch(() => undefined);
   return {
     publishPerSecond: natsBenchRate(pub.stdout + pub.stderr, 'publisher stats'),
     consumePerSecond: natsBenchRate(sub.stdout + sub.stderr, 'consumer stats'),

@@ -1,14 +1,15 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureNatsServer, startDevIssuer, startPostgres } from '@jetsaga/devstack';
+import { ensureNatsServer, natsAuthFor, startDevIssuer, startPostgres } from '@jetsaga/devstack';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 
 /**
  * Once per run: a real Postgres on a free loopback port (its own temporary data directory), a nats-server binary and
  * the development token issuer every test system trusts (test files sign their tokens with its keys, support/tokens.ts).
- * Each test file then starts its own nats-server and creates its own database.
+ * Each test file then starts its own nats-server and creates its own database. The NATS users (derived from
+ * k8s/topology) get new passwords for each run: every test nats-server admits them and no anonymous client.
  */
 export default async function setup(project: TestProject) {
   const natsServerBin = await ensureNatsServer((message) => console.log(`[test set-up] ${message}`));
@@ -18,6 +19,7 @@ export default async function setup(project: TestProject) {
   project.provide('natsServerBin', natsServerBin);
   project.provide('authIssuerDir', issuer.dir);
   project.provide('authEnv', issuer.env);
+  project.provide('natsAuth', await natsAuthFor());
   return async () => {
     await issuer.stop();
     await postgres.stop();

@@ -8,6 +8,27 @@ export {
   parseTtl,
   startDevIssuer,
 } from './dev-issuer.js';
+export {
+  adminCredentials,
+  credentialsOf,
+  generatePasswords,
+  inboxPrefixOf,
+  loadTopologyConsumers,
+  NATS_ADMIN_USER,
+  NATS_SERVICES,
+  type NatsAuth,
+  natsAuthFor,
+  natsAuthorizationConfig,
+  type NatsCredentials,
+  type NatsPermissions,
+  type NatsUser,
+  natsUsers,
+  passwordVariable,
+  type SubjectPermissions,
+  TOPOLOGY_DIR,
+  type TopologyConsumer,
+  topologyConsumers,
+} from './nats-auth.js';
 export { type NatsCluster, type NatsServer, type NatsServerOptions, startNatsCluster, startNatsServer } from './nats-server.js';
 export {
   type JaegerOptions,

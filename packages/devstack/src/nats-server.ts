@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type NatsAuth, natsAuthorizationConfig } from './nats-auth.js';
 import { freePort, waitFor } from './ports.js';
 import { terminate } from './process.js';
 
@@ -16,6 +17,8 @@ export type NatsServerOptions = {
   name?: string;
   /** Joins a cluster: this node's route port and the other nodes' route ports (all on loopback). */
   cluster?: { name: string; port: number; routes: number[] };
+  /** Users and permissions (nats-auth.ts); without it the server admits anonymous clients, which nothing here does. */
+  auth?: NatsAuth;
 };
 
 export type NatsServer = {
@@ -29,9 +32,11 @@ export type NatsServer = {
   kill(): Promise<void>;
   /** Starts it again on the same ports with the same data. */
   restart(): Promise<void>;
+  /** The users it admits, when started with them. */
+  auth?: NatsAuth;
 };
 
-type ResolvedOptions = Required<Omit<NatsServerOptions, 'bin' | 'cluster'>> & Pick<NatsServerOptions, 'cluster'>;
+type ResolvedOptions = Required<Omit<NatsServerOptions, 'bin' | 'cluster' | 'auth'>> & Pick<NatsServerOptions, 'cluster' | 'auth'>;
 
 function configText(options: ResolvedOptions): string {
   const cluster = options.cluster
@@ -53,6 +58,7 @@ function configText(options: ResolvedOptions): string {
     options.syncAlways ? '  sync_interval: always' : '',
     '}',
     ...cluster,
+    options.auth ? natsAuthorizationConfig(options.auth.users, (user) => options.auth!.passwords[user] ?? '') : '',
     '',
   ].join('\n');
 }
@@ -66,9 +72,12 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     syncAlways: options.syncAlways ?? true,
     name: options.name ?? 'jetsaga',
     cluster: options.cluster,
+    auth: options.auth,
   };
   const configFile = join(options.dir, 'nats-server.conf');
-  await writeFile(configFile, configText(resolved));
+  // The config holds the users' passwords: readable by its owner only.
+  await writeFile(configFile, configText(resolved), { mode: 0o600 });
+  await chmod(configFile, 0o600);
   const monitorUrl = `http://127.0.0.1:${resolved.monitorPort}`;
   let child: ChildProcess | undefined;
 
@@ -98,6 +107,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     url: `nats://127.0.0.1:${resolved.port}`,
     port: resolved.port,
     monitorUrl,
+    ...(options.auth ? { auth: options.auth } : {}),
     pid: () => child?.pid,
     stop: () => terminate(child, 'SIGTERM'),
     kill: () => terminate(child, 'SIGKILL'),
@@ -119,7 +129,13 @@ export type NatsCluster = {
  * Three (or more) JetStream servers routed together on loopback, for R3 streams: what a production deployment runs,
  * and what the fault tests kill one node of.
  */
-export async function startNatsCluster(options: { bin: string; dir: string; size?: number; syncAlways?: boolean }): Promise<NatsCluster> {
+export async function startNatsCluster(options: {
+  bin: string;
+  dir: string;
+  size?: number;
+  syncAlways?: boolean;
+  auth?: NatsAuth;
+}): Promise<NatsCluster> {
   const size = options.size ?? 3;
   const routePorts: number[] = [];
   for (let i = 0; i < size; i++) routePorts.push(await freePort());
@@ -130,6 +146,7 @@ export async function startNatsCluster(options: { bin: string; dir: string; size
         dir: join(options.dir, `n${index + 1}`),
         name: `jetsaga-n${index + 1}`,
         syncAlways: options.syncAlways,
+        auth: options.auth,
         cluster: { name: 'jetsaga', port, routes: routePorts.filter((other) => other !== port) },
       }),
     ),

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { credentialsOf, type NatsAuth, NATS_SERVICES } from './nats-auth.js';
 import { freePort, isPortFree, waitFor } from './ports.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
@@ -26,6 +27,8 @@ export const TELEMETRY_PRELOAD = fileURLToPath(new URL('packages/platform/dist/r
 
 export type SystemOptions = {
   natsUrl: string;
+  /** The NATS users: each service connects as its own (NATS_USER, NATS_PASSWORD); none without it. */
+  natsAuth?: NatsAuth;
   databaseUrl: string;
   /** Stable default ports (npm start) or any free ports (tests, beside a running npm start). */
   ports?: 'preferred' | 'free';
@@ -68,6 +71,8 @@ const PASSED_PREFIXES = ['OTEL_', 'GATEWAY_', 'COMPLAINT_DEADLINE_', 'AUTH_'] as
  */
 export const LAUNCHER_VARIABLES = [
   'NATS_URL',
+  'NATS_USER',
+  'NATS_PASSWORD',
   'DATABASE_URL',
   'PORT',
   'METRICS_PORT',
@@ -103,6 +108,8 @@ export type ServiceEnvironmentInput = {
   /** The launching process's environment (`process.env`). */
   parent: NodeJS.ProcessEnv;
   natsUrl: string;
+  /** The service's own NATS user and password. */
+  natsCredentials?: { user: string; password: string };
   databaseUrl: string;
   urls: Record<ServiceName, string>;
   port: number;
@@ -117,6 +124,7 @@ export function serviceEnvironment(input: ServiceEnvironmentInput): NodeJS.Proce
   for (const [key, value] of Object.entries(input.parent)) if (value !== undefined && passed(key)) env[key] = value;
   Object.assign(env, {
     NATS_URL: input.natsUrl,
+    ...(input.natsCredentials ? { NATS_USER: input.natsCredentials.user, NATS_PASSWORD: input.natsCredentials.password } : {}),
     DATABASE_URL: input.databaseUrl,
     ORDER_URL: input.urls.order,
     INVENTORY_URL: input.urls.inventory,
@@ -176,6 +184,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
         name,
         parent: process.env,
         natsUrl: options.natsUrl,
+        ...(options.natsAuth && name in NATS_SERVICES ? { natsCredentials: credentialsOf(options.natsAuth, name) } : {}),
         databaseUrl: options.databaseUrl,
         urls,
         port: ports[name],

@@ -113,3 +113,11 @@ describe('schema evolution', () => {
     expect(read.type === 'OrderPlaced' && read.data.deadlineAt).toBe('2026-01-01T12:00:30.000Z');
   });
 });
+
+describe('aggregate owners', () => {
+  it('names the owning service of every aggregate type in the catalogue (NATS publish permissions come from it)', async () => {
+    const { AGGREGATE_OWNERS } = await import('./owners.js');
+    const types = new Set(catalog.map((definition) => definition.aggregateType));
+    expect([...types].filter((type) => !AGGREGATE_OWNERS[type])).toEqual([]);
+  });
+});

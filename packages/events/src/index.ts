@@ -31,6 +31,7 @@ export {
 } from './catalog.js';
 export { type Envelope, type EventMeta, envelopeSchema, InvalidEventError, zodIssues } from './envelope.js';
 export { isUuid, uuidv7 } from './ids.js';
+export { AGGREGATE_OWNERS, aggregateTypesOf, OPEN_AGGREGATE_TYPES, serviceOf } from './owners.js';
 export {
   aggregateFilter,
   DEADLINES_STREAM,

@@ -20,4 +20,10 @@ export const configFields = {
   url: () => z.url(),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   milliseconds: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  /** `true`/`1`/`yes` or `false`/`0`/`no`/empty; absent is false. */
+  flag: () =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+      .default('false')
+      .transform((value) => value === 'true' || value === '1' || value === 'yes'),
 };

@@ -1,4 +1,4 @@
-import { type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import { adminCredentials, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
 import { type DomainEvent, EVENTS_STREAM, eventSubject, eventTypeFilter, uuidv7 } from '@jetsaga/events';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -29,8 +29,8 @@ async function deadLetters(consumer: string) {
 }
 
 beforeAll(async () => {
-  nats = await startTestNats(inject('natsServerBin'));
-  nc = await connectNats(nats.url, 'consumer-test');
+  nats = await startTestNats(inject('natsServerBin'), { auth: inject('natsAuth') });
+  nc = await connectNats(nats.url, 'consumer-test', adminCredentials(inject('natsAuth')));
   await ensureTopology(nc);
 });
 
@@ -44,6 +44,7 @@ describe('event consumer', () => {
     const event = orderCompleted('consumer-test');
     const attempts: number[] = [];
     const consumer = new EventConsumer({
+      createMissing: true,
       nc,
       log,
       spec: { stream: EVENTS_STREAM, durable: 'retrying', filterSubjects: [eventTypeFilter('OrderCompleted')], backoffMs: [50, 100] },
@@ -69,6 +70,7 @@ describe('event consumer', () => {
     const asked: number[] = [];
     const deliveries: Array<{ attempt: number; at: number }> = [];
     const consumer = new EventConsumer({
+      createMissing: true,
       nc,
       log,
       // No backoffMs and no maxAttempts: what every service's consumers get.
@@ -110,6 +112,7 @@ describe('event consumer', () => {
   it('dead-letters poison at once and keeps consuming what follows', async () => {
     const handled: string[] = [];
     const consumer = new EventConsumer({
+      createMissing: true,
       nc,
       log,
       spec: { stream: EVENTS_STREAM, durable: 'poison', filterSubjects: ['events.order.*.OrderCompleted'], backoffMs: [50] },
@@ -141,6 +144,7 @@ describe('event consumer', () => {
     const transient = orderCompleted('consumer-test');
     const seen: Array<[string, number]> = [];
     const consumer = new EventConsumer({
+      createMissing: true,
       nc,
       log,
       spec: {

@@ -14,7 +14,7 @@ import {
 import { type NatsConnection, nanos } from '@nats-io/nats-core';
 import { type Context, context } from '@opentelemetry/api';
 import { buildDeadLetter, type DeadLetterReason, publishDeadLetter } from './dead-letter.js';
-import { PermanentError } from './errors.js';
+import { PermanentError, RetryLaterError } from './errors.js';
 import type { Logger } from './log.js';
 import { processObserved, watchConsumers } from './messaging-metrics.js';
 import { histogram, observe } from './metrics.js';
@@ -177,6 +177,8 @@ export type ConsumerOptions<T> = {
    * The server keeps the time, so this is where a test compresses it to run the whole default schedule.
    */
   redeliveryDelay?: (scheduledMs: number) => number;
+  /** Creates the consumer (and its redrive consumer) when missing; only for a connection that may (tests as the admin). */
+  createMissing?: boolean;
 };
 
 /** The aggregate id token of `events.<type>.<id>.<event>` and `deadlines.<type>.<id>.fired`. */
@@ -227,7 +229,7 @@ export class EventConsumer<T> {
   async start(): Promise<void> {
     const { nc, spec } = this.options;
     const jsm = await jetstreamManager(nc);
-    const ensured = await ensureConsumer(jsm, spec);
+    const ensured = await this.bind(jsm, spec);
     const drift = operatorOwned(ensured.config) ? consumerDrift(spec, ensured.config) : [];
     if (drift.length > 0) {
       // Left as the operator made it (k8s/topology is the source); said loudly, since retries and the DLQ depend on it.
@@ -240,11 +242,36 @@ export class EventConsumer<T> {
     this.readers.push(this.read(this.messages));
     // Dead letters put back by the redrive API come to this consumer alone, through its own consumer on DLQ.
     const redrive = redriveSpec(spec);
-    await waitForLeader(jsm, await ensureConsumer(jsm, redrive));
+    await waitForLeader(jsm, await this.bind(jsm, redrive));
     const redriveConsumer = await this.js.consumers.get(redrive.stream, redrive.durable);
     this.redriven = await redriveConsumer.consume({ max_messages: 16, expires: PULL_EXPIRES_MS });
     this.readers.push(this.read(this.redriven));
     watchConsumers(nc, [spec], this.options.log);
+  }
+
+  /**
+   * The consumer as the topology step or the operator made it: a service's NATS user may not create one, so a
+   * missing consumer is waited for (said once, then every 30 s), never created. Tests that own their NATS
+   * (`createMissing`, as the admin) make it themselves.
+   */
+  private async bind(jsm: JetStreamManager, spec: ConsumerSpec): Promise<ConsumerInfo> {
+    if (this.options.createMissing) return ensureConsumer(jsm, spec);
+    let said = 0;
+    for (;;) {
+      try {
+        return await jsm.consumers.info(spec.stream, spec.durable);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        if (Date.now() - said > 30_000) {
+          said = Date.now();
+          this.options.log.warn(
+            { consumer: spec.durable, stream: spec.stream },
+            'consumer does not exist yet; waiting for the topology step (npm start, the test set-up) or the operator to create it (k8s/topology)',
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -392,7 +419,7 @@ export class EventConsumer<T> {
     } else if (delivery.deliveryCount >= this.maxAttempts) {
       await this.settleFailure(msg, delivery, 'exhausted', error);
     } else {
-      const delay = retryDelayMs(this.backoff, delivery.deliveryCount);
+      const delay = retryDelayMs(error instanceof RetryLaterError ? error.retryDelaysMs : this.backoff, delivery.deliveryCount);
       log.warn(
         { err: error, consumer: spec.durable, subject: delivery.subject, attempt: delivery.deliveryCount, retryInMs: delay },
         'handler failed; will retry',

@@ -77,3 +77,19 @@ export class UpstreamError extends HttpError {
 export class PermanentError extends Error {
   override name = 'PermanentError';
 }
+
+/**
+ * A message that cannot be applied yet but may be soon (what it depends on is on its way through another consumer):
+ * redelivered on its own, shorter schedule instead of the consumer's backoff, and dead-lettered, with this error as
+ * the reason, once the consumer's attempts are used up.
+ */
+export class RetryLaterError extends Error {
+  override name = 'RetryLaterError';
+  constructor(
+    message: string,
+    readonly retryDelaysMs: readonly number[],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

@@ -1,4 +1,4 @@
-import { createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import { adminCredentials, createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
 import { type DomainEvent, EVENTS_STREAM, eventSubject, eventTypeFilter, uuidv7 } from '@jetsaga/events';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -47,6 +47,7 @@ function effectConsumer(
   afterCommit?: (eventId: string, count: number) => void,
 ) {
   return new EventConsumer({
+    createMissing: true,
     nc,
     log,
     spec: { stream: EVENTS_STREAM, durable, filterSubjects: [eventTypeFilter('OrderCompleted')], backoffMs: [20] },
@@ -63,8 +64,8 @@ function effectConsumer(
 }
 
 beforeAll(async () => {
-  nats = await startTestNats(inject('natsServerBin'));
-  nc = await connectNats(nats.url, 'inbox-test');
+  nats = await startTestNats(inject('natsServerBin'), { auth: inject('natsAuth') });
+  nc = await connectNats(nats.url, 'inbox-test', adminCredentials(inject('natsAuth')));
   await ensureTopology(nc);
   db = createPool(await createTestDatabase(inject('postgresUrl'), 'inbox'), SCHEMA);
   await migrate(db, SCHEMA, [inboxMigration, effects]);

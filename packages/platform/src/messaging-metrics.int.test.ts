@@ -1,4 +1,4 @@
-import { createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import { adminCredentials, createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
 import { createEvent, EVENTS_STREAM, uuidv7 } from '@jetsaga/events';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -45,8 +45,8 @@ function valueOf(text: string, name: string, labels: Record<string, string>): nu
 }
 
 beforeAll(async () => {
-  nats = await startTestNats(inject('natsServerBin'));
-  nc = await connectNats(nats.url, 'metrics-test');
+  nats = await startTestNats(inject('natsServerBin'), { auth: inject('natsAuth') });
+  nc = await connectNats(nats.url, 'metrics-test', adminCredentials(inject('natsAuth')));
   await ensureTopology(nc);
   db = createPool(await createTestDatabase(inject('postgresUrl'), 'metrics'), SCHEMA);
   await migrate(db, SCHEMA, [outboxMigration]);
@@ -64,6 +64,7 @@ describe('consumer metrics', () => {
   it('count an ack, a retry, a redelivery and a poison message, and report the DLQ depth and consumer state', async () => {
     const failedOnce = new Set<string>();
     const consumer = new EventConsumer<{ id: string }>({
+      createMissing: true,
       nc,
       log,
       spec: { stream: EVENTS_STREAM, durable: CONSUMER, filterSubjects: ['events.probe.*.Ping'], backoffMs: [50] },

@@ -21,10 +21,25 @@ import { connect } from '@nats-io/transport-node';
 
 export type { NatsConnection };
 
-export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+/**
+ * Who a client is to NATS: a user and password (every server of the system refuses anonymous clients), the inbox
+ * prefix its user may subscribe to (`_INBOX.<user>`; replies to another user's requests stay out of reach), and TLS
+ * (a CA file to verify the server by, or `tls` alone to use the system's trust store).
+ */
+export type NatsAccess = { user?: string; password?: string; inboxPrefix?: string; tlsCaFile?: string; tls?: boolean };
+
+/** The inbox prefix a user's permissions allow (`_INBOX.<user>.>`; packages/devstack/src/nats-auth.ts inboxPrefixOf). */
+export function natsInboxPrefix(user: string): string {
+  return `_INBOX.${user}`;
+}
+
+export async function connectNats(url: string, name: string, access: NatsAccess = {}): Promise<NatsConnection> {
   return connect({
     servers: url.split(','),
     name,
+    ...(access.user ? { user: access.user, pass: access.password ?? '' } : {}),
+    ...(access.user ? { inboxPrefix: access.inboxPrefix ?? natsInboxPrefix(access.user) } : {}),
+    ...(access.tlsCaFile ? { tls: { caFile: access.tlsCaFile } } : access.tls ? { tls: {} } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     // Reconnect buffering is what lets a publish issued during a server restart still reach it.

@@ -1,4 +1,4 @@
-import { createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import { adminCredentials, createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
 import { createEvent, type DomainEvent, EVENTS_STREAM, uuidv7 } from '@jetsaga/events';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -47,10 +47,10 @@ async function stored(orderIds: ReadonlySet<string>): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  nats = await startTestNats(inject('natsServerBin'));
+  nats = await startTestNats(inject('natsServerBin'), { auth: inject('natsAuth') });
   db = createPool(await createTestDatabase(inject('postgresUrl'), 'publish'), SCHEMA);
   await migrate(db, SCHEMA, [outboxMigration, outboxPublishAfterCommitMigration]);
-  nc = await connectNats(nats.url, 'publish-test');
+  nc = await connectNats(nats.url, 'publish-test', adminCredentials(inject('natsAuth')));
   await ensureTopology(nc);
 });
 

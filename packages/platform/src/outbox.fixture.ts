@@ -13,7 +13,7 @@ if (!DATABASE_URL || !NATS_URL || !RELAY_SCHEMA) throw new Error('DATABASE_URL, 
 const stopAt = RELAY_STOP_AT as RelayFaultPoint | undefined;
 
 const db = createPool(DATABASE_URL, RELAY_SCHEMA);
-const nc = await connectNats(NATS_URL, 'relay-fixture');
+const nc = await connectNats(NATS_URL, 'relay-fixture', { user: process.env.NATS_USER, password: process.env.NATS_PASSWORD });
 const relay = new OutboxRelay({
   db,
   nc,

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import { adminCredentials, createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
 import { type DomainEvent, EVENTS_STREAM, uuidv7 } from '@jetsaga/events';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -33,6 +33,8 @@ function startRelay(stopAt: RelayFaultPoint | undefined, awaitLine: RegExp): Pro
       ...process.env,
       DATABASE_URL: databaseUrl,
       NATS_URL: nats.url,
+      NATS_USER: adminCredentials(inject('natsAuth')).user,
+      NATS_PASSWORD: adminCredentials(inject('natsAuth')).password,
       RELAY_SCHEMA: SCHEMA,
       ...(stopAt ? { RELAY_STOP_AT: stopAt } : {}),
     },
@@ -78,11 +80,11 @@ async function unpublished(): Promise<number> {
 }
 
 beforeAll(async () => {
-  nats = await startTestNats(inject('natsServerBin'));
+  nats = await startTestNats(inject('natsServerBin'), { auth: inject('natsAuth') });
   databaseUrl = await createTestDatabase(inject('postgresUrl'), 'outbox');
   db = createPool(databaseUrl, SCHEMA);
   await migrate(db, SCHEMA, [outboxMigration]);
-  nc = await connectNats(nats.url, 'outbox-test');
+  nc = await connectNats(nats.url, 'outbox-test', adminCredentials(inject('natsAuth')));
   await ensureTopology(nc);
 });
 

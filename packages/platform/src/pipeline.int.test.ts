@@ -1,4 +1,4 @@
-import { createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import { adminCredentials, createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
 import { EVENTS_STREAM, type EventDraft, uuidv7 } from '@jetsaga/events';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -92,6 +92,7 @@ async function runConsumer(durable: string, until: () => Promise<boolean>): Prom
   const definition = reactor({ db, now: () => new Date(), newId: uuidv7 }, reaction(durable));
   const sizes: number[] = [];
   const consumer = new EventConsumer<Added>({
+    createMissing: true,
     nc,
     log,
     spec: definition.spec,
@@ -111,8 +112,8 @@ async function runConsumer(durable: string, until: () => Promise<boolean>): Prom
 }
 
 beforeAll(async () => {
-  nats = await startTestNats(inject('natsServerBin'));
-  nc = await connectNats(nats.url, 'pipeline-test');
+  nats = await startTestNats(inject('natsServerBin'), { auth: inject('natsAuth') });
+  nc = await connectNats(nats.url, 'pipeline-test', adminCredentials(inject('natsAuth')));
   await ensureTopology(nc);
   db = createPool(await createTestDatabase(inject('postgresUrl'), 'pipeline'), SCHEMA);
   await migrate(db, SCHEMA, [outboxMigration, inboxMigration, outboxPublishAfterCommitMigration, counters]);

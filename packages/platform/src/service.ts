@@ -8,7 +8,7 @@ import { createPool, type Db, type Migration, migrate } from './db.js';
 import { createHttpApp, startHttpServer } from './http.js';
 import { inboxMigration } from './inbox.js';
 import { createLogger, type Logger } from './log.js';
-import { connectNats, ensureTopology, type NatsConnection } from './nats.js';
+import { connectNats, type NatsAccess, type NatsConnection } from './nats.js';
 import { watchOutbox } from './messaging-metrics.js';
 import { initMetrics, startMetricsServer } from './metrics.js';
 import { OutboxPublisher, OutboxRelay, outboxMigration, outboxPublishAfterCommitMigration } from './outbox.js';
@@ -52,6 +52,12 @@ export type ServiceDefinition = {
 
 const baseConfig = z.object({
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** This service's NATS user and password: no server of the system admits anonymous clients. */
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  /** A CA file (PEM) to verify the NATS servers' certificates by; `NATS_TLS=true` alone uses the system's trust store. */
+  NATS_TLS_CA: z.string().min(1).optional(),
+  NATS_TLS: configFields.flag(),
   DATABASE_URL: z.string().min(1),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
@@ -63,6 +69,14 @@ const baseConfig = z.object({
   /** Fault injection for the fault suite: the share of handler attempts that fail as a transient error would. */
   FAULT_HANDLER_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
 });
+
+function natsAccess(config: z.infer<typeof baseConfig>): NatsAccess {
+  return {
+    ...(config.NATS_USER ? { user: config.NATS_USER, password: config.NATS_PASSWORD ?? '' } : {}),
+    ...(config.NATS_TLS_CA ? { tlsCaFile: config.NATS_TLS_CA } : {}),
+    ...(config.NATS_TLS ? { tls: true } : {}),
+  };
+}
 
 /** Decodes a JetStream message as a domain event of the current schema version. */
 export function decodeEvent(data: Uint8Array): DomainEvent {
@@ -85,7 +99,7 @@ async function retry<T>(what: string, log: Logger, fn: () => Promise<T>, deadlin
 export type RunningService = { port: number; metricsPort: number; stop(): Promise<void>; deps: ServiceDeps };
 
 /**
- * Starts one bounded context: migrations, JetStream topology, the outbox relay, its consumers and its HTTP API,
+ * Starts one bounded context: migrations, its NATS connection (as its own user), the outbox relay, its consumers and its HTTP API,
  * and stops them in reverse order on SIGTERM/SIGINT (in-flight handlers finish, NATS drains, pools close).
  */
 export async function runService(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env): Promise<RunningService> {
@@ -99,8 +113,10 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
     migrate(db, definition.schema, [outboxMigration, inboxMigration, outboxPublishAfterCommitMigration, ...definition.migrations]),
   );
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
-  const nc = await retry('nats', log, () => connectNats(config.NATS_URL, definition.name));
-  await retry('jetstream', log, () => ensureTopology(nc));
+  const nc = await retry('nats', log, () => connectNats(config.NATS_URL, definition.name, natsAccess(config)));
+  if (!config.NATS_USER) log.warn('NATS_USER is not set: connecting without credentials, which a secured server refuses');
+  // Streams and consumers are the topology step's (npm start, the test set-up) or the operator's: this service's NATS
+  // user may not create them, and its consumers wait until theirs exist.
 
   const deps: ServiceDeps = { db, nc, log, now: () => new Date(), newId: () => uuidv7(), env };
   // What this process commits it publishes itself, right after the commit; the relay sweeps up after crashes.

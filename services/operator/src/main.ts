@@ -8,6 +8,12 @@ import { startOperator } from './operator.js';
 const config = loadConfig(
   z.object({
     NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+    /** The NATS admin user: the operator alone manages streams and consumers. */
+    NATS_USER: z.string().min(1).optional(),
+    NATS_PASSWORD: z.string().min(1).optional(),
+    /** A CA file (PEM) to verify the NATS servers by; `NATS_TLS=true` alone uses the system's trust store. */
+    NATS_TLS_CA: z.string().min(1).optional(),
+    NATS_TLS: configFields.flag(),
     HOST: z.string().default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(8090),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
@@ -28,7 +34,11 @@ const config = loadConfig(
 );
 
 const log = createLogger('operator', config.LOG_LEVEL);
-const nc = await connectNats(config.NATS_URL, 'operator');
+const nc = await connectNats(config.NATS_URL, 'operator', {
+  ...(config.NATS_USER ? { user: config.NATS_USER, password: config.NATS_PASSWORD ?? '' } : {}),
+  ...(config.NATS_TLS_CA ? { tlsCaFile: config.NATS_TLS_CA } : {}),
+  ...(config.NATS_TLS ? { tls: true } : {}),
+});
 const operator = await startOperator({
   kubeConfig: defaultKubeConfig(),
   namespace: config.WATCH_NAMESPACE,

@@ -7,7 +7,7 @@ import { type AddressInfo, connect, createServer as createNetServer, type Server
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort as freePortNumber, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import { adminCredentials, freePort as freePortNumber, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
 import { KubeClient, type KubeObject, kubeRequest } from '@jetsaga/k8s-testbed';
 import { connectNats, createLogger, type NatsConnection } from '@jetsaga/platform';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -254,8 +254,8 @@ describe("the operator (with its chart's RBAC only) on a real kube-apiserver and
     kube.forgetDiscovery();
     await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
     token = await operatorToken();
-    nats = await startTestNats(inject('natsServerBin'));
-    nc = await connectNats(nats.url, 'operator-test');
+    nats = await startTestNats(inject('natsServerBin'), { auth: inject('natsAuth') });
+    nc = await connectNats(nats.url, 'operator-test', adminCredentials(inject('natsAuth')));
     jsm = await jetstreamManager(nc);
     await new Promise<void>((resolve) => events.http.listen(0, '127.0.0.1', resolve));
     eventStoreUrl = `http://127.0.0.1:${(events.http.address() as AddressInfo).port}`;

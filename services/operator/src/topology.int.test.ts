@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { type NatsServer, startTestNats } from '@jetsaga/devstack';
+import { adminCredentials, type NatsServer, startTestNats } from '@jetsaga/devstack';
 import { connectNats, consumerDrift, ensureConsumer, type NatsConnection, operatorOwned } from '@jetsaga/platform';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,8 +13,8 @@ describe('npm start applies k8s/topology through the reconcile steps (real nats-
   let jsm: JetStreamManager;
 
   beforeAll(async () => {
-    nats = await startTestNats(inject('natsServerBin'));
-    nc = await connectNats(nats.url, 'topology-test');
+    nats = await startTestNats(inject('natsServerBin'), { auth: inject('natsAuth') });
+    nc = await connectNats(nats.url, 'topology-test', adminCredentials(inject('natsAuth')));
     jsm = await jetstreamManager(nc);
   });
   afterAll(async () => {
@@ -35,6 +35,16 @@ describe('npm start applies k8s/topology through the reconcile steps (real nats-
       'EventConsumer/inventory',
       'EventConsumer/payment',
       'EventConsumer/sales',
+      'EventConsumer/sales-orders',
+      'EventConsumer/dlq-advisories',
+      'EventConsumer/order-redrive',
+      'EventConsumer/order-deadlines-redrive',
+      'EventConsumer/order-catalog-redrive',
+      'EventConsumer/inventory-redrive',
+      'EventConsumer/payment-redrive',
+      'EventConsumer/sales-redrive',
+      'EventConsumer/dlq-advisories-redrive',
+      'EventConsumer/sales-orders-redrive',
     ]);
     // Created in one pass, verified in the next.
     for (const resource of applied) expect(resource.passes, resource.name).toBe(2);

@@ -5,6 +5,7 @@ import {
   type ConsumerSpec,
   MANAGED_BY_METADATA,
   operatorOwned,
+  redriveSpec,
   streamDrift,
   streamSpecs,
 } from '@jetsaga/platform';
@@ -32,7 +33,12 @@ async function serviceConsumerSpecs(): Promise<ConsumerSpec[]> {
     // Building the definitions touches no dependency: handlers only use them when a message arrives.
     specs.push(...module[name]!({}).map((definition) => definition.spec));
   }
-  return specs;
+  const advisories = (await import(new URL('../../event-store/src/dlq/advisories.ts', import.meta.url).href)) as {
+    advisoryConsumer: (deps: unknown) => { spec: ConsumerSpec };
+  };
+  specs.push(advisories.advisoryConsumer({}).spec);
+  // Each consumer binds to its redrive consumer on DLQ too (EventConsumer.start), declared in k8s/topology/redrive.yaml.
+  return [...specs, ...specs.map(redriveSpec)];
 }
 
 async function declaredStreams(replicas?: number) {
@@ -102,9 +108,10 @@ describe('k8s/topology', () => {
     expect(streamDrift({ ...events!, max_age: 1 }, declared).map((drift) => drift.field)).toEqual(['max_age']);
   });
 
-  it('sends every consumer dead letters to the DLQ stream under dlq.<durable>', async () => {
+  it("sends every consumer dead letters to the DLQ stream under dlq.<durable> (a redrive consumer, its own consumer's)", async () => {
     for (const consumer of (await loadTopology(TOPOLOGY)).consumers) {
-      expect(consumer.spec.deadLetter).toEqual({ stream: 'DLQ', subject: `dlq.${consumer.spec.durableName}` });
+      const durable = consumer.spec.durableName.replace(/-redrive$/, '');
+      expect(consumer.spec.deadLetter).toEqual({ stream: 'DLQ', subject: `dlq.${durable}` });
     }
   });
 

@@ -22,4 +22,16 @@ export const migrations: Migration[] = [
       ALTER TABLE sales ADD CONSTRAINT sales_status_check CHECK (status IN ('CONFIRMED', 'CANCELLED', 'VOIDED'));
     `,
   },
+  {
+    id: 'sales/003_placed_orders',
+    sql: `
+      -- The orders sales saw placed (OrderPlaced): a payment confirms a sale only for one of them, at its total.
+      CREATE TABLE placed_orders (
+        order_id uuid PRIMARY KEY,
+        customer_id uuid NOT NULL,
+        total_cents bigint NOT NULL CHECK (total_cents >= 0),
+        placed_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ensureNatsServer,
+  natsAuthFor,
   type NatsCluster,
   type NatsServer,
   type PostgresServer,
@@ -14,11 +15,12 @@ import {
   waitFor,
 } from '@jetsaga/devstack';
 import { DEADLINES_STREAM, EVENTS_STREAM, uuidv7 } from '@jetsaga/events';
-import { connectNats, ensureTopology, type NatsConnection } from '@jetsaga/platform';
+import type { NatsConnection } from '@jetsaga/platform';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
 import { apiClient } from '../support/api.js';
 import { testAuthEnv } from '../support/tokens.js';
+import { applyTestTopology } from '../support/harness.js';
 import { checkInvariants, type Invariant } from './invariants.js';
 import { seeded } from './random.js';
 
@@ -59,16 +61,17 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
   const postgres: PostgresServer = await startPostgres({ dir: join(dir, 'pg'), ephemeral: true, fast: true });
   let nats: NatsServer | undefined;
   let cluster: NatsCluster | undefined;
-  if (options.cluster) cluster = await startNatsCluster({ bin, dir: join(dir, 'nats') });
-  else nats = await startNatsServer({ bin, dir: join(dir, 'nats') });
+  const natsAuth = await natsAuthFor();
+  if (options.cluster) cluster = await startNatsCluster({ bin, dir: join(dir, 'nats'), auth: natsAuth });
+  else nats = await startNatsServer({ bin, dir: join(dir, 'nats'), auth: natsAuth });
   const natsUrl = cluster?.url ?? (nats as NatsServer).url;
   const databaseUrl = await postgres.createDatabase('faults');
-  const nc: NatsConnection = await connectNats(natsUrl, 'fault-suite');
-  await ensureTopology(nc, { replicas: options.cluster ? 3 : 1, update: true });
+  const nc: NatsConnection = await applyTestTopology(natsUrl, natsAuth, { replicas: options.cluster ? 3 : 1 });
   const logDir = join(dir, 'logs');
   await mkdir(logDir);
   const system: RunningSystem = await startSystem({
     natsUrl,
+    natsAuth,
     databaseUrl,
     ports: 'free',
     env: { ...testAuthEnv(), SAGA_DEADLINE_MS: '8000', FAULT_HANDLER_ERROR_RATE: String(options.handlerErrorRate), LOG_LEVEL: 'info' },

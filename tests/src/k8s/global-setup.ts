@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureNatsServer, REPO_ROOT } from '@jetsaga/devstack';
+import { ensureNatsServer, natsAuthFor, REPO_ROOT } from '@jetsaga/devstack';
 import { ensureEtcd, ensureHelm, ensureKubeApiserver, ensureTiltfileLint, prepareCharts, startKubeApiserver } from '@jetsaga/k8s-testbed';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
@@ -37,6 +37,7 @@ export default async function setup(project: TestProject) {
   project.provide('chartsDir', charts.dir);
   project.provide('tiltfileLintBin', tiltfileLintBin);
   project.provide('natsServerBin', natsServerBin);
+  project.provide('natsAuth', await natsAuthFor());
   return async () => {
     await server.stop();
     await rm(work, { recursive: true, force: true });

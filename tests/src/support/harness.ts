@@ -1,8 +1,20 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, type NatsServer, type RunningSystem, startSystem, startTestNats, waitFor } from '@jetsaga/devstack';
-import { connectNats, ensureTopology, type NatsConnection } from '@jetsaga/platform';
+import {
+  adminCredentials,
+  createTestDatabase,
+  type NatsAuth,
+  type NatsServer,
+  type RunningSystem,
+  startSystem,
+  startTestNats,
+  TOPOLOGY_DIR,
+  waitFor,
+} from '@jetsaga/devstack';
+import { applyTopology, loadTopology } from '@jetsaga/operator';
+import { connectNats, type NatsConnection } from '@jetsaga/platform';
+import { jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type Api, apiClient } from './api.js';
@@ -12,6 +24,9 @@ export type TestSystem = {
   api: Api;
   system: RunningSystem;
   nats: NatsServer;
+  /** The run's NATS users and passwords. */
+  natsAuth: NatsAuth;
+  /** A connection as the admin (it may do anything: inspect, publish, manage). */
   nc: NatsConnection;
   /** A plain connection to the system's database, to check invariants across schemas. */
   sql: pg.Pool;
@@ -22,18 +37,31 @@ export type TestSystem = {
 };
 
 /**
+ * What `npm start` does before the services start, as the admin: k8s/topology applied through the operator's
+ * reconcile steps (streams at `replicas`). Returns the admin's connection.
+ */
+export async function applyTestTopology(natsUrl: string, auth: NatsAuth, options: { replicas?: number } = {}): Promise<NatsConnection> {
+  const nc = await connectNats(natsUrl, 'e2e-test', adminCredentials(auth));
+  const topology = await loadTopology(TOPOLOGY_DIR);
+  if (options.replicas) for (const stream of topology.streams) stream.spec.replicas = options.replicas;
+  await applyTopology(await jetstreamManager(nc), topology);
+  return nc;
+}
+
+/**
  * The whole system, as `npm start` runs it, on its own nats-server and database and on free loopback ports, trusting
  * the suite's token issuer (unless `env` names another AUTH_ISSUER).
  */
 export async function startTestSystem(env: Record<string, string> = {}): Promise<TestSystem> {
-  const nats = await startTestNats(inject('natsServerBin'));
+  const natsAuth = inject('natsAuth');
+  const nats = await startTestNats(inject('natsServerBin'), { auth: natsAuth });
   const databaseUrl = await createTestDatabase(inject('postgresUrl'), 'e2e');
-  const nc = await connectNats(nats.url, 'e2e-test');
-  await ensureTopology(nc, { update: true });
+  const nc = await applyTestTopology(nats.url, natsAuth);
   const logDir = await mkdtemp(join(tmpdir(), 'jetsaga-logs-'));
   const authEnv = env.AUTH_ISSUER ? {} : testAuthEnv();
   const system = await startSystem({
     natsUrl: nats.url,
+    natsAuth,
     databaseUrl,
     ports: 'free',
     env: { LOG_LEVEL: 'info', ...authEnv, ...env },
@@ -44,6 +72,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     api: apiClient(system.gatewayUrl),
     system,
     nats,
+    natsAuth,
     nc,
     sql,
     logDir,

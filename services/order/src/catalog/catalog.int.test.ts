@@ -1,4 +1,4 @@
-import { createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
+import { adminCredentials, createTestDatabase, type NatsServer, startTestNats, waitFor } from '@jetsaga/devstack';
 import { createEvent, type DomainEvent, EVENTS_STREAM, eventSubject, uuidv7 } from '@jetsaga/events';
 import {
   connectNats,
@@ -43,7 +43,14 @@ async function publish(event: DomainEvent): Promise<number> {
 /** The order service's catalogue consumer, as runService starts it. */
 function catalogConsumer(): EventConsumer<DomainEvent> {
   const [definition] = catalogConsumers({ db } as ServiceDeps);
-  return new EventConsumer({ nc, log, spec: definition!.spec, decode: decodeEvent, handleBatch: definition!.handleBatch });
+  return new EventConsumer({
+    createMissing: true,
+    nc,
+    log,
+    spec: definition!.spec,
+    decode: decodeEvent,
+    handleBatch: definition!.handleBatch,
+  });
 }
 
 async function idle(): Promise<boolean> {
@@ -59,8 +66,8 @@ async function snapshot() {
 }
 
 beforeAll(async () => {
-  nats = await startTestNats(inject('natsServerBin'));
-  nc = await connectNats(nats.url, 'catalog-test');
+  nats = await startTestNats(inject('natsServerBin'), { auth: inject('natsAuth') });
+  nc = await connectNats(nats.url, 'catalog-test', adminCredentials(inject('natsAuth')));
   await ensureTopology(nc);
   db = createPool(await createTestDatabase(inject('postgresUrl'), 'catalog'), 'orders');
   await migrate(db, 'orders', migrations);

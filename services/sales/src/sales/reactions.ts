@@ -1,8 +1,38 @@
 import { type DomainEvent, EVENTS_STREAM, eventTypeFilter, type OrderLine } from '@jetsaga/events';
-import { type Addressed, type Change, type CommandHandler, lockRows, type Reaction, reactionConsumers, type Tx } from '@jetsaga/platform';
-import { decideSale, evolveSale, type Sale, type SaleCommand, type SaleEvent } from './sale.js';
+import {
+  type Addressed,
+  type BatchItem,
+  type Change,
+  type CommandHandler,
+  type ConsumerDefinition,
+  counter,
+  type Db,
+  lockRows,
+  type Reaction,
+  reactionConsumers,
+  type ServiceDeps,
+  type Tx,
+} from '@jetsaga/platform';
+import {
+  decideSale,
+  evolveSale,
+  PaymentMismatchError,
+  type PlacedOrders,
+  type Sale,
+  type SaleCommand,
+  type SaleEvent,
+  UnknownOrderError,
+} from './sale.js';
 
 export const SALES_CONSUMER = 'sales';
+/** Sales's own consumer of OrderPlaced: which orders exist, and their totals (k8s/topology). */
+export const PLACED_ORDERS_CONSUMER = 'sales-orders';
+
+const refusedPayments = counter({
+  name: 'sales_payments_refused_total',
+  help: 'Attempts to confirm a sale that sales refused: unknown-order (never placed, retried a few times, then dead-lettered) or mismatch (amount or customer differs from the order; dead-lettered at once).',
+  labelNames: ['reason'] as const,
+});
 
 export function commandFor(event: DomainEvent): Addressed<SaleCommand> | undefined {
   switch (event.type) {
@@ -57,10 +87,30 @@ async function saveSales(tx: Tx, changes: readonly Change<Sale>[]): Promise<void
   );
 }
 
-export const sales: CommandHandler<Sale, SaleCommand, SaleEvent> = {
+/** The placed orders the commands' sales need (no lock: a placed order never changes). */
+async function loadPlacedOrders(tx: Tx, commands: ReadonlyArray<{ command: SaleCommand }>): Promise<PlacedOrders> {
+  const ids = commands.flatMap(({ command }) => (command.type === 'ConfirmSale' ? [command.orderId] : []));
+  if (ids.length === 0) return new Map();
+  const { rows } = await tx.query<{ order_id: string; customer_id: string; total_cents: string }>(
+    'SELECT order_id, customer_id, total_cents FROM placed_orders WHERE order_id = ANY($1::uuid[])',
+    [ids],
+  );
+  return new Map(rows.map((row) => [row.order_id, { customerId: row.customer_id, totalCents: Number(row.total_cents) }]));
+}
+
+export const sales: CommandHandler<Sale, SaleCommand, SaleEvent, PlacedOrders> = {
   initialState: { status: 'NONE' },
   load: (tx, ids) => lockRows(tx, SALES, ids, fromRow),
-  decide: (state, command) => decideSale(state, command),
+  decide: (state, command, placed) => {
+    try {
+      return decideSale(state, command, placed);
+    } catch (error) {
+      if (error instanceof UnknownOrderError) refusedPayments.inc({ reason: 'unknown-order' });
+      if (error instanceof PaymentMismatchError) refusedPayments.inc({ reason: 'mismatch' });
+      throw error;
+    }
+  },
+  shared: { load: loadPlacedOrders, evolve: (placed) => placed },
   evolve: evolveSale,
   save: saveSales,
   tombstone: { cancels: (command) => command.type === 'VoidSale', state: (orderId) => ({ status: 'VOIDED', orderId }) },
@@ -73,5 +123,33 @@ export const salesReaction: Reaction<DomainEvent, Sale, SaleCommand> = {
   handler: sales,
 };
 
+/** Records the orders of a batch of OrderPlaced in one statement; a replay or redelivery changes nothing. */
+export async function recordPlacedOrders(db: Pick<Db, 'query'>, events: readonly DomainEvent[]): Promise<void> {
+  const placed = events.flatMap((event) => (event.type === 'OrderPlaced' ? [event.data] : []));
+  if (placed.length === 0) return;
+  await db.query(
+    `INSERT INTO placed_orders (order_id, customer_id, total_cents)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[])
+     ON CONFLICT (order_id) DO NOTHING`,
+    [placed.map((order) => order.orderId), placed.map((order) => order.customerId), placed.map((order) => order.totalCents)],
+  );
+}
+
+/** Sales learns which orders exist from OrderPlaced, through a durable consumer of its own (no inbox: an upsert). */
+export function placedOrdersConsumer(deps: Pick<ServiceDeps, 'db'>): ConsumerDefinition {
+  return {
+    spec: { stream: EVENTS_STREAM, durable: PLACED_ORDERS_CONSUMER, filterSubjects: [eventTypeFilter('OrderPlaced')] },
+    handleBatch: (items: readonly BatchItem<DomainEvent>[]) =>
+      recordPlacedOrders(
+        deps.db,
+        items.map((item) => item.message),
+      ),
+  };
+}
+
 /** The consumers this slice runs. */
-export const salesConsumers = reactionConsumers(salesReaction);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a reaction's consumer decodes its own message type
+export const salesConsumers = (deps: ServiceDeps): ConsumerDefinition<any>[] => [
+  ...reactionConsumers(salesReaction)(deps),
+  placedOrdersConsumer(deps),
+];

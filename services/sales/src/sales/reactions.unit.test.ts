@@ -1,7 +1,8 @@
 import { createEvent, type EventData, type EventType } from '@jetsaga/events';
-import { givenReaction } from '@jetsaga/platform';
+import { givenReaction, PermanentError } from '@jetsaga/platform';
 import { describe, expect, it } from 'vitest';
 import { salesReaction } from './reactions.js';
+import { UnknownOrderError } from './sale.js';
 
 const orderId = '0190a000-0000-7000-8000-000000000701';
 const customerId = '0190a000-0000-7000-8000-000000000702';
@@ -17,9 +18,11 @@ const event = <T extends EventType>(type: T, data: EventData<T>) => createEvent(
 const accepted = event('PaymentAccepted', { orderId, customerId, amountCents: 300, lines });
 const cancelled = event('OrderCancelled', { orderId, customerId, reason: 'DEADLINE_EXCEEDED' });
 
+const placed = new Map([[orderId, { customerId, totalCents: 300 }]]);
+
 describe('sales reaction', () => {
-  it('confirms the sale of a paid order', () => {
-    expect(givenReaction(salesReaction).when(accepted)).toMatchObject({
+  it('confirms the sale of a paid order it saw placed', () => {
+    expect(givenReaction(salesReaction, { shared: placed }).when(accepted)).toMatchObject({
       events: [{ type: 'SaleConfirmed', data: { orderId, customerId, lines, totalCents: 300 } }],
     });
   });
@@ -33,6 +36,24 @@ describe('sales reaction', () => {
     const outcome = givenReaction(salesReaction).when(cancelled);
     expect(outcome).toMatchObject({ events: [], tombstoned: true, state: { status: 'VOIDED', orderId } });
     if (outcome.error || outcome.ignored) throw new Error('no outcome');
-    expect(givenReaction(salesReaction, { state: outcome.state }).when(accepted)).toMatchObject({ events: [] });
+    expect(givenReaction(salesReaction, { state: outcome.state, shared: placed }).when(accepted)).toMatchObject({ events: [] });
+  });
+
+  it('given no OrderPlaced for it, when a PaymentAccepted arrives, then no sale: a refusal, retried, then dead-lettered', () => {
+    const outcome = givenReaction(salesReaction, { shared: new Map() }).when(accepted);
+    expect(outcome.error).toBeInstanceOf(UnknownOrderError);
+    expect(outcome.error?.message).toMatch(/never placed/);
+  });
+
+  it('given the order placed for 300 cents, when a PaymentAccepted says 99,999, then no sale and a permanent refusal', () => {
+    const forged = event('PaymentAccepted', { orderId, customerId, amountCents: 99_999, lines });
+    const outcome = givenReaction(salesReaction, { shared: placed }).when(forged);
+    expect(outcome.error).toBeInstanceOf(PermanentError);
+    expect(outcome.error?.message).toMatch(/99999 cents.*placed for 300 cents/);
+  });
+
+  it('given a confirmed sale, when its PaymentAccepted comes again, then nothing, whatever sales knows', () => {
+    const confirmed = { type: 'SaleConfirmed', data: { orderId, customerId, lines, totalCents: 300 } } as const;
+    expect(givenReaction(salesReaction, { events: [confirmed], shared: new Map() }).when(accepted)).toMatchObject({ events: [] });
   });
 });

@@ -1,4 +1,5 @@
 import type { EventDraft, OrderLine } from '@jetsaga/events';
+import { PermanentError, RetryLaterError } from '@jetsaga/platform';
 
 /**
  * VOIDED is a tombstone: the order was cancelled before its payment arrived here, so no sale follows. CANCELLED is a
@@ -15,10 +16,49 @@ export type SaleCommand =
 
 export type SaleEvent = EventDraft<'SaleConfirmed' | 'SaleCancelled'>;
 
-export function decideSale(state: Sale, command: SaleCommand): SaleEvent[] {
+/** What sales saw placed (OrderPlaced, through its own consumer): the orders a payment may confirm a sale for. */
+export type PlacedOrder = { customerId: string; totalCents: number };
+export type PlacedOrders = ReadonlyMap<string, PlacedOrder>;
+
+/**
+ * How long a payment for an order sales has not seen placed yet waits: its OrderPlaced is stored before it (the saga
+ * goes through inventory and payment first), but sales's own consumer of OrderPlaced may lag. 15 s over the
+ * consumer's five attempts, then the dead-letter stream, with this reason.
+ */
+export const UNKNOWN_ORDER_RETRY_MS = [1000, 2000, 4000, 8000] as const;
+
+export class UnknownOrderError extends RetryLaterError {
+  override name = 'UnknownOrderError';
+  constructor(readonly orderId: string) {
+    super(`payment accepted for order ${orderId}, which was never placed (no OrderPlaced seen): no sale`, UNKNOWN_ORDER_RETRY_MS);
+  }
+}
+
+/** A payment that contradicts its order (another amount or customer): refused at once, never a sale. */
+export class PaymentMismatchError extends PermanentError {
+  override name = 'PaymentMismatchError';
+}
+
+/**
+ * The second line of defence behind NATS permissions: a payment confirms a sale only for an order sales saw placed,
+ * for that order's customer and total. `placed` holds the orders of the commands at hand.
+ */
+export function checkPayment(command: Extract<SaleCommand, { type: 'ConfirmSale' }>, placed: PlacedOrders): void {
+  const order = placed.get(command.orderId);
+  if (!order) throw new UnknownOrderError(command.orderId);
+  if (order.totalCents !== command.totalCents || order.customerId !== command.customerId) {
+    throw new PaymentMismatchError(
+      `payment accepted for order ${command.orderId} says ${command.totalCents} cents from customer ${command.customerId}, ` +
+        `but the order was placed for ${order.totalCents} cents by customer ${order.customerId}: no sale`,
+    );
+  }
+}
+
+export function decideSale(state: Sale, command: SaleCommand, placed: PlacedOrders = new Map()): SaleEvent[] {
   switch (command.type) {
     case 'ConfirmSale': {
       if (state.status !== 'NONE') return [];
+      checkPayment(command, placed);
       const { orderId, customerId, lines, totalCents } = command;
       return [{ type: 'SaleConfirmed', data: { orderId, customerId, lines, totalCents } }];
     }
