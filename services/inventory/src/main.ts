@@ -1,6 +1,6 @@
 import { runService } from '@jetsaga/platform';
+import { inventoryApi } from './api.js';
 import { migrations } from './migrations.js';
-import { productRoutes } from './products/routes.js';
 import { inventoryConsumers } from './reservations/reactions.js';
 
 await runService({
@@ -8,6 +8,6 @@ await runService({
   schema: 'inventory',
   defaultPort: 8082,
   migrations,
-  routes: productRoutes,
+  routes: inventoryApi,
   consumers: inventoryConsumers,
 });

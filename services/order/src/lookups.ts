@@ -10,8 +10,9 @@ export type ProductInfo = { id: string; priceCents: number };
  * (`localLookups`), and from the owners themselves over HTTP only when the read model has not seen the id yet.
  */
 export type Lookups = {
-  product(id: string): Promise<ProductInfo | undefined>;
-  customerExists(id: string): Promise<boolean>;
+  /** `token`: the caller's bearer token, forwarded to the owner (every service verifies tokens itself). */
+  product(id: string, token?: string): Promise<ProductInfo | undefined>;
+  customerExists(id: string, token?: string): Promise<boolean>;
 };
 
 /**
@@ -26,10 +27,12 @@ const LOOKUP_TIMEOUT_MS = 5000;
  * A kept-alive socket that the other side closes as the request goes out (its idle timeout, say right after the
  * process was paused) resets before any answer: the look-up is a GET, so it is sent again once on a fresh socket.
  */
-function getJson(url: string, retried = false): Promise<unknown | undefined> {
+function getJson(url: string, token: string | undefined, retried = false): Promise<unknown | undefined> {
   return new Promise((resolve, reject) => {
     const upstream = () => new URL(url).origin;
-    const outgoing = get(url, { agent, headers: { accept: 'application/json' } }, (response) => {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const outgoing = get(url, { agent, headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.once('error', (error) => reject(new UpstreamError(`${upstream()} did not answer`, { cause: error })));
@@ -46,7 +49,7 @@ function getJson(url: string, retried = false): Promise<unknown | undefined> {
     });
     outgoing.setTimeout(LOOKUP_TIMEOUT_MS, () => outgoing.destroy(new Error(`no answer within ${LOOKUP_TIMEOUT_MS} ms`)));
     outgoing.once('error', (error: NodeJS.ErrnoException) => {
-      if (!retried && outgoing.reusedSocket && error.code === 'ECONNRESET') return resolve(getJson(url, true));
+      if (!retried && outgoing.reusedSocket && error.code === 'ECONNRESET') return resolve(getJson(url, token, true));
       reject(new UpstreamError(`${upstream()} did not answer`, { cause: error }));
     });
   });
@@ -54,12 +57,12 @@ function getJson(url: string, retried = false): Promise<unknown | undefined> {
 
 export function httpLookups(urls: { inventory: string; payment: string }): Lookups {
   return {
-    async product(id) {
-      const body = (await getJson(`${urls.inventory}/api/products/${id}`)) as ProductInfo | undefined;
+    async product(id, token) {
+      const body = (await getJson(`${urls.inventory}/api/products/${id}`, token)) as ProductInfo | undefined;
       return body && { id: body.id, priceCents: body.priceCents };
     },
-    async customerExists(id) {
-      return (await getJson(`${urls.payment}/api/customers/${id}`)) !== undefined;
+    async customerExists(id, token) {
+      return (await getJson(`${urls.payment}/api/customers/${id}`, token)) !== undefined;
     },
   };
 }
@@ -84,22 +87,22 @@ const lookupsAnswered = () =>
 export function localLookups(db: Pick<Tx, 'query'>, fallback: Lookups): Lookups {
   const answered = lookupsAnswered();
   return {
-    async product(id) {
+    async product(id, token) {
       const priceCents = await knownPrice(db, id);
       if (priceCents !== undefined) {
         answered.inc({ lookup: 'product', result: 'hit' });
         return { id, priceCents };
       }
-      const product = await fallback.product(id);
+      const product = await fallback.product(id, token);
       answered.inc({ lookup: 'product', result: product ? 'miss' : 'unknown' });
       return product;
     },
-    async customerExists(id) {
+    async customerExists(id, token) {
       if (await knownCustomer(db, id)) {
         answered.inc({ lookup: 'customer', result: 'hit' });
         return true;
       }
-      const exists = await fallback.customerExists(id);
+      const exists = await fallback.customerExists(id, token);
       answered.inc({ lookup: 'customer', result: exists ? 'miss' : 'unknown' });
       return exists;
     },

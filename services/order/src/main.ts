@@ -1,13 +1,11 @@
 import { configFields, loadConfig, runService } from '@jetsaga/platform';
-import { Hono } from 'hono';
 import { z } from 'zod';
-import { cartRoutes } from './carts/routes.js';
+import { orderApi } from './api.js';
 import { catalogConsumers } from './catalog/consumer.js';
 import { httpLookups, localLookups } from './lookups.js';
 import { migrations } from './migrations.js';
 import { watchSagas } from './orders/metrics.js';
 import { orderConsumers } from './orders/reactions.js';
-import { orderRoutes } from './orders/routes.js';
 
 const config = loadConfig(
   z.object({
@@ -25,7 +23,7 @@ const service = await runService({
   routes: (deps) => {
     // The read model answers; inventory and payment only for ids it has not seen yet (ADR 0039).
     const lookups = localLookups(deps.db, httpLookups({ inventory: config.INVENTORY_URL, payment: config.PAYMENT_URL }));
-    return new Hono().route('/', cartRoutes({ ...deps, lookups, deadlineMs: config.SAGA_DEADLINE_MS })).route('/', orderRoutes(deps));
+    return orderApi(deps, { lookups, deadlineMs: config.SAGA_DEADLINE_MS });
   },
   consumers: (deps) => [...orderConsumers(deps), ...catalogConsumers(deps)],
 });

@@ -1,5 +1,5 @@
 import { runService } from '@jetsaga/platform';
-import { customerRoutes } from './customers/routes.js';
+import { paymentApi } from './api.js';
 import { migrations } from './migrations.js';
 import { paymentConsumers } from './payments/reactions.js';
 
@@ -8,6 +8,6 @@ await runService({
   schema: 'payment',
   defaultPort: 8083,
   migrations,
-  routes: customerRoutes,
+  routes: paymentApi,
   consumers: paymentConsumers,
 });

@@ -1,10 +1,10 @@
 import { DLQ_STREAM, dlqRedriveSubject } from '@jetsaga/events';
-import { ConflictError, NotFoundError, readDeadLetter, readQuery, type ServiceDeps } from '@jetsaga/platform';
+import { ConflictError, NotFoundError, readDeadLetter, type Routes, routes, type ServiceDeps } from '@jetsaga/platform';
 import { DeliverPolicy, jetstream, jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import { Hono } from 'hono';
 import { z } from 'zod';
 import { decodeCursor, encodeCursor } from '../events/routes.js';
+import { nextCursor } from '../schemas.js';
 
 /** A dead letter: `dlq.<consumer>`, one token after `dlq.` (redrives live under `dlq.redrive.`). */
 const DEAD_LETTER = /^dlq\.([A-Za-z0-9_-]+)$/;
@@ -70,10 +70,27 @@ const listQuery = z.strictObject({
 });
 
 const idParam = z.coerce.number().int().positive();
+/** Kept a string here: an id that is no sequence names nothing, which `load` answers with a 404. */
+const letterId = z.object({ id: z.string().min(1).max(20).meta({ description: 'the DLQ stream sequence' }) });
+const OPERATIONS = ['agent', 'admin'] as const;
 
-export function dlqRoutes({ nc }: Pick<ServiceDeps, 'nc'>): Hono {
-  const app = new Hono();
+const deadLetterSchema = z.object({
+  id: z.string(),
+  consumer: z.string(),
+  subject: z.string(),
+  type: z.string().nullable(),
+  reason: z.string().nullable(),
+  attempts: z.number().int().nullable(),
+  error: z.string().nullable(),
+  failedAt: z.string().nullable(),
+  stream: z.string().nullable(),
+  sequence: z.number().int().nullable(),
+  headers: z.record(z.string(), z.string()),
+  payload: z.unknown(),
+  deadLetteredAt: z.string(),
+});
 
+export function dlqRoutes({ nc }: Pick<ServiceDeps, 'nc'>): Routes {
   async function load(id: string): Promise<{ message: StoredMsg; letter: DeadLetter }> {
     const seq = idParam.safeParse(id);
     if (!seq.success) throw new NotFoundError(`dead letter ${id} does not exist`);
@@ -84,57 +101,101 @@ export function dlqRoutes({ nc }: Pick<ServiceDeps, 'nc'>): Hono {
     return { message, letter };
   }
 
-  app.get('/api/dlq', async (c) => {
-    const query = readQuery(c, listQuery);
-    const jsm = await jetstreamManager(nc);
-    const info = await jsm.streams.info(DLQ_STREAM);
-    const from = query.after ? decodeCursor(query.after) + 1 : 1;
-    const letters: DeadLetter[] = [];
-    let lastSeen = from - 1;
-    if (info.state.messages > 0 && from <= info.state.last_seq) {
-      const consumer = await jetstream(nc).consumers.get(DLQ_STREAM, {
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: from,
-        filter_subjects: query.consumer ? [`dlq.${query.consumer}`] : ['dlq.*'],
-      });
-      // Bounded: stops at the last sequence that existed when the request came, or when nothing more matches.
-      while (letters.length <= query.limit && lastSeen < info.state.last_seq) {
-        const msg = await consumer.next({ expires: 1000 });
-        if (!msg) break;
-        lastSeen = msg.info.streamSequence;
-        const headers: Record<string, string> = {};
-        for (const [key, values] of msg.headers ?? []) headers[key] = values[0] ?? '';
-        const letter = view(msg.seq, msg.subject, headers, msg.data, new Date(Math.floor(msg.info.timestampNanos / 1e6)));
-        if (letter && (!query.type || letter.type === query.type)) letters.push(letter);
-        if (msg.info.pending === 0) break;
-      }
-    }
-    const page = letters.slice(0, query.limit);
-    const more = letters.length > query.limit;
-    const last = page[page.length - 1];
-    return c.json({ messages: page, next: more && last ? encodeCursor(Number(last.id)) : null, scannedTo: lastSeen });
-  });
-
-  app.get('/api/dlq/:id', async (c) => c.json((await load(c.req.param('id'))).letter));
-
-  app.post('/api/dlq/:id/redrive', async (c) => {
-    const { message, letter } = await load(c.req.param('id'));
-    if (letter.consumer.startsWith('outbox-')) {
-      throw new ConflictError('JetStream refused this outbox message; it cannot be redriven, only inspected and deleted');
-    }
-    const hdrs = natsHeaders();
-    for (const [key, value] of Object.entries(storedHeaders(message))) if (!key.startsWith('Nats-')) hdrs.set(key, value);
-    // Published once per dead letter (the id de-duplicates a retry), then removed: a second redrive finds nothing.
-    await jetstream(nc).publish(dlqRedriveSubject(letter.consumer), message.data, { headers: hdrs, msgID: `redrive:${message.seq}` });
-    await (await jetstreamManager(nc)).streams.deleteMessage(DLQ_STREAM, message.seq, false);
-    return c.json({ id: letter.id, consumer: letter.consumer, redrivenTo: dlqRedriveSubject(letter.consumer) }, 202);
-  });
-
-  app.delete('/api/dlq/:id', async (c) => {
-    const { message } = await load(c.req.param('id'));
-    await (await jetstreamManager(nc)).streams.deleteMessage(DLQ_STREAM, message.seq, false);
-    return c.body(null, 204);
-  });
-
-  return app;
+  return routes()
+    .add({
+      method: 'get',
+      path: '/api/dlq',
+      summary: 'Dead letters, oldest first, by consumer or event type, paged',
+      tags: ['dlq'],
+      roles: OPERATIONS,
+      query: listQuery,
+      responses: {
+        200: {
+          description: 'A page of dead letters',
+          schema: z.object({ messages: z.array(deadLetterSchema), next: nextCursor, scannedTo: z.number().int() }),
+        },
+      },
+      handler: async (c, { query }) => {
+        const jsm = await jetstreamManager(nc);
+        const info = await jsm.streams.info(DLQ_STREAM);
+        const from = query.after ? decodeCursor(query.after) + 1 : 1;
+        const letters: DeadLetter[] = [];
+        let lastSeen = from - 1;
+        if (info.state.messages > 0 && from <= info.state.last_seq) {
+          const consumer = await jetstream(nc).consumers.get(DLQ_STREAM, {
+            deliver_policy: DeliverPolicy.StartSequence,
+            opt_start_seq: from,
+            filter_subjects: query.consumer ? [`dlq.${query.consumer}`] : ['dlq.*'],
+          });
+          // Bounded: stops at the last sequence that existed when the request came, or when nothing more matches.
+          while (letters.length <= query.limit && lastSeen < info.state.last_seq) {
+            const msg = await consumer.next({ expires: 1000 });
+            if (!msg) break;
+            lastSeen = msg.info.streamSequence;
+            const headers: Record<string, string> = {};
+            for (const [key, values] of msg.headers ?? []) headers[key] = values[0] ?? '';
+            const letter = view(msg.seq, msg.subject, headers, msg.data, new Date(Math.floor(msg.info.timestampNanos / 1e6)));
+            if (letter && (!query.type || letter.type === query.type)) letters.push(letter);
+            if (msg.info.pending === 0) break;
+          }
+        }
+        const page = letters.slice(0, query.limit);
+        const more = letters.length > query.limit;
+        const last = page[page.length - 1];
+        return c.json({ messages: page, next: more && last ? encodeCursor(Number(last.id)) : null, scannedTo: lastSeen });
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/dlq/:id',
+      summary: 'One dead letter: the original message, its headers, and why it failed',
+      tags: ['dlq'],
+      roles: OPERATIONS,
+      params: letterId,
+      responses: { 200: { description: 'The dead letter', schema: deadLetterSchema } },
+      problems: { 404: 'no such dead letter' },
+      handler: async (c, { params }) => c.json((await load(params.id)).letter),
+    })
+    .add({
+      method: 'post',
+      path: '/api/dlq/:id/redrive',
+      summary: 'Put a dead letter back, for the consumer that failed it only, and remove it from the DLQ',
+      tags: ['dlq'],
+      roles: ['admin'],
+      params: letterId,
+      responses: {
+        202: {
+          description: 'Redriven',
+          schema: z.object({ id: z.string(), consumer: z.string(), redrivenTo: z.string() }),
+        },
+      },
+      problems: { 404: 'no such dead letter', 409: 'an outbox message JetStream refused cannot be redriven' },
+      handler: async (c, { params }) => {
+        const { message, letter } = await load(params.id);
+        if (letter.consumer.startsWith('outbox-')) {
+          throw new ConflictError('JetStream refused this outbox message; it cannot be redriven, only inspected and deleted');
+        }
+        const hdrs = natsHeaders();
+        for (const [key, value] of Object.entries(storedHeaders(message))) if (!key.startsWith('Nats-')) hdrs.set(key, value);
+        // Published once per dead letter (the id de-duplicates a retry), then removed: a second redrive finds nothing.
+        await jetstream(nc).publish(dlqRedriveSubject(letter.consumer), message.data, { headers: hdrs, msgID: `redrive:${message.seq}` });
+        await (await jetstreamManager(nc)).streams.deleteMessage(DLQ_STREAM, message.seq, false);
+        return c.json({ id: letter.id, consumer: letter.consumer, redrivenTo: dlqRedriveSubject(letter.consumer) }, 202);
+      },
+    })
+    .add({
+      method: 'delete',
+      path: '/api/dlq/:id',
+      summary: 'Delete a dead letter for good',
+      tags: ['dlq'],
+      roles: ['admin'],
+      params: letterId,
+      responses: { 204: { description: 'Deleted' } },
+      problems: { 404: 'no such dead letter' },
+      handler: async (c, { params }) => {
+        const { message } = await load(params.id);
+        await (await jetstreamManager(nc)).streams.deleteMessage(DLQ_STREAM, message.seq, false);
+        return c.body(null, 204);
+      },
+    });
 }

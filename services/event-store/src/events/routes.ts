@@ -1,6 +1,6 @@
-import { NotFoundError, readQuery, type ServiceDeps, uuidParam, ValidationError } from '@jetsaga/platform';
-import { Hono } from 'hono';
+import { NotFoundError, pathId, type Routes, routes, type ServiceDeps, ValidationError } from '@jetsaga/platform';
 import { z } from 'zod';
+import { nextCursor, storedEventSchema } from '../schemas.js';
 import { selectEvents } from './stored.js';
 
 /** Cursors are opaque to clients: base64url of the last position they saw. */
@@ -29,42 +29,58 @@ const eventQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-export function eventRoutes({ db }: Pick<ServiceDeps, 'db'>): Hono {
-  const app = new Hono();
+/** Events are operations data: they name every customer, so customers read their own records elsewhere. */
+const OPERATIONS = ['agent', 'admin'] as const;
 
-  app.get('/api/events', async (c) => {
-    const query = readQuery(c, eventQuery);
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      conditions.push(sql.replace('?', `$${params.length}`));
-    };
-    if (query.type) add('type = ?', query.type);
-    if (query.aggregateType) add('aggregate_type = ?', query.aggregateType);
-    if (query.aggregateId) add('aggregate_id = ?', query.aggregateId);
-    if (query.correlationId) add('correlation_id = ?', query.correlationId);
-    if (query.from) add('occurred_at >= ?', query.from);
-    if (query.to) add('occurred_at < ?', query.to);
-    if (query.after) add('position > ?', decodeCursor(query.after));
-    params.push(query.limit + 1);
-    const events = await selectEvents(
-      db,
-      conditions.length > 0 ? conditions.join(' AND ') : 'true',
-      params,
-      `ORDER BY position LIMIT $${params.length}`,
-    );
-    const page = events.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return c.json({ events: page, next: events.length > query.limit && last ? encodeCursor(last.position) : null });
-  });
-
-  app.get('/api/events/:id', async (c) => {
-    const id = uuidParam(c, 'id', 'event');
-    const [event] = await selectEvents(db, 'id = $1', [id], 'ORDER BY position LIMIT 1');
-    if (!event) throw new NotFoundError(`event ${id} does not exist`);
-    return c.json(event);
-  });
-
-  return app;
+export function eventRoutes({ db }: Pick<ServiceDeps, 'db'>): Routes {
+  return routes()
+    .add({
+      method: 'get',
+      path: '/api/events',
+      summary: 'Events of the mirror, in stream order, filtered and paged',
+      tags: ['events'],
+      roles: OPERATIONS,
+      query: eventQuery,
+      responses: { 200: { description: 'A page of events', schema: z.object({ events: z.array(storedEventSchema), next: nextCursor }) } },
+      handler: async (c, { query }) => {
+        const conditions: string[] = [];
+        const params: unknown[] = [];
+        const add = (sql: string, value: unknown) => {
+          params.push(value);
+          conditions.push(sql.replace('?', `$${params.length}`));
+        };
+        if (query.type) add('type = ?', query.type);
+        if (query.aggregateType) add('aggregate_type = ?', query.aggregateType);
+        if (query.aggregateId) add('aggregate_id = ?', query.aggregateId);
+        if (query.correlationId) add('correlation_id = ?', query.correlationId);
+        if (query.from) add('occurred_at >= ?', query.from);
+        if (query.to) add('occurred_at < ?', query.to);
+        if (query.after) add('position > ?', decodeCursor(query.after));
+        params.push(query.limit + 1);
+        const events = await selectEvents(
+          db,
+          conditions.length > 0 ? conditions.join(' AND ') : 'true',
+          params,
+          `ORDER BY position LIMIT $${params.length}`,
+        );
+        const page = events.slice(0, query.limit);
+        const last = page[page.length - 1];
+        return c.json({ events: page, next: events.length > query.limit && last ? encodeCursor(last.position) : null });
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/events/:id',
+      summary: 'One event by its id',
+      tags: ['events'],
+      roles: OPERATIONS,
+      params: z.object({ id: pathId() }),
+      responses: { 200: { description: 'The event', schema: storedEventSchema } },
+      problems: { 404: 'no such event' },
+      handler: async (c, { params }) => {
+        const [event] = await selectEvents(db, 'id = $1', [params.id], 'ORDER BY position LIMIT 1');
+        if (!event) throw new NotFoundError(`event ${params.id} does not exist`);
+        return c.json(event);
+      },
+    });
 }

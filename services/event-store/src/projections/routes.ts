@@ -1,6 +1,7 @@
-import { readJson, readQuery, type ServiceDeps, ValidationError } from '@jetsaga/platform';
-import { Hono } from 'hono';
+import { isUuid } from '@jetsaga/events';
+import { assertOwner, type Routes, routes, type ServiceDeps, ValidationError } from '@jetsaga/platform';
 import { z } from 'zod';
+import { nextCursor, projectionStatusSchema } from '../schemas.js';
 import type { ProjectionEngine } from './engine.js';
 
 const ordersQuery = z.strictObject({
@@ -31,148 +32,262 @@ type OrderRow = {
   seq: number;
 };
 
+const orderSummarySchema = z.object({
+  id: z.uuid(),
+  customerId: z.uuid(),
+  status: z.enum(['PENDING', 'COMPLETED', 'CANCELLED']),
+  reason: z.string().optional(),
+  totalCents: z.number().int(),
+  lineCount: z.number().int(),
+  correlationId: z.uuid(),
+  placedAt: z.string().nullable(),
+  endedAt: z.string().nullable(),
+});
+const sagaSummarySchema = z.object({
+  correlationId: z.uuid(),
+  orderId: z.uuid().nullable(),
+  customerId: z.uuid().nullable(),
+  outcome: z.enum(['PENDING', 'COMPLETED', 'CANCELLED']),
+  reason: z.string().optional(),
+  startedAt: z.string().nullable(),
+  endedAt: z.string().nullable(),
+  durationMs: z.number().int().nullable(),
+  steps: z.number().int(),
+  lastType: z.string(),
+});
+const salesReportSchema = z.object({
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  days: z.array(
+    z.object({
+      day: z.string(),
+      productId: z.uuid(),
+      quantity: z.number().int(),
+      revenueCents: z.number().int(),
+      orders: z.number().int(),
+    }),
+  ),
+  totals: z.object({ quantity: z.number().int(), revenueCents: z.number().int() }),
+});
+const stockReportSchema = z.object({
+  products: z.array(
+    z.object({
+      productId: z.uuid(),
+      sku: z.string(),
+      name: z.string(),
+      priceCents: z.number().int(),
+      available: z.number().int(),
+      reserved: z.number().int(),
+      sold: z.number().int(),
+    }),
+  ),
+});
+const projectionName = z.object({ name: z.string().min(1).max(100) });
+const OPERATIONS = ['agent', 'admin'] as const;
+
 /** The read side: answered from projection tables, never from the services' own tables. */
-export function readModelRoutes({ db }: Pick<ServiceDeps, 'db'>, engine: ProjectionEngine): Hono {
-  const app = new Hono();
-
-  app.get('/api/orders', async (c) => {
-    const query = readQuery(c, ordersQuery);
-    const table = await engine.liveTable('order-summaries', 'orders');
-    const params: unknown[] = [];
-    const where: string[] = [];
-    if (query.status) where.push(`status = $${params.push(query.status)}`);
-    if (query.customerId) where.push(`customer_id = $${params.push(query.customerId)}`);
-    if (query.after) where.push(`order_id > $${params.push(decodeOrderCursor(query.after))}`);
-    const { rows } = await db.query<OrderRow>(
-      `SELECT * FROM ${table} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY order_id LIMIT $${params.push(query.limit + 1)}`,
-      params,
-    );
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return c.json({
-      orders: page.map((row) => ({
-        id: row.order_id,
-        customerId: row.customer_id,
-        status: row.status,
-        ...(row.reason ? { reason: row.reason } : {}),
-        totalCents: row.total_cents,
-        lineCount: row.line_count,
-        correlationId: row.correlation_id,
-        placedAt: row.placed_at?.toISOString() ?? null,
-        endedAt: row.ended_at?.toISOString() ?? null,
-      })),
-      next: rows.length > query.limit && last ? Buffer.from(JSON.stringify({ o: last.order_id })).toString('base64url') : null,
+export function readModelRoutes({ db }: Pick<ServiceDeps, 'db'>, engine: ProjectionEngine): Routes {
+  return routes()
+    .add({
+      method: 'get',
+      path: '/api/orders',
+      summary: 'Orders (the order-summaries read model), filtered and paged',
+      tags: ['orders'],
+      roles: ['customer', 'agent', 'admin'],
+      ownership: "A customer's list holds only their own orders; asking for another customer's is a 403.",
+      query: ordersQuery,
+      responses: { 200: { description: 'A page of orders', schema: z.object({ orders: z.array(orderSummarySchema), next: nextCursor }) } },
+      handler: async (c, { query, principal }) => {
+        const table = await engine.liveTable('order-summaries', 'orders');
+        const params: unknown[] = [];
+        const where: string[] = [];
+        if (query.status) where.push(`status = $${params.push(query.status)}`);
+        // A customer's list is their own orders only.
+        if (principal.role === 'customer') assertOwner(principal, query.customerId ?? principal.subject, 'this order list');
+        const customerId = principal.role === 'customer' ? principal.subject.toLowerCase() : query.customerId;
+        // A customer whose subject is no customer id has no orders (and the uuid column would refuse the value).
+        if (customerId) where.push(isUuid(customerId) ? `customer_id = $${params.push(customerId)}` : 'false');
+        if (query.after) where.push(`order_id > $${params.push(decodeOrderCursor(query.after))}`);
+        const { rows } = await db.query<OrderRow>(
+          `SELECT * FROM ${table} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY order_id LIMIT $${params.push(query.limit + 1)}`,
+          params,
+        );
+        const page = rows.slice(0, query.limit);
+        const last = page[page.length - 1];
+        return c.json({
+          orders: page.map((row) => ({
+            id: row.order_id,
+            customerId: row.customer_id,
+            status: row.status,
+            ...(row.reason ? { reason: row.reason } : {}),
+            totalCents: row.total_cents,
+            lineCount: row.line_count,
+            correlationId: row.correlation_id,
+            placedAt: row.placed_at?.toISOString() ?? null,
+            endedAt: row.ended_at?.toISOString() ?? null,
+          })),
+          next: rows.length > query.limit && last ? Buffer.from(JSON.stringify({ o: last.order_id })).toString('base64url') : null,
+        });
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/reports/sales',
+      summary: 'Sales per day and product (the sales-daily read model)',
+      tags: ['reports'],
+      roles: OPERATIONS,
+      query: salesQuery,
+      responses: { 200: { description: 'The days in range, and their totals', schema: salesReportSchema } },
+      handler: async (c, { query }) => {
+        const table = await engine.liveTable('sales-daily', 'sales');
+        const { rows } = await db.query<{ day: string; product_id: string; quantity: number; revenue_cents: number; orders: number }>(
+          `SELECT to_char(day, 'YYYY-MM-DD') AS day, product_id, quantity, revenue_cents, orders FROM ${table}
+           WHERE ($1::date IS NULL OR day >= $1::date) AND ($2::date IS NULL OR day <= $2::date) ORDER BY day, product_id`,
+          [query.from ?? null, query.to ?? null],
+        );
+        const days = rows.map((row) => ({
+          day: row.day,
+          productId: row.product_id,
+          quantity: row.quantity,
+          revenueCents: row.revenue_cents,
+          orders: row.orders,
+        }));
+        return c.json({
+          from: query.from ?? null,
+          to: query.to ?? null,
+          days,
+          totals: days.reduce(
+            (sum, row) => ({ quantity: sum.quantity + row.quantity, revenueCents: sum.revenueCents + row.revenueCents }),
+            {
+              quantity: 0,
+              revenueCents: 0,
+            },
+          ),
+        });
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/reports/stock',
+      summary: 'Stock per product: available, reserved, sold (the stock-levels read model)',
+      tags: ['reports'],
+      roles: OPERATIONS,
+      responses: { 200: { description: 'Every product', schema: stockReportSchema } },
+      handler: async (c) => {
+        const table = await engine.liveTable('stock-levels', 'stock');
+        const { rows } = await db.query<{
+          product_id: string;
+          sku: string;
+          name: string;
+          price_cents: number;
+          available: number;
+          reserved: number;
+          sold: number;
+        }>(`SELECT * FROM ${table} ORDER BY product_id`);
+        return c.json({
+          products: rows.map((row) => ({
+            productId: row.product_id,
+            sku: row.sku,
+            name: row.name,
+            priceCents: row.price_cents,
+            available: row.available,
+            reserved: row.reserved,
+            sold: row.sold,
+          })),
+        });
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/sagas',
+      summary: 'Sagas (the saga-timelines read model), filtered by outcome and paged',
+      tags: ['sagas'],
+      roles: OPERATIONS,
+      query: sagasQuery,
+      responses: { 200: { description: 'A page of sagas', schema: z.object({ sagas: z.array(sagaSummarySchema), next: nextCursor }) } },
+      handler: async (c, { query }) => {
+        const table = await engine.liveTable('saga-timelines', 'sagas');
+        const params: unknown[] = [];
+        const where: string[] = [];
+        if (query.outcome) where.push(`outcome = $${params.push(query.outcome)}`);
+        if (query.after) where.push(`correlation_id > $${params.push(decodeOrderCursor(query.after))}`);
+        const { rows } = await db.query<{
+          correlation_id: string;
+          order_id: string | null;
+          customer_id: string | null;
+          outcome: string | null;
+          reason: string | null;
+          started_at: Date | null;
+          ended_at: Date | null;
+          steps: number;
+          last_type: string;
+        }>(
+          `SELECT * FROM ${table} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY correlation_id LIMIT $${params.push(query.limit + 1)}`,
+          params,
+        );
+        const page = rows.slice(0, query.limit);
+        const last = page[page.length - 1];
+        return c.json({
+          sagas: page.map((row) => ({
+            correlationId: row.correlation_id,
+            orderId: row.order_id,
+            customerId: row.customer_id,
+            outcome: row.outcome ?? 'PENDING',
+            ...(row.reason ? { reason: row.reason } : {}),
+            startedAt: row.started_at?.toISOString() ?? null,
+            endedAt: row.ended_at?.toISOString() ?? null,
+            durationMs: row.started_at && row.ended_at ? row.ended_at.getTime() - row.started_at.getTime() : null,
+            steps: row.steps,
+            lastType: row.last_type,
+          })),
+          next: rows.length > query.limit && last ? Buffer.from(JSON.stringify({ o: last.correlation_id })).toString('base64url') : null,
+        });
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/projections',
+      summary: 'Every projection version that is not retired: state, position, lag',
+      tags: ['projections'],
+      roles: OPERATIONS,
+      responses: { 200: { description: 'The projections', schema: z.object({ projections: z.array(projectionStatusSchema) }) } },
+      handler: async (c) => c.json({ projections: await engine.status() }),
+    })
+    .add({
+      method: 'get',
+      path: '/api/projections/:name/checksum',
+      summary: "A digest of a projection version's rows (the live one by default): equal rows, equal digests",
+      tags: ['projections'],
+      roles: OPERATIONS,
+      params: projectionName,
+      query: z.strictObject({ version: z.coerce.number().int().min(1).optional() }),
+      responses: {
+        200: {
+          description: 'The digest',
+          schema: z.object({ name: z.string(), version: z.number().int(), rows: z.number().int(), checksum: z.string() }),
+        },
+      },
+      problems: { 404: 'no such projection or version' },
+      handler: async (c, { params, query }) => c.json(await engine.checksum(params.name, query.version)),
+    })
+    .add({
+      method: 'post',
+      path: '/api/projections/:name/rebuild',
+      summary: 'Rebuild a projection from the first event as a new version beside the live one (blue-green)',
+      tags: ['projections'],
+      roles: ['admin'],
+      params: projectionName,
+      body: z.strictObject({ version: z.number().int().min(1).optional() }),
+      bodyOptional: true,
+      responses: { 202: { description: 'The new version, building', schema: projectionStatusSchema } },
+      problems: { 404: 'no such projection', 409: 'a rebuild is running, or the version is not newer' },
+      handler: async (c, { params, body }) => {
+        engine.definition(params.name);
+        const status = await engine.rebuild(params.name, body.version);
+        c.header('Location', `/api/projections`);
+        return c.json(status, 202);
+      },
     });
-  });
-
-  app.get('/api/reports/sales', async (c) => {
-    const query = readQuery(c, salesQuery);
-    const table = await engine.liveTable('sales-daily', 'sales');
-    const { rows } = await db.query<{ day: string; product_id: string; quantity: number; revenue_cents: number; orders: number }>(
-      `SELECT to_char(day, 'YYYY-MM-DD') AS day, product_id, quantity, revenue_cents, orders FROM ${table}
-       WHERE ($1::date IS NULL OR day >= $1::date) AND ($2::date IS NULL OR day <= $2::date) ORDER BY day, product_id`,
-      [query.from ?? null, query.to ?? null],
-    );
-    const days = rows.map((row) => ({
-      day: row.day,
-      productId: row.product_id,
-      quantity: row.quantity,
-      revenueCents: row.revenue_cents,
-      orders: row.orders,
-    }));
-    return c.json({
-      from: query.from ?? null,
-      to: query.to ?? null,
-      days,
-      totals: days.reduce((sum, row) => ({ quantity: sum.quantity + row.quantity, revenueCents: sum.revenueCents + row.revenueCents }), {
-        quantity: 0,
-        revenueCents: 0,
-      }),
-    });
-  });
-
-  app.get('/api/reports/stock', async (c) => {
-    const table = await engine.liveTable('stock-levels', 'stock');
-    const { rows } = await db.query<{
-      product_id: string;
-      sku: string;
-      name: string;
-      price_cents: number;
-      available: number;
-      reserved: number;
-      sold: number;
-    }>(`SELECT * FROM ${table} ORDER BY product_id`);
-    return c.json({
-      products: rows.map((row) => ({
-        productId: row.product_id,
-        sku: row.sku,
-        name: row.name,
-        priceCents: row.price_cents,
-        available: row.available,
-        reserved: row.reserved,
-        sold: row.sold,
-      })),
-    });
-  });
-
-  app.get('/api/sagas', async (c) => {
-    const query = readQuery(c, sagasQuery);
-    const table = await engine.liveTable('saga-timelines', 'sagas');
-    const params: unknown[] = [];
-    const where: string[] = [];
-    if (query.outcome) where.push(`outcome = $${params.push(query.outcome)}`);
-    if (query.after) where.push(`correlation_id > $${params.push(decodeOrderCursor(query.after))}`);
-    const { rows } = await db.query<{
-      correlation_id: string;
-      order_id: string | null;
-      customer_id: string | null;
-      outcome: string | null;
-      reason: string | null;
-      started_at: Date | null;
-      ended_at: Date | null;
-      steps: number;
-      last_type: string;
-    }>(
-      `SELECT * FROM ${table} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY correlation_id LIMIT $${params.push(query.limit + 1)}`,
-      params,
-    );
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return c.json({
-      sagas: page.map((row) => ({
-        correlationId: row.correlation_id,
-        orderId: row.order_id,
-        customerId: row.customer_id,
-        outcome: row.outcome ?? 'PENDING',
-        ...(row.reason ? { reason: row.reason } : {}),
-        startedAt: row.started_at?.toISOString() ?? null,
-        endedAt: row.ended_at?.toISOString() ?? null,
-        durationMs: row.started_at && row.ended_at ? row.ended_at.getTime() - row.started_at.getTime() : null,
-        steps: row.steps,
-        lastType: row.last_type,
-      })),
-      next: rows.length > query.limit && last ? Buffer.from(JSON.stringify({ o: last.correlation_id })).toString('base64url') : null,
-    });
-  });
-
-  app.get('/api/projections', async (c) => c.json({ projections: await engine.status() }));
-
-  app.get('/api/projections/:name/checksum', async (c) => {
-    const { version } = readQuery(c, z.strictObject({ version: z.coerce.number().int().min(1).optional() }));
-    return c.json(await engine.checksum(c.req.param('name'), version));
-  });
-
-  app.post('/api/projections/:name/rebuild', async (c) => {
-    const name = c.req.param('name');
-    engine.definition(name);
-    const hasBody = (c.req.header('content-length') ?? '0') !== '0';
-    const body = hasBody ? await readJson(c, z.strictObject({ version: z.number().int().min(1).optional() })) : {};
-    const status = await engine.rebuild(name, body.version);
-    c.header('Location', `/api/projections`);
-    return c.json(status, 202);
-  });
-
-  return app;
 }
 
 function decodeOrderCursor(cursor: string): string {

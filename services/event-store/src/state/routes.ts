@@ -1,6 +1,5 @@
 import type { DomainEvent } from '@jetsaga/events';
-import { NotFoundError, readQuery, type ServiceDeps, ValidationError } from '@jetsaga/platform';
-import { Hono } from 'hono';
+import { NotFoundError, type Routes, routes, type ServiceDeps, ValidationError } from '@jetsaga/platform';
 import { z } from 'zod';
 import { asCurrent, selectEvents, type StoredEvent } from '../events/stored.js';
 import { cartFold, complaintFold, customerFold, type Fold, orderFold, productFold, replay } from './folds.js';
@@ -60,31 +59,51 @@ export const REBUILDERS: Record<string, Rebuilder> = {
 };
 
 /** Replays events up to a version or an instant. Older schema versions are upcast on the way. */
-export function stateRoutes(deps: Pick<ServiceDeps, 'db'>): Hono {
-  const app = new Hono();
-  app.get('/api/aggregates/:aggregateType/:aggregateId/state', async (c) => {
-    const { aggregateType, aggregateId } = c.req.param();
-    const query = readQuery(c, stateQuery);
-    const rebuilder = REBUILDERS[aggregateType];
-    if (!rebuilder) {
-      throw new ValidationError(`no state rebuild for ${aggregateType}`, [
-        { field: 'aggregateType', reason: `one of ${Object.keys(REBUILDERS).join(', ')}` },
-      ]);
-    }
-    const stored = await rebuilder.events(deps, aggregateId.toLowerCase());
-    if (stored.length === 0) throw new NotFoundError(`no events for ${aggregateType} ${aggregateId}`);
-    let upTo = stored;
-    if (query.version !== undefined) {
-      if (query.version > stored.length)
-        throw new NotFoundError(`${aggregateType} ${aggregateId} has ${stored.length} events, not ${query.version}`);
-      upTo = stored.slice(0, query.version);
-    } else if (query.asOf !== undefined) {
-      const asOf = Date.parse(query.asOf);
-      upTo = stored.filter((event) => Date.parse(event.occurredAt) <= asOf);
-      if (upTo.length === 0) throw new NotFoundError(`${aggregateType} ${aggregateId} did not exist at ${query.asOf}`);
-    }
-    const events = upTo.map(asCurrent).filter((event): event is DomainEvent & { position: number } => event !== undefined);
-    return c.json({ aggregateType, aggregateId, version: upTo.length, state: replay(rebuilder.fold(aggregateId.toLowerCase()), events) });
+export function stateRoutes(deps: Pick<ServiceDeps, 'db'>): Routes {
+  return routes().add({
+    method: 'get',
+    path: '/api/aggregates/:aggregateType/:aggregateId/state',
+    summary: "An aggregate's state rebuilt by replaying its events, now or as of a version or an instant",
+    tags: ['events'],
+    roles: ['agent', 'admin'],
+    params: z.object({
+      aggregateType: z
+        .string()
+        .min(1)
+        .max(100)
+        .meta({ description: `one of ${Object.keys(REBUILDERS).join(', ')}` }),
+      aggregateId: z.string().min(1).max(200),
+    }),
+    query: stateQuery,
+    responses: {
+      200: {
+        description: 'The state after that many events',
+        schema: z.object({ aggregateType: z.string(), aggregateId: z.string(), version: z.number().int(), state: z.unknown() }),
+      },
+    },
+    problems: { 404: 'no events for this aggregate (at that version or instant)' },
+    handler: async (c, { params, query }) => {
+      const { aggregateType, aggregateId } = params;
+      const rebuilder = REBUILDERS[aggregateType];
+      if (!rebuilder) {
+        throw new ValidationError(`no state rebuild for ${aggregateType}`, [
+          { field: 'aggregateType', reason: `one of ${Object.keys(REBUILDERS).join(', ')}` },
+        ]);
+      }
+      const stored = await rebuilder.events(deps, aggregateId.toLowerCase());
+      if (stored.length === 0) throw new NotFoundError(`no events for ${aggregateType} ${aggregateId}`);
+      let upTo = stored;
+      if (query.version !== undefined) {
+        if (query.version > stored.length)
+          throw new NotFoundError(`${aggregateType} ${aggregateId} has ${stored.length} events, not ${query.version}`);
+        upTo = stored.slice(0, query.version);
+      } else if (query.asOf !== undefined) {
+        const asOf = Date.parse(query.asOf);
+        upTo = stored.filter((event) => Date.parse(event.occurredAt) <= asOf);
+        if (upTo.length === 0) throw new NotFoundError(`${aggregateType} ${aggregateId} did not exist at ${query.asOf}`);
+      }
+      const events = upTo.map(asCurrent).filter((event): event is DomainEvent & { position: number } => event !== undefined);
+      return c.json({ aggregateType, aggregateId, version: upTo.length, state: replay(rebuilder.fold(aggregateId.toLowerCase()), events) });
+    },
   });
-  return app;
 }

@@ -1,14 +1,16 @@
 import {
+  ANY_ROLE,
+  actorOf,
   type CommandHandler,
   ConflictError,
   handleCommand,
   NotFoundError,
-  readJson,
+  pathId,
   requestMetadata,
+  type Routes,
+  routes,
   type ServiceDeps,
-  uuidParam,
 } from '@jetsaga/platform';
-import { Hono } from 'hono';
 import { z } from 'zod';
 import { type CreateProduct, decideProduct, evolveProduct, type Product } from './product.js';
 import { loadProduct, loadProducts, productView } from './store.js';
@@ -38,25 +40,49 @@ export const products: CommandHandler<Product, CreateProduct, ReturnType<typeof 
   },
 };
 
-export function productRoutes(deps: ServiceDeps): Hono {
+const productSchema = z.object({
+  id: z.uuid(),
+  sku: z.string(),
+  name: z.string(),
+  priceCents: z.number().int(),
+  available: z.number().int().meta({ description: 'units that can still be reserved' }),
+  reserved: z.number().int().meta({ description: 'units held by orders whose saga has not ended' }),
+});
+
+export function productRoutes(deps: ServiceDeps): Routes {
   const { db } = deps;
-  const app = new Hono();
-
-  app.post('/api/products', async (c) => {
-    const body = await readJson(c, createProductBody);
-    const productId = deps.newId();
-    const command: CreateProduct = { type: 'CreateProduct', productId, ...body };
-    const { state } = await handleCommand(db, products, { id: productId, command, meta: requestMetadata(deps, c.get('requestId')) }, deps);
-    if (state.status === 'NONE') throw new Error('unreachable: a created product is active');
-    return c.json(productView(state), 201);
-  });
-
-  app.get('/api/products/:id', async (c) => {
-    const id = uuidParam(c, 'id', 'product');
-    const product = await loadProduct(db, id);
-    if (product.status === 'NONE') throw new NotFoundError(`product ${id} does not exist`);
-    return c.json(productView(product));
-  });
-
-  return app;
+  return routes()
+    .add({
+      method: 'post',
+      path: '/api/products',
+      summary: 'Add a product to the catalogue with its initial stock',
+      tags: ['products'],
+      roles: ['admin'],
+      body: createProductBody,
+      responses: { 201: { description: 'The product, as created', schema: productSchema } },
+      problems: { 409: 'a product with this sku already exists' },
+      handler: async (c, { body, principal }) => {
+        const productId = deps.newId();
+        const command: CreateProduct = { type: 'CreateProduct', productId, ...body };
+        const meta = requestMetadata(deps, c.get('requestId'), actorOf(principal));
+        const { state } = await handleCommand(db, products, { id: productId, command, meta }, deps);
+        if (state.status === 'NONE') throw new Error('unreachable: a created product is active');
+        return c.json(productView(state), 201);
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/products/:id',
+      summary: 'A product of the catalogue, with its stock',
+      tags: ['products'],
+      roles: ANY_ROLE,
+      params: z.object({ id: pathId() }),
+      responses: { 200: { description: 'The product', schema: productSchema } },
+      problems: { 404: 'no such product' },
+      handler: async (c, { params }) => {
+        const product = await loadProduct(db, params.id);
+        if (product.status === 'NONE') throw new NotFoundError(`product ${params.id} does not exist`);
+        return c.json(productView(product));
+      },
+    });
 }

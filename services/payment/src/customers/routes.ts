@@ -1,15 +1,17 @@
+import { type Address, addressSchema } from '@jetsaga/events';
 import {
+  actorOf,
+  assertOwner,
   type CommandHandler,
   handleCommand,
   lockRows,
   NotFoundError,
-  readJson,
+  pathId,
   requestMetadata,
+  type Routes,
+  routes,
   type ServiceDeps,
-  uuidParam,
 } from '@jetsaga/platform';
-import { type Address, addressSchema } from '@jetsaga/events';
-import { Hono } from 'hono';
 import { z } from 'zod';
 import { type Customer, type CustomerEvent, decideCustomer, evolveCustomer, initialCustomer, type RegisterCustomer } from './customer.js';
 
@@ -56,31 +58,52 @@ export const customers: CommandHandler<Customer, RegisterCustomer, CustomerEvent
   },
 };
 
-export function customerRoutes(deps: ServiceDeps): Hono {
+const customerSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  email: z.string(),
+  balanceCents: z.number().int(),
+  address: addressSchema.optional().meta({ description: 'the postal address parcels go to by default' }),
+});
+
+export function customerRoutes(deps: ServiceDeps): Routes {
   const { db } = deps;
-  const app = new Hono();
-
-  app.post('/api/customers', async (c) => {
-    const body = await readJson(c, registerBody);
-    const customerId = deps.newId();
-    const command: RegisterCustomer = { type: 'RegisterCustomer', customerId, ...body };
-    const { state } = await handleCommand(
-      db,
-      customers,
-      { id: customerId, command, meta: requestMetadata(deps, c.get('requestId')) },
-      deps,
-    );
-    if (state.status === 'NONE') throw new Error('unreachable: a registered customer exists');
-    return c.json(customerView(state), 201);
-  });
-
-  app.get('/api/customers/:id', async (c) => {
-    const id = uuidParam(c, 'id', 'customer');
-    const { rows } = await db.query<CustomerRow>(`${SELECT} WHERE id = $1`, [id]);
-    if (!rows[0]) throw new NotFoundError(`customer ${id} does not exist`);
-    const { id: found, name, email, balance_cents: balanceCents, address } = rows[0];
-    return c.json({ id: found, name, email, balanceCents, ...(address ? { address } : {}) });
-  });
-
-  return app;
+  return routes()
+    .add({
+      method: 'post',
+      path: '/api/customers',
+      summary: 'Open a customer account with its opening balance',
+      description: "The identity provider then issues the customer's tokens with the returned id as `sub`.",
+      tags: ['customers'],
+      // The opening balance is money: a customer may not open their own account (ADR 0042).
+      roles: ['admin'],
+      body: registerBody,
+      responses: { 201: { description: 'The customer, as registered', schema: customerSchema } },
+      handler: async (c, { body, principal }) => {
+        const customerId = deps.newId();
+        const command: RegisterCustomer = { type: 'RegisterCustomer', customerId, ...body };
+        const meta = requestMetadata(deps, c.get('requestId'), actorOf(principal));
+        const { state } = await handleCommand(db, customers, { id: customerId, command, meta }, deps);
+        if (state.status === 'NONE') throw new Error('unreachable: a registered customer exists');
+        return c.json(customerView(state), 201);
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/customers/:id',
+      summary: 'A customer: name, email and balance',
+      tags: ['customers'],
+      roles: ['customer', 'admin'],
+      ownership: 'A customer reads only their own record.',
+      params: z.object({ id: pathId() }),
+      responses: { 200: { description: 'The customer', schema: customerSchema } },
+      problems: { 404: 'no such customer' },
+      handler: async (c, { params, principal }) => {
+        const { rows } = await db.query<CustomerRow>(`${SELECT} WHERE id = $1`, [params.id]);
+        if (!rows[0]) throw new NotFoundError(`customer ${params.id} does not exist`);
+        assertOwner(principal, rows[0].id, `customer ${params.id}`);
+        const { id, name, email, balance_cents: balanceCents, address } = rows[0];
+        return c.json({ id, name, email, balanceCents, ...(address ? { address } : {}) });
+      },
+    });
 }

@@ -1,0 +1,15 @@
+import { type OpenApiDocument, routeDrift, type ServiceDeps } from '@jetsaga/platform';
+import { describe, expect, it } from 'vitest';
+import { orderApi } from './api.js';
+import type { Lookups } from './lookups.js';
+
+describe("order's OpenAPI document", () => {
+  it('lists every route the service answers, and only those', async () => {
+    // The routes only touch their dependencies when a request comes: none comes here.
+    const app = orderApi({} as ServiceDeps, { lookups: {} as Lookups, deadlineMs: 1000 });
+    const document = (await (await app.request('/openapi.json')).json()) as OpenApiDocument;
+    expect(document.openapi).toBe('3.1.0');
+    expect(Object.keys(document.paths).length).toBeGreaterThan(0);
+    expect(routeDrift(app, document)).toEqual({ undocumented: [], unrouted: [] });
+  });
+});

@@ -1,0 +1,14 @@
+import { type OpenApiDocument, routeDrift, type ServiceDeps } from '@jetsaga/platform';
+import { describe, expect, it } from 'vitest';
+import { salesApi } from './api.js';
+
+describe("sales's OpenAPI document", () => {
+  it('lists every route the service answers, and only those', async () => {
+    // The routes only touch their dependencies when a request comes: none comes here.
+    const app = salesApi({} as ServiceDeps);
+    const document = (await (await app.request('/openapi.json')).json()) as OpenApiDocument;
+    expect(document.openapi).toBe('3.1.0');
+    expect(Object.keys(document.paths).length).toBeGreaterThan(0);
+    expect(routeDrift(app, document)).toEqual({ undocumented: [], unrouted: [] });
+  });
+});
