@@ -12,6 +12,7 @@ import {
 } from '@jetsaga/platform';
 import { z } from 'zod';
 import { admission } from './admission.js';
+import { docsRoutes } from './docs.js';
 import { HARDENING_CONFIG, hardening } from './hardening/index.js';
 import { forward, ROUTES, type Upstream, upstreamFor } from './proxy.js';
 
@@ -70,6 +71,9 @@ const app = createHttpApp({
   maxBodyBytes: config.GATEWAY_MAX_BODY_BYTES,
   auth: loadAuthConfig(process.env),
 });
+
+// The published API (/openapi.json, /docs, /asyncapi.json): outside /api/*, no token.
+app.route('/', docsRoutes({ upstreams, log }));
 
 app.use('/api/*', limits.perPrincipal);
 
