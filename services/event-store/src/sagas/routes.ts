@@ -15,6 +15,7 @@ const sagaSchema = z.object({
       position: z.number().int(),
       type: z.string(),
       service: z.string(),
+      phase: z.enum(['order', 'shipping', 'support']).meta({ description: 'the order saga, or what follows the sale' }),
       aggregateType: z.string(),
       aggregateId: z.string(),
       occurredAt: z.string(),
