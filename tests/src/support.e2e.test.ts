@@ -128,6 +128,29 @@ describe('support: complaints', () => {
     expect(await api.getComplaint(id)).toMatchObject({ status: 'RESOLVED', assignee: 'agent-7' });
   });
 
+  it('a customer opens and reads only their own complaints; agents run the desk', async () => {
+    const ada = await api.customer(100);
+    const bob = await api.customer(100);
+    const asAda = api.as('customer', ada.id);
+    const asAgent = api.as('agent', 'agent-42');
+    const opened = await asAda.call('POST', '/api/complaints', filed(ada.id));
+    expect(opened.status).toBe(201);
+    const id = opened.body.id as string;
+    expect((await asAda.call('GET', `/api/complaints/${id}`)).status).toBe(200);
+    const before = await changeCount(t.sql);
+    expectProblem(await asAda.call('POST', '/api/complaints', filed(bob.id)), 403);
+    expectProblem(await api.as('customer', bob.id).call('GET', `/api/complaints/${id}`), 403);
+    expectProblem(await asAda.call('POST', `/api/complaints/${id}/assign`, { agent: 'ada' }), 403);
+    expectProblem(await asAda.call('GET', `/api/complaints?customerId=${bob.id}`), 403);
+    expectProblem(await api.withToken(null).call('GET', `/api/complaints/${id}`), 401);
+    expect(await changeCount(t.sql)).toBe(before);
+    const mine = await asAda.ok<{ complaints: Complaint[] }>('GET', '/api/complaints');
+    expect(mine.complaints.map((c) => c.id)).toEqual([id]);
+    const assigned = await asAgent.ok<Complaint>('POST', `/api/complaints/${id}/assign`, { agent: 'agent-42' });
+    expect(assigned.timeline?.at(-1)).toMatchObject({ type: 'ComplaintAssigned', actor: 'agent:agent-42' });
+    expect(assigned.timeline?.[0]).toMatchObject({ type: 'ComplaintOpened', actor: `customer:${ada.id}` });
+  });
+
   it('lists complaints by filter, a page at a time', async () => {
     const customer = await api.customer(100);
     const ids = [];

@@ -1,6 +1,6 @@
 import { loadConfig, runService } from '@jetsaga/platform';
 import { deadlineConfig, responseDeadlines } from './complaints/deadlines.js';
-import { complaintRoutes } from './complaints/routes.js';
+import { supportApi } from './api.js';
 import { supportConsumersWith } from './consumers.js';
 import { watchDesk } from './metrics.js';
 import { migrations } from './migrations.js';
@@ -12,7 +12,7 @@ const service = await runService({
   schema: 'support',
   defaultPort: 8087,
   migrations,
-  routes: (deps) => complaintRoutes({ ...deps, deadlines }),
+  routes: (deps) => supportApi({ ...deps, deadlines }),
   consumers: supportConsumersWith(deadlines),
 });
 watchDesk(service.deps.db);

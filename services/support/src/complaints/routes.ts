@@ -1,21 +1,21 @@
 import { COMPLAINT_PRIORITIES } from '@jetsaga/events';
 import {
   actorOf,
+  assertOwner,
   causedBy,
-  ForbiddenError,
   handleCommand,
   NotFoundError,
+  pathId,
   type Principal,
-  readJson,
-  readQuery,
   requestMetadata,
+  type Routes,
+  routes,
   runCommand,
   type ServiceDeps,
-  uuidParam,
   ValidationError,
   withTransaction,
 } from '@jetsaga/platform';
-import { type Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import { z } from 'zod';
 import { recordSupportEvents } from '../metrics.js';
 import { REFUND_REASONS } from '../refunds/refund.js';
@@ -26,6 +26,7 @@ import { complaints } from './reactions.js';
 import { complaintDetail, complaintView, findComplaint, listComplaints, type StoredComplaint } from './store.js';
 
 const text = (max: number) => z.string().trim().min(1).max(max);
+const STATUSES = ['OPEN', 'ASSIGNED', 'IN_PROGRESS', 'RESOLVED', 'CLOSED'] as const;
 
 const openBody = z.strictObject({
   customerId: z.uuid(),
@@ -41,7 +42,6 @@ const resolveBody = z.strictObject({
   resolution: text(2000),
   refundCents: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
 });
-const STATUSES = ['OPEN', 'ASSIGNED', 'IN_PROGRESS', 'RESOLVED', 'CLOSED'] as const;
 const listQuery = z.strictObject({
   status: z.enum(STATUSES).optional(),
   priority: z.enum(COMPLAINT_PRIORITIES).optional(),
@@ -51,28 +51,59 @@ const listQuery = z.strictObject({
   after: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
+const idParams = z.object({ id: pathId() });
 
-/**
- * Who asks. Until every service verifies bearer tokens (issue 13), a request without a principal is served as the
- * other services serve it today, as an operator; once authentication is on, every /api/* request has one.
- */
-function callerOf(c: Context): Principal {
-  return (c.get('principal') as Principal | undefined) ?? { subject: 'api', role: 'admin', token: '' };
-}
+const complaintSchema = z
+  .object({
+    id: z.uuid(),
+    customerId: z.uuid(),
+    orderId: z.uuid().optional(),
+    shipmentId: z.uuid().optional(),
+    incidentId: z.uuid().optional(),
+    title: z.string(),
+    description: z.string(),
+    priority: z.enum(COMPLAINT_PRIORITIES),
+    category: z.string(),
+    automatic: z.boolean().meta({ description: 'Opened by a LOST or DAMAGED parcel incident, not by a person.' }),
+    status: z.enum(STATUSES),
+    deadlineAt: z.string().meta({ description: 'When it escalates if still unassigned or unresolved.' }),
+    assignee: z.string().optional(),
+    resolution: z.string().optional(),
+    refundCents: z.number().int().optional(),
+    refundId: z.uuid().optional(),
+    escalation: z.enum(['UNASSIGNED', 'UNRESOLVED']).optional(),
+    correlationId: z.uuid(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ description: 'A complaint as the desk sees it.' });
+const detailSchema = complaintSchema
+  .extend({
+    refunds: z.array(
+      z.object({
+        refundId: z.uuid(),
+        amountCents: z.number().int(),
+        reason: z.string(),
+        status: z.enum(['REQUESTED', 'REFUNDED', 'REJECTED']),
+        rejectionReason: z.string().optional(),
+        incidentId: z.uuid().optional(),
+        requestedAt: z.string(),
+        answeredAt: z.string().optional(),
+      }),
+    ),
+    timeline: z.array(z.object({ eventId: z.uuid(), type: z.string(), occurredAt: z.string(), actor: z.string(), data: z.unknown() })),
+  })
+  .meta({ description: 'A complaint, the refunds it (or its incident) asked for, and its timeline.' });
+const pageSchema = z.object({ complaints: z.array(complaintSchema), next: z.string().nullable() });
 
-function actor(principal: Principal): string {
-  return principal.subject === 'api' && principal.token === '' ? 'api' : actorOf(principal);
-}
+const STAFF = ['agent', 'admin'] as const;
+const EVERYONE = ['customer', 'agent', 'admin'] as const;
+const OWN = 'A customer opens and reads only their own complaints (403 otherwise).';
 
-function requireStaff(principal: Principal): void {
-  if (principal.role === 'customer') throw new ForbiddenError('only support agents and admins run the complaint desk');
-}
-
-/** A customer sees their own complaints only; someone else's is as unknown to them as one that does not exist. */
+/** A customer reaches only their own complaints (403); one that does not exist is a 404 for everyone. */
 function visibleTo(principal: Principal, complaint: StoredComplaint | undefined, id: string): StoredComplaint {
-  if (!complaint || (principal.role === 'customer' && complaint.customerId !== principal.subject)) {
-    throw new NotFoundError(`complaint ${id} does not exist`);
-  }
+  if (!complaint) throw new NotFoundError(`complaint ${id} does not exist`);
+  assertOwner(principal, complaint.customerId, `complaint ${id}`);
   return complaint;
 }
 
@@ -88,62 +119,12 @@ function decodeCursor(cursor: string): string {
   throw new ValidationError('the cursor is not one this API returned', [{ field: 'after', reason: 'invalid cursor' }]);
 }
 
-export function complaintRoutes(deps: ServiceDeps & { deadlines: ResponseDeadlines }): Hono {
+export function complaintRoutes(deps: ServiceDeps & { deadlines: ResponseDeadlines }): Routes {
   const { db } = deps;
-  const app = new Hono();
 
-  app.post('/api/complaints', async (c) => {
-    const principal = callerOf(c);
-    const body = await readJson(c, openBody);
-    if (principal.role === 'customer' && body.customerId !== principal.subject) {
-      throw new ForbiddenError('a customer opens complaints for themselves only');
-    }
-    const complaintId = deps.newId();
-    const command: ComplaintCommand = {
-      type: 'OpenComplaint',
-      complaintId,
-      ...body,
-      automatic: false,
-      deadlineAt: deadlineAt(deps.now(), body.priority, deps.deadlines),
-    };
-    await handleCommand(
-      db,
-      complaints,
-      { id: complaintId, command, meta: requestMetadata(deps, c.get('requestId'), actor(principal)) },
-      deps,
-    );
-    const created = await findComplaint(db, complaintId);
-    if (!created) throw new Error('unreachable: an opened complaint exists');
-    return c.json(complaintView(created), 201);
-  });
-
-  app.get('/api/complaints', async (c) => {
-    const principal = callerOf(c);
-    const query = readQuery(c, listQuery);
-    if (principal.role === 'customer' && query.customerId && query.customerId !== principal.subject) {
-      throw new ForbiddenError('a customer lists their own complaints only');
-    }
-    const customerId = principal.role === 'customer' ? principal.subject : query.customerId;
-    const after = query.after ? decodeCursor(query.after) : undefined;
-    const rows = await listComplaints(db, { ...query, customerId, after });
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return c.json({ complaints: page.map(complaintView), next: rows.length > query.limit && last ? encodeCursor(last.id) : null });
-  });
-
-  app.get('/api/complaints/:id', async (c) => {
-    const id = uuidParam(c, 'id', 'complaint');
-    const complaint = visibleTo(callerOf(c), await findComplaint(db, id), id);
-    return c.json(await complaintDetail(db, complaint));
-  });
-
-  /** One desk step: the command, by an agent or admin, on a complaint that exists; a refused transition is a 409. */
-  async function step(c: Context, command: () => ComplaintCommand) {
-    const principal = callerOf(c);
-    requireStaff(principal);
-    const id = uuidParam(c, 'id', 'complaint');
-    const meta = requestMetadata(deps, c.get('requestId'), actor(principal));
-    const wanted = command();
+  /** One desk step, by an agent or admin: the command on a complaint that exists; a refused transition is a 409. */
+  async function step(c: Context, principal: Principal, id: string, wanted: ComplaintCommand) {
+    const meta = requestMetadata(deps, c.get('requestId'), actorOf(principal));
     const committed = await withTransaction(db, async (tx) => {
       const { state, events } = await runCommand(
         tx,
@@ -154,8 +135,6 @@ export function complaintRoutes(deps: ServiceDeps & { deadlines: ResponseDeadlin
       const resolved = events.find((event) => event.type === 'ComplaintResolved');
       if (resolved?.type !== 'ComplaintResolved' || !resolved.data.refundId || resolved.data.refundCents === undefined) return events;
       if (state.status === 'NONE' || !state.orderId) return events;
-      const { orderId } = state;
-      const complaint = state;
       // The refund saga starts here: caused by the resolution, in the same transaction, so both exist or neither.
       const refund = await runCommand(
         tx,
@@ -165,13 +144,13 @@ export function complaintRoutes(deps: ServiceDeps & { deadlines: ResponseDeadlin
           command: {
             type: 'RequestRefund',
             refundId: resolved.data.refundId,
-            orderId,
-            customerId: complaint.customerId,
+            orderId: state.orderId,
+            customerId: state.customerId,
             amountCents: resolved.data.refundCents,
             reason: REFUND_REASONS.complaint,
             complaintId: id,
-            shipmentId: complaint.shipmentId ?? undefined,
-            incidentId: complaint.incidentId ?? undefined,
+            shipmentId: state.shipmentId ?? undefined,
+            incidentId: state.incidentId ?? undefined,
           },
           meta: causedBy(resolved, deps, meta.actor),
         },
@@ -185,22 +164,109 @@ export function complaintRoutes(deps: ServiceDeps & { deadlines: ResponseDeadlin
     return c.json(await complaintDetail(db, after));
   }
 
-  app.post('/api/complaints/:id/assign', async (c) => {
-    const { agent } = await readJson(c, assignBody);
-    return step(c, () => ({ type: 'AssignComplaint', agent }));
+  const stepRoute = (path: string, summary: string, problems: Partial<Record<404 | 409 | 422, string>>) => ({
+    method: 'post' as const,
+    path: `/api/complaints/:id/${path}`,
+    summary,
+    tags: ['complaints'],
+    roles: STAFF,
+    params: idParams,
+    responses: { 200: { description: 'The complaint after the step, with its refunds and timeline', schema: detailSchema } },
+    problems: { 404: 'no such complaint', 409: 'the complaint is not in a state that allows this step', ...problems },
   });
-  app.post('/api/complaints/:id/start', (c) => step(c, () => ({ type: 'StartProcessing' })));
-  app.post('/api/complaints/:id/resolve', async (c) => {
-    const { resolution, refundCents } = await readJson(c, resolveBody);
-    return step(c, () => ({
-      type: 'ResolveComplaint',
-      resolution,
-      ...(refundCents !== undefined ? { refundCents, refundId: deps.newId() } : {}),
-    }));
-  });
-  app.post('/api/complaints/:id/close', (c) => step(c, () => ({ type: 'CloseComplaint' })));
 
-  return app;
+  return routes()
+    .add({
+      method: 'post',
+      path: '/api/complaints',
+      summary: 'Open a complaint',
+      description: 'It escalates (ComplaintEscalated) if still unassigned or unresolved when the response deadline of its priority passes.',
+      tags: ['complaints'],
+      roles: EVERYONE,
+      ownership: OWN,
+      body: openBody,
+      responses: { 201: { description: 'The complaint, OPEN', schema: complaintSchema } },
+      handler: async (c, { body, principal }) => {
+        assertOwner(principal, body.customerId, 'a complaint for this customer');
+        const complaintId = deps.newId();
+        const command: ComplaintCommand = {
+          type: 'OpenComplaint',
+          complaintId,
+          ...body,
+          automatic: false,
+          deadlineAt: deadlineAt(deps.now(), body.priority, deps.deadlines),
+        };
+        const { events } = await handleCommand(
+          db,
+          complaints,
+          { id: complaintId, command, meta: requestMetadata(deps, c.get('requestId'), actorOf(principal)) },
+          deps,
+        );
+        recordSupportEvents(events);
+        const created = await findComplaint(db, complaintId);
+        if (!created) throw new Error('unreachable: an opened complaint exists');
+        return c.json(complaintView(created), 201);
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/complaints',
+      summary: 'Complaints by status, priority, customer, order or assignee, a page at a time',
+      tags: ['complaints'],
+      roles: EVERYONE,
+      ownership: 'A customer lists only their own complaints (another customerId is a 403).',
+      query: listQuery,
+      responses: { 200: { description: 'A page of complaints, oldest first; `next` is the cursor of the next page', schema: pageSchema } },
+      handler: async (c, { query, principal }) => {
+        if (query.customerId) assertOwner(principal, query.customerId, 'the complaints of this customer');
+        const customerId = principal.role === 'customer' ? principal.subject : query.customerId;
+        const after = query.after ? decodeCursor(query.after) : undefined;
+        const rows = await listComplaints(db, { ...query, customerId, after });
+        const page = rows.slice(0, query.limit);
+        const last = page[page.length - 1];
+        return c.json({ complaints: page.map(complaintView), next: rows.length > query.limit && last ? encodeCursor(last.id) : null });
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/complaints/:id',
+      summary: 'A complaint, its refunds and its timeline',
+      tags: ['complaints'],
+      roles: EVERYONE,
+      ownership: OWN,
+      params: idParams,
+      responses: { 200: { description: 'The complaint', schema: detailSchema } },
+      problems: { 404: 'no such complaint' },
+      handler: async (c, { params, principal }) => {
+        const complaint = visibleTo(principal, await findComplaint(db, params.id), params.id);
+        return c.json(await complaintDetail(db, complaint));
+      },
+    })
+    .add({
+      ...stepRoute('assign', 'Assign (or reassign, until work starts) a complaint to an agent', {}),
+      body: assignBody,
+      handler: (c, { params, body, principal }) => step(c, principal, params.id, { type: 'AssignComplaint', agent: body.agent }),
+    })
+    .add({
+      ...stepRoute('start', 'Start working on an assigned complaint', {}),
+      handler: (c, { params, principal }) => step(c, principal, params.id, { type: 'StartProcessing' }),
+    })
+    .add({
+      ...stepRoute('resolve', 'Resolve a complaint in progress; refundCents asks payment for a refund of its order (RefundRequested)', {
+        422: 'a refund for a complaint that names no order',
+      }),
+      body: resolveBody,
+      handler: (c, { params, body, principal }) =>
+        step(c, principal, params.id, {
+          type: 'ResolveComplaint',
+          resolution: body.resolution,
+          ...(body.refundCents !== undefined ? { refundCents: body.refundCents, refundId: deps.newId() } : {}),
+        }),
+    })
+    .add({
+      ...stepRoute('close', 'Close a resolved complaint', {}),
+      handler: (c, { params, principal }) => step(c, principal, params.id, { type: 'CloseComplaint' }),
+    });
 }
 
 /** A desk step continues the complaint's own saga (its correlation), so the timeline of one complaint is one saga. */
