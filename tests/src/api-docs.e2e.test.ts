@@ -69,9 +69,8 @@ describe('the OpenAPI document', () => {
       }
     }
     expect(gateway).toHaveLength(documented);
-    // Every service with an HTTP API declares its routes (packages/platform/src/api.ts); support's are still plain
-    // Hono routes, to be declared by its owner (/work/wt/ROUTES.md), and are left out of the document until then.
-    expect(undocumented.filter((name) => name !== 'support')).toEqual([]);
+    // Every service with an HTTP API declares its routes (packages/platform/src/api.ts).
+    expect(undocumented).toEqual([]);
   });
 
   it('names the roles of every operation, and every operation answers without a token with 401 problem+json', async () => {
