@@ -78,6 +78,7 @@ describe('Grafana dashboards', () => {
       'event-store.json',
       'saga-overview.json',
       'service-health.json',
+      'shipping.json',
       'support.json',
     ]);
     expect(new Set(all.map((d) => d.json.uid)).size).toBe(all.length);

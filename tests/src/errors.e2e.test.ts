@@ -29,6 +29,7 @@ const UPSTREAM_URL_VARIABLES: Record<Exclude<ServiceName, 'gateway'>, string> = 
   sales: 'SALES_URL',
   support: 'SUPPORT_URL',
   'event-store': 'EVENT_STORE_URL',
+  shipping: 'SHIPPING_URL',
 };
 
 /** The real gateway, started with some upstreams on a port nobody listens on or on a server that hangs up at once. */

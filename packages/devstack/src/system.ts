@@ -5,7 +5,7 @@ import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-export const SERVICES = ['order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'gateway'] as const;
+export const SERVICES = ['order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'shipping', 'gateway'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** Ports `npm start` prefers, so that its URLs are stable; any free port is taken when one is busy. */
@@ -17,6 +17,7 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
   sales: 8084,
   'event-store': 8085,
   support: 8087,
+  shipping: 8086,
 };
 
 /** Each service's named `metrics` port sits this far above its HTTP port when `npm start` has its preferred ports (8080 -> 9464). */
@@ -59,6 +60,7 @@ export const PASSED_VARIABLES = [
   'LOG_LEVEL',
   'DB_POOL_MAX',
   'SAGA_DEADLINE_MS',
+  'SHIPMENT_DEADLINE_MS',
   'FAULT_HANDLER_ERROR_RATE',
 ] as const;
 // AUTH_*: which token issuer every service trusts (issuer, audience, its keys), the same for all of them.
@@ -82,6 +84,7 @@ export const LAUNCHER_VARIABLES = [
   'SALES_URL',
   'SUPPORT_URL',
   'EVENT_STORE_URL',
+  'SHIPPING_URL',
   'OTEL_SERVICE_NAME',
 ] as const;
 
@@ -132,6 +135,7 @@ export function serviceEnvironment(input: ServiceEnvironmentInput): NodeJS.Proce
     SALES_URL: input.urls.sales,
     SUPPORT_URL: input.urls.support,
     EVENT_STORE_URL: input.urls['event-store'],
+    SHIPPING_URL: input.urls.shipping,
     ...input.overrides,
     PORT: String(input.port),
     METRICS_PORT: String(input.metricsPort),

@@ -300,6 +300,7 @@ export const catalog = [
       customerId: z.uuid(),
       incidentId: z.uuid(),
       lines: z.array(orderLineSchema).min(1),
+      note: z.string().optional(),
     }),
   }),
   defineEvent({
@@ -320,6 +321,44 @@ export const catalog = [
       replacementShipmentId: z.uuid().optional(),
       reason: z.string().optional(),
     }),
+  }),
+  defineEvent({
+    type: 'ShipmentRefunded',
+    aggregateType: 'shipment',
+    schemaVersion: 1,
+    description:
+      "Payment refunded the incident of a parcel (its PaymentRefunded named this parcel): the parcel's story ends in a refund (ColisRembourse).",
+    data: z.object({
+      shipmentId: z.uuid(),
+      orderId: z.uuid(),
+      customerId: z.uuid(),
+      incidentId: z.uuid().optional(),
+      refundId: z.uuid(),
+      amountCents: cents,
+    }),
+  }),
+  defineEvent({
+    type: 'ShipmentRefundRejected',
+    aggregateType: 'shipment',
+    schemaVersion: 1,
+    description: "Payment refused the refund of a parcel's incident (its RefundRejected named this parcel); the parcel keeps its incident.",
+    data: z.object({
+      shipmentId: z.uuid(),
+      orderId: z.uuid(),
+      customerId: z.uuid(),
+      incidentId: z.uuid().optional(),
+      refundId: z.uuid(),
+      amountCents: cents,
+      reason: z.string(),
+    }),
+  }),
+  defineEvent({
+    type: 'ShipmentCancelled',
+    aggregateType: 'shipment',
+    schemaVersion: 1,
+    description:
+      'A parcel not yet dispatched was called off because its sale was cancelled (the saga deadline won the race) (ColisAnnule), a compensation.',
+    data: z.object({ shipmentId: z.uuid(), orderId: z.uuid(), customerId: z.uuid(), reason: z.enum(['SALE_CANCELLED']) }),
   }),
   defineEvent({
     type: 'ReshipmentStockReserved',

@@ -28,6 +28,7 @@ const config = loadConfig(
     SALES_URL: z.url().default('http://127.0.0.1:8084'),
     SUPPORT_URL: z.url().default('http://127.0.0.1:8087'),
     EVENT_STORE_URL: z.url().default('http://127.0.0.1:8085'),
+    SHIPPING_URL: z.url().default('http://127.0.0.1:8086'),
     // Admission control: docs/adr/0038-admission-control.md says how the defaults were measured.
     GATEWAY_MAX_INFLIGHT_CHECKOUTS: z.coerce.number().int().positive().default(16),
     GATEWAY_CHECKOUT_QUEUE: z.coerce.number().int().min(0).default(64),
@@ -48,6 +49,7 @@ const upstreams: Record<Upstream, string> = {
   sales: config.SALES_URL,
   support: config.SUPPORT_URL,
   'event-store': config.EVENT_STORE_URL,
+  shipping: config.SHIPPING_URL,
 };
 
 const log = createLogger('gateway', config.LOG_LEVEL);

@@ -2,7 +2,7 @@ import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { HttpError, UpstreamError } from '@jetsaga/platform';
 import type { Context } from 'hono';
 
-export type Upstream = 'order' | 'inventory' | 'payment' | 'sales' | 'support' | 'event-store';
+export type Upstream = 'order' | 'inventory' | 'payment' | 'sales' | 'support' | 'event-store' | 'shipping';
 
 type Route = { prefix: string; upstream: Upstream; exact?: { method: string } };
 
@@ -18,6 +18,7 @@ export const ROUTES: readonly Route[] = [
   { prefix: '/api/orders', upstream: 'order' },
   { prefix: '/api/sales', upstream: 'sales' },
   { prefix: '/api/complaints', upstream: 'support' },
+  { prefix: '/api/shipments', upstream: 'shipping' },
   { prefix: '/api/events', upstream: 'event-store' },
   { prefix: '/api/streams', upstream: 'event-store' },
   { prefix: '/api/aggregates', upstream: 'event-store' },

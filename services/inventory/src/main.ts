@@ -2,6 +2,7 @@ import { runService } from '@jetsaga/platform';
 import { inventoryApi } from './api.js';
 import { migrations } from './migrations.js';
 import { inventoryConsumers } from './reservations/reactions.js';
+import { reshipmentConsumers } from './reshipments/reactions.js';
 
 await runService({
   name: 'inventory',
@@ -9,5 +10,5 @@ await runService({
   defaultPort: 8082,
   migrations,
   routes: inventoryApi,
-  consumers: inventoryConsumers,
+  consumers: (deps) => [...inventoryConsumers(deps), ...reshipmentConsumers(deps)],
 });

@@ -30,4 +30,19 @@ export const migrations: Migration[] = [
         CHECK (status IN ('RESERVED', 'REJECTED', 'RELEASED', 'COMMITTED', 'RESTOCKED', 'VOIDED'));
     `,
   },
+  {
+    // The stock of replacement parcels (services/inventory/src/reshipments), one row per incident resolved RESHIP.
+    // Numbered apart (1xx) from the reservations' migrations.
+    id: 'inventory/100_reshipments',
+    sql: `
+      CREATE TABLE reshipments (
+        incident_id uuid PRIMARY KEY,
+        shipment_id uuid NOT NULL,
+        order_id uuid NOT NULL,
+        status text NOT NULL CHECK (status IN ('RESERVED', 'UNAVAILABLE')),
+        lines jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

@@ -22,10 +22,13 @@ async function serviceConsumerSpecs(): Promise<ConsumerSpec[]> {
   const modules: [string, string][] = [
     ['../../order/src/orders/reactions.ts', 'orderConsumers'],
     ['../../order/src/catalog/consumer.ts', 'catalogConsumers'],
+    ['../../order/src/fulfilment/consumer.ts', 'fulfilmentConsumers'],
     ['../../inventory/src/reservations/reactions.ts', 'inventoryConsumers'],
     ['../../payment/src/payments/reactions.ts', 'paymentConsumers'],
     ['../../sales/src/sales/reactions.ts', 'salesConsumers'],
     ['../../support/src/consumers.ts', 'supportConsumers'],
+    ['../../inventory/src/reshipments/reactions.ts', 'reshipmentConsumers'],
+    ['../../shipping/src/shipments/reactions.ts', 'shippingConsumers'],
   ];
   const specs: ConsumerSpec[] = [];
   for (const [path, name] of modules) {

@@ -2,6 +2,7 @@ import { configFields, loadConfig, runService } from '@jetsaga/platform';
 import { z } from 'zod';
 import { orderApi } from './api.js';
 import { catalogConsumers } from './catalog/consumer.js';
+import { fulfilmentConsumers } from './fulfilment/consumer.js';
 import { httpLookups, localLookups } from './lookups.js';
 import { migrations } from './migrations.js';
 import { watchSagas } from './orders/metrics.js';
@@ -25,6 +26,6 @@ const service = await runService({
     const lookups = localLookups(deps.db, httpLookups({ inventory: config.INVENTORY_URL, payment: config.PAYMENT_URL }));
     return orderApi(deps, { lookups, deadlineMs: config.SAGA_DEADLINE_MS });
   },
-  consumers: (deps) => [...orderConsumers(deps), ...catalogConsumers(deps)],
+  consumers: (deps) => [...orderConsumers(deps), ...catalogConsumers(deps), ...fulfilmentConsumers(deps)],
 });
 watchSagas(service.deps.db);

@@ -52,4 +52,18 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    // Order's read model of its parcel (services/order/src/fulfilment), fed by shipping's events, each row keeping the
+    // EVENTS sequence of the event that wrote it. Numbered apart (2xx) from the other slices.
+    id: 'order/200_fulfilment',
+    sql: `
+      CREATE TABLE fulfilments (
+        order_id uuid PRIMARY KEY,
+        shipment_id uuid NOT NULL,
+        fulfilment text NOT NULL,
+        resumes text NOT NULL,
+        event_sequence bigint NOT NULL
+      );
+    `,
+  },
 ];

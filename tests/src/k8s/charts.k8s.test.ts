@@ -36,6 +36,7 @@ const PORTS: Record<string, number> = {
   sales: 8084,
   support: 8087,
   'event-store': 8085,
+  shipping: 8086,
   operator: 8090,
 };
 
@@ -145,11 +146,15 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
         .sort(),
     ).toEqual([
       'inventory',
+      'inventory-reshipments',
       'order',
       'order-catalog',
       'order-deadlines',
+      'order-fulfilment',
       'payment',
       'sales',
+      'shipping',
+      'shipping-deadlines',
       'support-deadlines',
       'support-incidents',
       'support-refund-outcomes',

@@ -112,7 +112,7 @@ describe('the production values, rendered', () => {
   it('templates the alert rules on the release and namespace, with an absent() guard for every job', async () => {
     const jobs = [...SERVICE_CHARTS, 'nats', 'postgres-exporter'].map((name) => `acme-${name}`);
     expect(rule('JetsagaTargetDown').expr).toBe(
-      `up{namespace="shop", job=~"${['gateway', 'order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'operator', 'nats', 'postgres-exporter'].map((name) => `acme-${name}`).join('|')}"} == 0`,
+      `up{namespace="shop", job=~"${['gateway', 'order', 'inventory', 'payment', 'sales', 'support', 'shipping', 'event-store', 'operator', 'nats', 'postgres-exporter'].map((name) => `acme-${name}`).join('|')}"} == 0`,
     );
     const missing = rule('JetsagaTargetMissing').expr;
     for (const job of jobs) expect(missing).toContain(`absent(up{namespace="shop", job="${job}"})`);
@@ -147,7 +147,18 @@ describe('the production values, rendered', () => {
       stringify({ groups: groups.map((group) => ({ ...group, rules: group.rules.map(({ annotations: _, ...rest }) => rest) })) }),
     );
     const up = (job: string, value: string) => ({ series: `up{namespace="shop", job="acme-${job}", instance="${job}:1"}`, values: value });
-    const healthy = ['gateway', 'order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'operator', 'postgres-exporter'];
+    const healthy = [
+      'gateway',
+      'order',
+      'inventory',
+      'payment',
+      'sales',
+      'support',
+      'shipping',
+      'event-store',
+      'operator',
+      'postgres-exporter',
+    ];
     const tests = {
       rule_files: [bare],
       evaluation_interval: '1m',

@@ -1,6 +1,7 @@
 import { orderLineSchema } from '@jetsaga/events';
 import { assertOwner, NotFoundError, pathId, type Routes, routes, type ServiceDeps } from '@jetsaga/platform';
 import { z } from 'zod';
+import { loadFulfilment } from '../fulfilment/consumer.js';
 import { loadOrder, orderView } from './store.js';
 
 const orderSchema = z.object({
@@ -12,6 +13,9 @@ const orderSchema = z.object({
   totalCents: z.number().int(),
   correlationId: z.uuid().meta({ description: 'the saga: every event it caused carries it' }),
   traceId: z.string().optional(),
+  fulfilment: z
+    .enum(['NONE', 'PENDING', 'DISPATCHED', 'DELIVERED', 'INCIDENT', 'REFUNDED'])
+    .meta({ description: "where the order's parcel is (shipping's events); NONE until one was opened" }),
 });
 
 export function orderRoutes({ db }: Pick<ServiceDeps, 'db'>): Routes {
@@ -29,7 +33,7 @@ export function orderRoutes({ db }: Pick<ServiceDeps, 'db'>): Routes {
       const order = await loadOrder(db, params.id);
       if (!order) throw new NotFoundError(`order ${params.id} does not exist`);
       assertOwner(principal, order.customerId, `order ${params.id}`);
-      return c.json(orderView(order));
+      return c.json({ ...orderView(order), fulfilment: await loadFulfilment(db, params.id) });
     },
   });
 }
