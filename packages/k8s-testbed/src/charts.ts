@@ -9,7 +9,17 @@ const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Service charts in dependency order: each needs the library; the umbrella needs all of them. */
-export const SERVICE_CHARTS = ['order', 'inventory', 'payment', 'sales', 'support', 'shipping', 'event-store', 'gateway', 'operator'] as const;
+export const SERVICE_CHARTS = [
+  'order',
+  'inventory',
+  'payment',
+  'sales',
+  'support',
+  'shipping',
+  'event-store',
+  'gateway',
+  'operator',
+] as const;
 export const UMBRELLA_CHART = 'jetsaga';
 export const ALL_CHARTS = ['jetsaga-lib', ...SERVICE_CHARTS, UMBRELLA_CHART] as const;
 
