@@ -38,6 +38,16 @@ export {
   startJaeger,
   startPrometheus,
 } from './observability-servers.js';
+export {
+  ensureHydra,
+  HYDRA_VERSION,
+  type HydraClient,
+  type HydraClientSpec,
+  type HydraOptions,
+  type HydraServer,
+  type HydraTokenRequest,
+  startHydra,
+} from './hydra.js';
 export { ensureJaeger, ensurePrometheus, JAEGER_VERSION, PROMETHEUS_MINIMUM, type PrometheusTools } from './observability-tools.js';
 export { cachedTool, go, goInstalled, goToolModule, runTool, semver, ToolBuildError, toolOutput, toolVersion } from './go-build.js';
 export { freePort, isPortFree, preferredPort, waitFor } from './ports.js';
