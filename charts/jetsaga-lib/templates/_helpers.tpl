@@ -91,3 +91,72 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 true
 {{- end -}}
 {{- end -}}
+
+{{/*
+The AUTH_* variables of a service: the issuer whose bearer tokens it accepts on /api/* (README, Security). Each value
+is the chart's own, else global.auth's. A service without an issuer would refuse to start: the render fails instead.
+*/}}
+{{- define "jetsaga-lib.authEnv" -}}
+{{- $auth := .Values.auth | default dict -}}
+{{- if not (and (hasKey $auth "enabled") (not $auth.enabled)) -}}
+{{- $global := (.Values.global | default dict).auth | default dict -}}
+{{- $issuer := $auth.issuer | default $global.issuer -}}
+{{- if not $issuer -}}
+{{- /* A chart installed alone on a laptop cluster trusts npm start's development issuer, as the umbrella's local profile does. */ -}}
+{{- if eq ((.Values.global | default dict).profile | default "local") "local" -}}
+{{- $issuer = "http://127.0.0.1:8079" -}}
+{{- else -}}
+{{- fail (printf "%s: auth.issuer (or global.auth.issuer) is required: the issuer of the bearer tokens every /api route needs" .Values.service) -}}
+{{- end -}}
+{{- end }}
+- name: AUTH_ISSUER
+  value: {{ tpl $issuer . | quote }}
+- name: AUTH_AUDIENCE
+  value: {{ $auth.audience | default $global.audience | default "jetsaga" | quote }}
+{{- with ($auth.jwksUri | default $global.jwksUri) }}
+- name: AUTH_JWKS_URL
+  value: {{ tpl . $ | quote }}
+{{- end }}
+{{- $secret := $auth.existingSecret | default $global.existingSecret -}}
+{{- if $secret }}
+- name: AUTH_JWKS
+  valueFrom:
+    secretKeyRef:
+      name: {{ tpl $secret . }}
+      key: {{ $auth.jwksKey | default $global.jwksKey | default "jwks.json" }}
+{{- else }}
+{{- with ($auth.jwks | default $global.jwks) }}
+- name: AUTH_JWKS
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A process's own credential for calling the API (the operator's, for the event store's /api/projections): a bearer
+token mounted from a Secret as a file (re-read on each call), or OAuth2 client credentials against a token endpoint.
+*/}}
+{{- define "jetsaga-lib.apiTokenEnv" -}}
+{{- $token := .Values.apiToken | default dict -}}
+{{- if $token.tokenUrl }}
+- name: OPERATOR_OIDC_TOKEN_URL
+  value: {{ tpl $token.tokenUrl . | quote }}
+- name: OPERATOR_OIDC_CLIENT_ID
+  value: {{ required "apiToken.clientId is required with apiToken.tokenUrl" $token.clientId | quote }}
+- name: OPERATOR_OIDC_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ tpl (required "apiToken.existingSecret (the client secret) is required with apiToken.tokenUrl" $token.existingSecret) . }}
+      key: {{ $token.clientSecretKey | default "client-secret" }}
+- name: OPERATOR_OIDC_SCOPE
+  value: {{ $token.scope | default "jetsaga:admin" | quote }}
+{{- with $token.audience }}
+- name: OPERATOR_OIDC_AUDIENCE
+  value: {{ . | quote }}
+{{- end }}
+{{- else if $token.existingSecret }}
+- name: OPERATOR_API_BEARER_FILE
+  value: {{ printf "/var/run/secrets/jetsaga/api/%s" ($token.tokenKey | default "token") | quote }}
+{{- end }}
+{{- end -}}

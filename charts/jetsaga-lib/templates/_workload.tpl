@@ -134,6 +134,12 @@ spec:
             - name: DB_POOL_MAX
               value: {{ .Values.database.poolMax | quote }}
             {{- end }}
+            {{- with include "jetsaga-lib.authEnv" . | trim }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- with include "jetsaga-lib.apiTokenEnv" . | trim }}
+            {{- . | nindent 12 }}
+            {{- end }}
             {{- range $name, $value := .Values.env }}
             - name: {{ $name }}
               value: {{ tpl (toString $value) $ | quote }}
@@ -184,10 +190,22 @@ spec:
             # The root filesystem is read-only; Node and its libraries may still want a scratch directory.
             - name: tmp
               mountPath: /tmp
+            {{- with (.Values.apiToken | default dict).existingSecret }}
+            - name: api-token
+              mountPath: /var/run/secrets/jetsaga/api
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
+        {{- with (.Values.apiToken | default dict).existingSecret }}
+        # The process's own credential for the API of the others (the operator's, for the event store).
+        - name: api-token
+          secret:
+            secretName: {{ tpl . $ }}
+            defaultMode: 0400
+        {{- end }}
 {{- end -}}
 
 {{- define "jetsaga-lib.k8sService" -}}

@@ -56,6 +56,8 @@ export type DevIssuer = DevTokenSigner & {
   retire(kid: string): Promise<void>;
   /** The published keys' ids, oldest first. */
   kids(): Promise<string[]>;
+  /** The published keys, as the JWKS endpoint serves them. */
+  jwks(): Promise<{ keys: JWK[] }>;
   stop(): Promise<void>;
 };
 
@@ -107,6 +109,11 @@ async function loadStore(dir: string, create: boolean): Promise<KeyStore> {
 /** The public half of every key of the store: what the JWKS endpoint serves. */
 function publicKeys(store: KeyStore): { keys: JWK[] } {
   return { keys: store.keys.map(({ jwk: { kty, crv, x, y, kid, alg, use } }) => ({ kty, crv, x, y, kid, alg, use })) };
+}
+
+/** The public keys of a development issuer's directory, as its JWKS endpoint serves them (a chart's inline JWKS). */
+export async function devIssuerJwks(dir: string): Promise<{ keys: JWK[] }> {
+  return publicKeys(await loadStore(dir, false));
 }
 
 async function signWith(dir: string, info: Pick<IssuerInfo, 'issuer' | 'audience'>, options: DevTokenOptions): Promise<string> {
@@ -209,6 +216,7 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
       await writeStore(dir, { keys });
     },
     kids: async () => (await loadStore(dir, false)).keys.map((key) => key.kid),
+    jwks: () => devIssuerJwks(dir),
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -3,6 +3,7 @@ export {
   type DevIssuerOptions,
   type DevTokenOptions,
   type DevTokenSigner,
+  devIssuerJwks,
   devTokenSigner,
   type IssuerInfo,
   parseTtl,

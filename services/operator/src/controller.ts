@@ -15,6 +15,7 @@ import type { z } from 'zod';
 import { type ConditionUpdate, readyCondition, setCondition } from './conditions.js';
 import { CONDITION_READY, FIELD_MANAGER, FINALIZER, GROUP, type KindName, KINDS, REASONS, VERSION } from './constants.js';
 import { deleteConsumer, deleteStream, reconcileConsumer, reconcileStream, type StepOutcome } from './jetstream.js';
+import type { ApiToken } from './api-token.js';
 import { makeApiClient } from './kube.js';
 import type { OperatorMetrics } from './metrics.js';
 import { httpEventStore, reconcileProjection } from './projection.js';
@@ -45,6 +46,8 @@ export type ControllerOptions = {
   nc: NatsConnection;
   /** Default event store for Projections that do not name one. */
   eventStoreUrl: string;
+  /** The operator's bearer token for the event store (api-token.ts). */
+  eventStoreToken?: ApiToken;
   /** Period of the drift check on resources that are in sync. */
   resyncMs: number;
   /** Delay before retrying a resource that could not be reconciled. */
@@ -105,7 +108,7 @@ export class Controller {
         finalizer: false,
         step: async (spec, object) => {
           const parsed = spec as z.infer<typeof projectionSpec>;
-          const store = httpEventStore(parsed.eventStoreUrl ?? options.eventStoreUrl);
+          const store = httpEventStore(parsed.eventStoreUrl ?? options.eventStoreUrl, undefined, options.eventStoreToken);
           return reconcileProjection(store, parsed.projection ?? object.metadata.name, parsed);
         },
       },

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { configFields, connectNats, createLogger, loadConfig } from '@jetsaga/platform';
 import { z } from 'zod';
+import { apiToken } from './api-token.js';
 import { LEASE_NAME } from './constants.js';
 import { defaultKubeConfig } from './kube.js';
 import { startOperator } from './operator.js';
@@ -44,6 +45,7 @@ const operator = await startOperator({
   namespace: config.WATCH_NAMESPACE,
   nc,
   eventStoreUrl: config.EVENT_STORE_URL,
+  eventStoreToken: apiToken(process.env),
   identity: config.POD_NAME,
   log,
   resyncMs: config.RESYNC_SECONDS * 1000,

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from '@jetsaga/platform';
+import type { ApiToken } from './api-token.js';
 import { LEASE_NAME } from './constants.js';
 import { Controller } from './controller.js';
 import { LeaderElector, type SteppedDownReason } from './leader.js';
@@ -13,6 +14,7 @@ export type OperatorOptions = {
   namespace: string;
   nc: NatsConnection;
   eventStoreUrl: string;
+  eventStoreToken?: ApiToken;
   identity: string;
   log: Logger;
   resyncMs?: number;
@@ -64,6 +66,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
         namespace: options.namespace,
         nc: options.nc,
         eventStoreUrl: options.eventStoreUrl,
+        eventStoreToken: options.eventStoreToken,
         resyncMs: options.resyncMs ?? 30_000,
         backoffMs: options.backoffMs ?? 2000,
         log,

@@ -1,3 +1,4 @@
+import type { ApiToken } from './api-token.js';
 import { REASONS } from './constants.js';
 import type { StepOutcome } from './jetstream.js';
 import type { ProjectionFigures, ProjectionSpec } from './resources.js';
@@ -26,11 +27,19 @@ export type EventStoreClient = {
   rebuild(name: string, version: number): Promise<void>;
 };
 
-export function httpEventStore(baseUrl: string, timeoutMs = 5000): EventStoreClient {
+/** `token`: the operator's credential; the event store verifies bearer tokens on /api like every service. */
+export function httpEventStore(baseUrl: string, timeoutMs = 5000, token: ApiToken = async () => undefined): EventStoreClient {
   const url = (path: string) => new URL(path, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`).toString();
+  const authorization = async (): Promise<Record<string, string>> => {
+    const bearer = await token().catch((error: unknown) => {
+      throw new EventStoreError('no credential for the event store', undefined, { cause: error });
+    });
+    return bearer ? { authorization: `Bearer ${bearer}` } : {};
+  };
   return {
     async list() {
-      const response = await fetch(url('api/projections'), { signal: AbortSignal.timeout(timeoutMs) }).catch((error: unknown) => {
+      const headers = await authorization();
+      const response = await fetch(url('api/projections'), { headers, signal: AbortSignal.timeout(timeoutMs) }).catch((error: unknown) => {
         throw new EventStoreError(`event store at ${baseUrl} did not answer`, undefined, { cause: error });
       });
       if (!response.ok) throw new EventStoreError(`GET /api/projections answered ${response.status}`, response.status);
@@ -40,7 +49,7 @@ export function httpEventStore(baseUrl: string, timeoutMs = 5000): EventStoreCli
     async rebuild(name, version) {
       const response = await fetch(url(`api/projections/${encodeURIComponent(name)}/rebuild`), {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(await authorization()) },
         body: JSON.stringify({ version }),
         signal: AbortSignal.timeout(timeoutMs),
       }).catch((error: unknown) => {

@@ -1,3 +1,4 @@
+import { devTokenSigner } from '@jetsaga/devstack';
 import { type Kubectl, kubectlFor } from '@jetsaga/k8s-testbed';
 import { connectNats, type NatsConnection } from '@jetsaga/platform';
 import pg from 'pg';
@@ -35,7 +36,11 @@ export function clusterUnderTest(): ClusterUnderTest {
   return {
     namespace,
     release: required('JETSAGA_CLUSTER_RELEASE'),
-    api: apiClient(gatewayUrl),
+    // An admin token signed with the run's key pair, which the release's services trust (scripts/cluster/run.mjs).
+    api: apiClient(gatewayUrl, {
+      token: async () =>
+        (await devTokenSigner(required('JETSAGA_CLUSTER_ISSUER_DIR'))).sign({ role: 'admin', sub: 'cluster-test', ttl: '6h' }),
+    }),
     gatewayUrl,
     kubectl,
     get: async (args) => JSON.parse(await kubectl(['get', ...args, '-o', 'json'])),

@@ -66,9 +66,10 @@ describe('helm lint --strict', () => {
       expect(JSON.parse(await readFile(join(REPO_ROOT, 'charts', name, 'values.schema.json'), 'utf8')), name).toEqual(shared);
     }
     const operator = JSON.parse(await readFile(join(REPO_ROOT, 'charts/operator/values.schema.json'), 'utf8'));
-    // The operator's own values: its Role and its Lease.
-    const { leaseName, cleanupOnUninstall, ...common } = operator.properties;
+    // The operator's own values: its Role, its Lease and its credential for the event store's API.
+    const { leaseName, cleanupOnUninstall, apiToken, ...common } = operator.properties;
     expect(cleanupOnUninstall).toMatchObject({ type: 'object' });
+    expect(apiToken).toMatchObject({ type: 'object' });
     expect(leaseName).toMatchObject({ type: 'string' });
     expect({ ...operator, title: shared.title, properties: { ...common, rbac: shared.properties.rbac } }).toEqual(shared);
   });

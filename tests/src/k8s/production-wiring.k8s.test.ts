@@ -290,7 +290,13 @@ describe('the values a real cluster needs', () => {
 
   it('refuses the in-chart Postgres with its local password outside the local profile, and escapes its URL', async () => {
     // The Secrets production needs besides the database's (tests/src/k8s/secrets.k8s.test.ts), named.
-    const named = ['global.audit.existingSecret=audit', 'global.gdpr.existingSecret=gdpr'];
+    // And the token issuer and the operator's credential (tests/src/k8s/auth.k8s.test.ts).
+    const named = [
+      'global.audit.existingSecret=audit',
+      'global.gdpr.existingSecret=gdpr',
+      'global.auth.issuer=https://id.example.com',
+      'operator.apiToken.existingSecret=operator-api',
+    ];
     await expect(render(['global.profile=production', ...named])).rejects.toThrow(/local default but global.profile is "production"/);
     await expect(render(['postgres.auth.password='])).rejects.toThrow(/password/);
     const objects = await render(['global.profile=production', 'postgres.auth.password=p@ss:w/rd% x', ...named]);
