@@ -2,6 +2,7 @@ import { waitFor } from '@jetsaga/devstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changeCount, expectProblem, PROBLEM_CASES, type ProblemFixture, problemFixture } from '../support/problems.js';
 import { sagaChecks } from '../support/saga-checks.js';
+import { HOME, shippingApi } from '../support/shipping.js';
 import { type ClusterUnderTest, clusterUnderTest } from './cluster.js';
 
 // The end-to-end suite of tests/src (same client, same checks) against the release in the cluster, through
@@ -24,6 +25,19 @@ describe('the order saga through the cluster', () => {
   it('sells exactly the stock under contention: 40 checkouts of 1 unit against 10', () => checks.stockRace(40, 10));
 
   it('checks out one cart once under 12 simultaneous checkouts', () => checks.cartRace(12));
+
+  it('opens one parcel for a completed order, to the customer address, dispatched then delivered', async () => {
+    const shipping = shippingApi(api);
+    const customer = await shipping.customer(10_000);
+    const product = await api.product(3, 700);
+    const orderId = await shipping.buy(customer.id, product.id, 1);
+    expect((await api.terminal(orderId)).status).toBe('COMPLETED');
+    const parcel = await shipping.of(orderId, 60_000);
+    expect(parcel).toMatchObject({ status: 'CREATED', address: HOME });
+    expect((await shipping.dispatch(parcel.id)).body).toMatchObject({ status: 'DISPATCHED' });
+    expect((await shipping.deliver(parcel.id)).body).toMatchObject({ status: 'DELIVERED' });
+    expect((await shipping.list(`orderId=${orderId}`)).shipments).toHaveLength(1);
+  });
 
   it('mirrors every event of the stream into Postgres (the event store verifies by sequence)', async () => {
     const verification = await waitFor(

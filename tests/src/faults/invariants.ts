@@ -127,6 +127,25 @@ export async function checkInvariants(
       `${deadLetters.length} dead letters, ${expected.poison.size} poison injected`,
     ),
   );
+
+  // A parcel is live until a replacement took over (REPLACED), its sale was cancelled (CANCELLED) or it was refunded.
+  const parcels = await rows<{ id: string; status: string; live: number; refunded: number }>(
+    sql,
+    `SELECT o.id, o.status,
+            count(s.id) FILTER (WHERE s.status NOT IN ('REPLACED', 'CANCELLED', 'REFUNDED'))::int AS live,
+            count(s.id) FILTER (WHERE s.status = 'REFUNDED')::int AS refunded
+     FROM orders.orders o LEFT JOIN shipping.shipments s ON s.order_id = o.id GROUP BY o.id, o.status`,
+  );
+  const parcelBroken = parcels
+    .filter((o) => (o.status === 'COMPLETED' ? o.live + o.refunded !== 1 : o.live !== 0))
+    .map((o) => `${o.id} ${o.status}: ${o.live} live parcels, ${o.refunded} refunded`);
+  results.push(
+    invariant(
+      'every completed order has exactly one live parcel (or a refund), no cancelled order has one',
+      parcelBroken,
+      `${parcels.filter((o) => o.live + o.refunded > 0).length} orders with a parcel`,
+    ),
+  );
   return results;
 }
 

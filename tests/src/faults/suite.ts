@@ -184,11 +184,13 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     await waitFor(
       'consumers, outboxes and the mirror to settle',
       async () => {
-        for (const durable of ['order', 'inventory', 'payment', 'sales']) if (!(await idle(EVENTS_STREAM, durable))) return false;
+        for (const durable of ['order', 'inventory', 'payment', 'sales', 'shipping', 'order-fulfilment', 'inventory-reshipments'])
+          if (!(await idle(EVENTS_STREAM, durable))) return false;
         if (!(await idle(DEADLINES_STREAM, 'order-deadlines'))) return false;
         const { rows } = await sql.query<{ n: number }>(
           `SELECT ((SELECT count(*) FROM orders.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL)
-                 + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM sales.outbox WHERE published_at IS NULL))::int AS n`,
+                 + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM sales.outbox WHERE published_at IS NULL)
+                 + (SELECT count(*) FROM shipping.outbox WHERE published_at IS NULL))::int AS n`,
         );
         if (rows[0]?.n !== 0) return false;
         const status = await api.call('GET', '/api/event-store/status');

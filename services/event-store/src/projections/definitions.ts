@@ -1,5 +1,6 @@
 import type { DomainEvent, EventType } from '@jetsaga/events';
 import type { RowOp } from './ops.js';
+import { shipmentsByStatus } from './shipping.js';
 import { complaintViews, refundsDaily } from './support.js';
 
 export type TableSpec = { columns: string; key: readonly string[] };
@@ -97,7 +98,7 @@ export const stockLevels: ProjectionDefinition = {
       key: ['product_id'],
     },
   },
-  eventTypes: ['ProductCreated', 'StockReserved', 'StockReleased', 'StockCommitted', 'StockRestocked'],
+  eventTypes: ['ProductCreated', 'StockReserved', 'StockReleased', 'StockCommitted', 'StockRestocked', 'ReshipmentStockReserved'],
   project(event) {
     const lines = (
       sign: { available: number; reserved: number; sold: number },
@@ -126,6 +127,9 @@ export const stockLevels: ProjectionDefinition = {
         return lines({ available: 0, reserved: -1, sold: 1 }, event.data.lines);
       case 'StockRestocked':
         return lines({ available: 1, reserved: 0, sold: -1 }, event.data.lines);
+      // A replacement parcel's units leave the shelf with it.
+      case 'ReshipmentStockReserved':
+        return lines({ available: -1, reserved: 0, sold: 1 }, event.data.lines);
       default:
         return [];
     }
@@ -186,4 +190,5 @@ export const PROJECTIONS: readonly ProjectionDefinition[] = [
   sagaTimelines,
   complaintViews,
   refundsDaily,
+  shipmentsByStatus,
 ];

@@ -3,6 +3,7 @@ import { assertOwner, type Routes, routes, type ServiceDeps, ValidationError } f
 import { z } from 'zod';
 import { nextCursor, projectionStatusSchema } from '../schemas.js';
 import type { ProjectionEngine } from './engine.js';
+import { SHIPMENT_STATUS } from './shipping.js';
 
 const ordersQuery = z.strictObject({
   status: z.enum(['PENDING', 'COMPLETED', 'CANCELLED']).optional(),
@@ -82,6 +83,14 @@ const stockReportSchema = z.object({
     }),
   ),
 });
+const SHIPMENT_STATUSES = ['CREATED', 'DISPATCHED', 'DELIVERED', 'INCIDENT', 'REPLACED', 'REFUNDED', 'CANCELLED'] as const;
+const shipmentsReportSchema = z.object({
+  byStatus: z.record(z.enum(SHIPMENT_STATUSES), z.number().int()).meta({ description: 'parcels in each status (0 when none)' }),
+  total: z.number().int(),
+  incidents: z.number().int().meta({ description: 'incidents reported, all parcels together' }),
+  refundedCents: z.number().int().meta({ description: 'what payment gave back for parcels' }),
+});
+
 const projectionName = z.object({ name: z.string().min(1).max(100) });
 const OPERATIONS = ['agent', 'admin'] as const;
 
@@ -163,6 +172,30 @@ export function readModelRoutes({ db }: Pick<ServiceDeps, 'db'>, engine: Project
               revenueCents: 0,
             },
           ),
+        });
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/reports/shipments',
+      summary: 'Parcels by status, incidents and refunds (the shipments-by-status read model)',
+      tags: ['reports'],
+      roles: OPERATIONS,
+      responses: { 200: { description: 'Counts over every parcel', schema: shipmentsReportSchema } },
+      handler: async (c) => {
+        const table = await engine.liveTable('shipments-by-status', 'shipments');
+        const { rows } = await db.query<{ status: (typeof SHIPMENT_STATUSES)[number]; count: number; incidents: number; refunded: string }>(
+          `SELECT ${SHIPMENT_STATUS} AS status, count(*)::int AS count, sum(incidents)::int AS incidents, sum(refunded_cents)::text AS refunded
+           FROM ${table} GROUP BY 1`,
+        );
+        const byStatus = Object.fromEntries(
+          SHIPMENT_STATUSES.map((status) => [status, rows.find((row) => row.status === status)?.count ?? 0]),
+        );
+        return c.json({
+          byStatus,
+          total: rows.reduce((sum, row) => sum + row.count, 0),
+          incidents: rows.reduce((sum, row) => sum + row.incidents, 0),
+          refundedCents: rows.reduce((sum, row) => sum + Number(row.refunded), 0),
         });
       },
     })

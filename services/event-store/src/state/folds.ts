@@ -117,6 +117,10 @@ export function productFold(productId: string): Fold<ProductState> {
           const q = quantityOf(event.data.lines, productId);
           return state && { ...state, available: state.available + q };
         }
+        case 'ReshipmentStockReserved': {
+          const q = quantityOf(event.data.lines, productId);
+          return state && { ...state, available: state.available - q };
+        }
         default:
           return state;
       }
@@ -222,3 +226,106 @@ export const complaintFold: Fold<ComplaintState> = {
 export function replay<S>(fold: Fold<S>, events: readonly DomainEvent[]): S {
   return events.reduce(fold.apply, fold.initial);
 }
+
+type ShipmentIncident = {
+  incidentId: string;
+  kind: string;
+  automatic: boolean;
+  status: 'OPEN' | 'RESHIP_REQUESTED' | 'RESOLVED';
+  resumes: string;
+  resolution?: string;
+  requested?: string;
+  amountCents?: number;
+  replacementShipmentId?: string;
+  reason?: string;
+  refund?: { status: 'PENDING' | 'REFUNDED' | 'REJECTED'; amountCents: number; refundId?: string; reason?: string };
+};
+
+export type ShipmentState = {
+  id: string;
+  orderId: string;
+  customerId: string;
+  status: 'CREATED' | 'DISPATCHED' | 'DELIVERED' | 'INCIDENT' | 'REPLACED' | 'REFUNDED' | 'CANCELLED';
+  lines: OrderLine[];
+  replacesShipmentId?: string;
+  carrier: string | null;
+  trackingNumber: string | null;
+  incidents: ShipmentIncident[];
+} | null;
+
+/** A parcel as GET /api/shipments/:id shows its status, carrier and incidents, from its own events alone. */
+export const shipmentFold: Fold<ShipmentState> = {
+  initial: null,
+  apply(state, event) {
+    if (event.type === 'ShipmentCreated') {
+      const { shipmentId, orderId, customerId, lines, replacesShipmentId } = event.data;
+      return {
+        id: shipmentId,
+        orderId,
+        customerId,
+        status: 'CREATED',
+        lines,
+        ...(replacesShipmentId ? { replacesShipmentId } : {}),
+        carrier: null,
+        trackingNumber: null,
+        incidents: [],
+      };
+    }
+    if (!state) return state;
+    const incident = (incidentId: string, change: (incident: ShipmentIncident) => ShipmentIncident) =>
+      state.incidents.map((one) => (one.incidentId === incidentId ? change(one) : one));
+    switch (event.type) {
+      case 'ShipmentCancelled':
+        return { ...state, status: 'CANCELLED' };
+      case 'ShipmentDispatched':
+        return { ...state, status: 'DISPATCHED', carrier: event.data.carrier, trackingNumber: event.data.trackingNumber };
+      case 'ShipmentDelivered':
+        return { ...state, status: 'DELIVERED' };
+      case 'IncidentReported': {
+        const { incidentId, kind, automatic } = event.data;
+        return {
+          ...state,
+          status: 'INCIDENT',
+          incidents: [...state.incidents, { incidentId, kind, automatic, status: 'OPEN', resumes: state.status }],
+        };
+      }
+      case 'ReshipmentRequested':
+        return {
+          ...state,
+          incidents: incident(event.data.incidentId, (one) => ({ ...one, status: 'RESHIP_REQUESTED', requested: 'RESHIP' })),
+        };
+      case 'IncidentResolved': {
+        const { incidentId, resolution, requested, amountCents, replacementShipmentId, reason } = event.data;
+        const resumes = state.incidents.find((one) => one.incidentId === incidentId)?.resumes ?? 'DISPATCHED';
+        const status =
+          resolution === 'RESHIP' ? 'REPLACED' : resolution === 'REFUND' ? 'INCIDENT' : (resumes as NonNullable<ShipmentState>['status']);
+        const incidents = incident(incidentId, (one) => ({
+          ...one,
+          status: 'RESOLVED',
+          resolution,
+          requested,
+          amountCents,
+          ...(replacementShipmentId ? { replacementShipmentId } : {}),
+          ...(reason ? { reason } : {}),
+          ...(resolution === 'REFUND' ? { refund: { status: 'PENDING' as const, amountCents } } : {}),
+        }));
+        return { ...state, status, incidents };
+      }
+      case 'ShipmentRefunded':
+      case 'ShipmentRefundRejected': {
+        const { incidentId, refundId, amountCents } = event.data;
+        const refund =
+          event.type === 'ShipmentRefunded'
+            ? { status: 'REFUNDED' as const, amountCents, refundId }
+            : { status: 'REJECTED' as const, amountCents, refundId, reason: event.data.reason };
+        return {
+          ...state,
+          status: event.type === 'ShipmentRefunded' ? 'REFUNDED' : state.status,
+          incidents: incidentId ? incident(incidentId, (one) => ({ ...one, refund })) : state.incidents,
+        };
+      }
+      default:
+        return state;
+    }
+  },
+};

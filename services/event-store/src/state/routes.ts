@@ -2,7 +2,7 @@ import type { DomainEvent } from '@jetsaga/events';
 import { NotFoundError, type Routes, routes, type ServiceDeps, ValidationError } from '@jetsaga/platform';
 import { z } from 'zod';
 import { asCurrent, selectEvents, type StoredEvent } from '../events/stored.js';
-import { cartFold, complaintFold, customerFold, type Fold, orderFold, productFold, replay } from './folds.js';
+import { cartFold, complaintFold, customerFold, type Fold, orderFold, productFold, replay, shipmentFold } from './folds.js';
 
 const stateQuery = z
   .strictObject({
@@ -26,13 +26,14 @@ const ownEvents = (aggregateType: string) => (deps: Pick<ServiceDeps, 'db'>, id:
 export const REBUILDERS: Record<string, Rebuilder> = {
   order: { fold: () => orderFold as Fold<unknown>, events: ownEvents('order') },
   cart: { fold: () => cartFold as Fold<unknown>, events: ownEvents('cart') },
+  shipment: { fold: () => shipmentFold as Fold<unknown>, events: ownEvents('shipment') },
   product: {
     fold: (id) => productFold(id) as Fold<unknown>,
     events: (deps, id) =>
       selectEvents(
         deps.db,
         `((aggregate_type = 'product' AND aggregate_id = $1)
-          OR (type IN ('StockReserved', 'StockReleased', 'StockCommitted', 'StockRestocked') AND data->'lines' @> jsonb_build_array(jsonb_build_object('productId', $1::text))))`,
+          OR (type IN ('StockReserved', 'StockReleased', 'StockCommitted', 'StockRestocked', 'ReshipmentStockReserved') AND data->'lines' @> jsonb_build_array(jsonb_build_object('productId', $1::text))))`,
         [id],
       ),
   },
