@@ -39,7 +39,16 @@ function userOf(name: string, list = consumers) {
 describe('natsUsers', () => {
   it('gives the admin everything and every service a user of its own', () => {
     const users = natsUsers(consumers, owners);
-    expect(users.map((user) => user.user)).toEqual([NATS_ADMIN_USER, 'order', 'inventory', 'payment', 'sales', 'shipping', 'support', 'event-store']);
+    expect(users.map((user) => user.user)).toEqual([
+      NATS_ADMIN_USER,
+      'order',
+      'inventory',
+      'payment',
+      'sales',
+      'shipping',
+      'support',
+      'event-store',
+    ]);
     expect(users[0]!.permissions).toBeUndefined();
     for (const user of users.slice(1)) expect(user.permissions).toBeDefined();
   });
