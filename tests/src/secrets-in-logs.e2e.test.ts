@@ -11,7 +11,7 @@ import { tokenFor } from './support/tokens.js';
  * Credentials never reach the logs (README, Security; packages/platform/src/redact.ts). The whole system runs at
  * debug level on a database role whose password exists only for this run, real requests go through it with bearer
  * tokens (good and bad ones, through the gateway and straight to a service), and then every line every process wrote
- * (the supervisor's log files, stdout and stderr) is searched for each token, password and database URL used.
+ * (the supervisor's log files, stdout and stderr) is searched for each token, database and NATS password and database URL used.
  */
 
 let t: TestSystem | undefined;
@@ -61,6 +61,8 @@ beforeAll(async () => {
   // A good token of the suite's issuer: accepted, so its requests go all the way (and are logged at debug level).
   secrets.validToken = await tokenFor('admin', `logs-${randomBytes(4).toString('hex')}`);
   t = await startTestSystem({ DATABASE_URL: secrets.databaseUrl, LOG_LEVEL: 'debug' });
+  // Every NATS user's password of the run (each service's, and the admin's of the topology step).
+  for (const [user, password] of Object.entries(t.natsAuth.passwords)) secrets[`nats password of ${user}`] = password;
   logDir = t.logDir;
 
   const gateway = t.system.gatewayUrl;
