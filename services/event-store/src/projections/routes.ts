@@ -12,7 +12,7 @@ const ordersQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
-const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD');
+const date = z.iso.date('a date YYYY-MM-DD').refine((day) => !day.startsWith('0000'), 'a date YYYY-MM-DD from year 1');
 const salesQuery = z.strictObject({ from: date.optional(), to: date.optional() });
 const sagasQuery = z.strictObject({
   outcome: z.enum(['PENDING', 'COMPLETED', 'CANCELLED']).optional(),
