@@ -47,23 +47,67 @@ export async function checkInvariants(
     .map((p) => `${p.id}: initial ${expected.stock.get(p.id)} != available ${p.available} + sold ${p.sold}, reserved ${p.reserved}`);
   results.push(invariant('stock conserved: initial = available + sold, reserved = 0', stockBroken, `${products.length} products`));
 
-  const [money] = await rows<{ balances: string; sales: string; kept: string; refunds: string }>(
+  const [money] = await rows<{ balances: string; sales: string; kept: string; refunds: string; given: string }>(
     sql,
     `SELECT (SELECT coalesce(sum(balance_cents), 0) FROM payment.customers) AS balances,
             (SELECT coalesce(sum(total_cents), 0) FROM sales.sales WHERE status = 'CONFIRMED') AS sales,
-            (SELECT coalesce(sum(amount_cents), 0) FROM payment.payments WHERE status = 'ACCEPTED') AS kept,
-            (SELECT coalesce(sum(amount_cents), 0) FROM payment.payments WHERE status = 'REFUNDED') AS refunds`,
+            (SELECT coalesce(sum(amount_cents - refunded_cents), 0) FROM payment.payments WHERE status = 'ACCEPTED') AS kept,
+            (SELECT coalesce(sum(amount_cents), 0) FROM payment.payments WHERE status = 'REFUNDED') AS refunds,
+            (SELECT coalesce(sum(refunded_cents), 0) FROM payment.payments WHERE status = 'ACCEPTED') AS given`,
   );
   const balances = Number(money?.balances);
   const sales = Number(money?.sales);
   const kept = Number(money?.kept);
+  const given = Number(money?.given);
   results.push(
     invariant(
-      'money conserved: opened = balances + confirmed sales; payments kept = confirmed sales',
-      balances + sales === expected.openedCents && kept === sales
+      'money conserved: opened = balances + payments kept (taken minus refunded); payments kept = confirmed sales - refunds given',
+      balances + kept === expected.openedCents && kept === sales - given
         ? []
-        : [`opened ${expected.openedCents} != balances ${balances} + sales ${sales}; kept payments ${kept}`],
-      `balances ${balances}, sales ${sales}, refunds ${Number(money?.refunds)}`,
+        : [`opened ${expected.openedCents} != balances ${balances} + kept ${kept}; sales ${sales} - refunds given ${given} != kept`],
+      `balances ${balances}, sales ${sales}, cancellation refunds ${Number(money?.refunds)}, refund requests given ${given}`,
+    ),
+  );
+
+  // The refunds of an order never exceed its payment: in payment's table, and summed over the event log.
+  const overRefunded = await rows<{ order_id: string; paid: string; refunded: string }>(
+    sql,
+    `SELECT data->>'orderId' AS order_id,
+            sum(CASE WHEN type = 'PaymentAccepted' THEN (data->>'amountCents')::bigint ELSE 0 END)::text AS paid,
+            sum(CASE WHEN type = 'PaymentRefunded' THEN (data->>'amountCents')::bigint ELSE 0 END)::text AS refunded
+     FROM eventstore.events WHERE valid AND type IN ('PaymentAccepted', 'PaymentRefunded') GROUP BY 1
+     HAVING sum(CASE WHEN type = 'PaymentRefunded' THEN (data->>'amountCents')::bigint ELSE 0 END)
+          > sum(CASE WHEN type = 'PaymentAccepted' THEN (data->>'amountCents')::bigint ELSE 0 END)
+     UNION ALL SELECT order_id::text, amount_cents::text, refunded_cents::text FROM payment.payments WHERE refunded_cents > amount_cents`,
+  );
+  const [refundFigures] = await rows<{ requests: number; answered: number; refunded: number; rejected: number }>(
+    sql,
+    `SELECT count(*)::int AS requests, count(*) FILTER (WHERE status <> 'REQUESTED')::int AS answered,
+            count(*) FILTER (WHERE status = 'REFUNDED')::int AS refunded, count(*) FILTER (WHERE status = 'REJECTED')::int AS rejected
+     FROM support.refunds`,
+  );
+  results.push(
+    invariant(
+      'refunds never exceed payments, and every refund request is answered',
+      [
+        ...overRefunded.map((o) => `${o.order_id}: paid ${o.paid}, refunded ${o.refunded}`),
+        ...(refundFigures && refundFigures.answered !== refundFigures.requests
+          ? [`${refundFigures.requests - refundFigures.answered} refund requests unanswered`]
+          : []),
+      ],
+      `${refundFigures?.requests ?? 0} refund requests: ${refundFigures?.refunded ?? 0} refunded, ${refundFigures?.rejected ?? 0} rejected`,
+    ),
+  );
+
+  const complaints = await rows<{ id: string; status: string; escalation: string | null }>(
+    sql,
+    'SELECT id, status, escalation FROM support.complaints',
+  );
+  results.push(
+    invariant(
+      'every complaint ends RESOLVED or CLOSED, or is escalated',
+      complaints.filter((c) => c.status !== 'RESOLVED' && c.status !== 'CLOSED' && c.escalation === null).map((c) => `${c.id} ${c.status}`),
+      `${complaints.length} complaints, ${complaints.filter((c) => c.escalation !== null).length} escalated`,
     ),
   );
 
@@ -84,11 +128,26 @@ export async function checkInvariants(
     .map((o) => `${o.id} ${o.status}: payment ${o.payment}, sale ${o.sale}, reservation ${o.reservation}`);
   results.push(invariant('each order agrees with its payment, sale and reservation', inconsistent, `${perOrder.length} orders`));
 
+  // Each effect at most once per order (a cancellation's refund included), each refund request's effects at most once
+  // per refund, each complaint step at most once per complaint.
   const duplicates = await rows<{ order_id: string; type: string; n: number }>(
     sql,
     `SELECT data->>'orderId' AS order_id, type, count(DISTINCT id)::int AS n FROM eventstore.events
-     WHERE valid AND type IN ('StockReserved', 'StockReleased', 'StockCommitted', 'StockRestocked', 'PaymentAccepted',
-                              'PaymentRefused', 'PaymentRefunded', 'SaleConfirmed', 'SaleCancelled', 'OrderCompleted', 'OrderCancelled')
+     WHERE valid AND (type IN ('StockReserved', 'StockReleased', 'StockCommitted', 'StockRestocked', 'PaymentAccepted',
+                               'PaymentRefused', 'SaleConfirmed', 'SaleCancelled', 'OrderCompleted', 'OrderCancelled')
+                      OR (type = 'PaymentRefunded' AND NOT data ? 'refundId'))
+     GROUP BY 1, 2 HAVING count(DISTINCT id) > 1
+     UNION ALL
+     SELECT data->>'refundId', type, count(DISTINCT id)::int FROM eventstore.events
+     WHERE valid AND type IN ('RefundRequested', 'PaymentRefunded', 'RefundRejected') AND data ? 'refundId'
+     GROUP BY 1, 2 HAVING count(DISTINCT id) > 1
+     UNION ALL
+     SELECT data->>'refundId', 'refund answered twice', count(DISTINCT id)::int FROM eventstore.events
+     WHERE valid AND type IN ('PaymentRefunded', 'RefundRejected') AND data ? 'refundId'
+     GROUP BY 1 HAVING count(DISTINCT id) > 1
+     UNION ALL
+     SELECT data->>'complaintId', type, count(DISTINCT id)::int FROM eventstore.events
+     WHERE valid AND type IN ('ComplaintOpened', 'ComplaintProcessingStarted', 'ComplaintResolved', 'ComplaintClosed', 'ComplaintEscalated')
      GROUP BY 1, 2 HAVING count(DISTINCT id) > 1`,
   );
   const [copies] = await rows<{ rows: number; ids: number }>(

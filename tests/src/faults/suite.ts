@@ -39,11 +39,13 @@ export type FaultReport = {
   options: FaultOptions;
   faults: { kills: Record<string, number>; natsRestarts: number; postgresRestarts: number; poison: number; injectedHandlerErrors: number };
   outcomes: Record<string, number>;
+  /** Complaints by how they ended, and refunds by payment's answer. */
+  support?: Record<string, number>;
   invariants: Invariant[];
   durationMs: number;
 };
 
-const KILLABLE = ['order', 'inventory', 'payment', 'sales', 'event-store', 'gateway'] as const;
+const KILLABLE = ['order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'gateway'] as const;
 
 /**
  * Runs many sagas against real servers while a seeded scheduler kills service processes (-9), restarts nats-server
@@ -74,7 +76,14 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     natsAuth,
     databaseUrl,
     ports: 'free',
-    env: { ...testAuthEnv(), SAGA_DEADLINE_MS: '8000', FAULT_HANDLER_ERROR_RATE: String(options.handlerErrorRate), LOG_LEVEL: 'info' },
+    // CRITICAL complaints (the fault load's) escalate 4 s after they open if still unanswered.
+    env: {
+      ...testAuthEnv(),
+      SAGA_DEADLINE_MS: '8000',
+      COMPLAINT_DEADLINE_CRITICAL_MS: '4000',
+      FAULT_HANDLER_ERROR_RATE: String(options.handlerErrorRate),
+      LOG_LEVEL: 'info',
+    },
     output: { kind: 'files', pathFor: (name) => join(logDir, `${name}.log`) },
   });
   const sql = new pg.Pool({ connectionString: databaseUrl, max: 4 });
@@ -160,7 +169,60 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
         250,
       );
     });
-    await Promise.all([...checkouts, faultsDone]);
+
+    // Complaints and refunds beside the checkouts, under the same faults: for every tenth cart, once its order ended, a
+    // CRITICAL complaint about it that is left unanswered (escalates), resolved with a refund within the payment, with
+    // one beyond it (rejected), or resolved and closed. A step is retried until it answers; a 409 on a retry means the
+    // earlier attempt committed (the step is done), so a lost answer never applies a step twice.
+    const complaintOf = async (cartId: string, index: number) => {
+      const order = await waitFor(
+        `the order of cart ${cartId} to end`,
+        async () => {
+          const { rows } = await sql
+            .query<{ id: string; customer_id: string; total_cents: string; status: string }>(
+              "SELECT id, customer_id, total_cents, status FROM orders.orders WHERE cart_id = $1 AND status <> 'PENDING'",
+              [cartId],
+            )
+            .catch(() => ({ rows: [] }));
+          return rows[0];
+        },
+        240_000,
+        250,
+      );
+      const send = (method: string, path: string, body?: unknown) =>
+        waitFor(
+          `${method} ${path}`,
+          async () => {
+            const response = await api.call(method, path, body).catch(() => ({ status: 0, body: undefined }));
+            return response.status === 201 || response.status === 200 || response.status === 409 ? response : undefined;
+          },
+          120_000,
+          250,
+        );
+      const opened = await send('POST', '/api/complaints', {
+        customerId: order.customer_id,
+        orderId: order.id,
+        title: `About order ${order.id}`,
+        description: 'fault suite',
+        priority: 'CRITICAL',
+        category: 'FAULTS',
+      });
+      const id = (opened.body as { id: string }).id;
+      const kind = index % 4;
+      if (kind === 0) return;
+      for (const step of ['assign', 'start'] as const)
+        await send('POST', `/api/complaints/${id}/${step}`, step === 'assign' ? { agent: 'faults' } : undefined);
+      const total = Number(order.total_cents);
+      const refundCents = kind === 1 ? random.int(1, Math.max(1, total)) : kind === 2 ? total + random.int(1, 500) : undefined;
+      await send('POST', `/api/complaints/${id}/resolve`, { resolution: 'fault suite', ...(refundCents ? { refundCents } : {}) });
+      if (kind === 3) await send('POST', `/api/complaints/${id}/close`);
+    };
+    const complaintsDone = Promise.all(
+      carts.flatMap((cartId, index) =>
+        index % 10 === 5 ? [complaintOf(cartId, Math.floor(index / 10)).catch((error) => say(String(error)))] : [],
+      ),
+    );
+    await Promise.all([...checkouts, faultsDone, complaintsDone]);
     faults.poison = poison.size;
     say(`faults done: ${JSON.stringify(faults)}`);
 
@@ -184,15 +246,29 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     await waitFor(
       'consumers, outboxes and the mirror to settle',
       async () => {
-        for (const durable of ['order', 'inventory', 'payment', 'sales', 'shipping', 'order-fulfilment', 'inventory-reshipments'])
+        for (const durable of [
+          'order',
+          'inventory',
+          'payment',
+          'sales',
+          'shipping',
+          'order-fulfilment',
+          'inventory-reshipments',
+          'support-incidents',
+          'support-refunds',
+          'support-refund-outcomes',
+        ])
           if (!(await idle(EVENTS_STREAM, durable))) return false;
-        if (!(await idle(DEADLINES_STREAM, 'order-deadlines'))) return false;
-        const { rows } = await sql.query<{ n: number }>(
+        for (const durable of ['order-deadlines', 'support-deadlines']) if (!(await idle(DEADLINES_STREAM, durable))) return false;
+        const { rows } = await sql.query<{ n: number; waiting: number }>(
           `SELECT ((SELECT count(*) FROM orders.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL)
                  + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM sales.outbox WHERE published_at IS NULL)
-                 + (SELECT count(*) FROM shipping.outbox WHERE published_at IS NULL))::int AS n`,
+                 + (SELECT count(*) FROM shipping.outbox WHERE published_at IS NULL)
+                 + (SELECT count(*) FROM support.outbox WHERE published_at IS NULL))::int AS n,
+                  -- An unanswered complaint waits for its deadline (4 s) to escalate.
+                  (SELECT count(*) FROM support.complaints WHERE status NOT IN ('RESOLVED', 'CLOSED') AND escalation IS NULL)::int AS waiting`,
         );
-        if (rows[0]?.n !== 0) return false;
+        if (rows[0]?.n !== 0 || rows[0]?.waiting !== 0) return false;
         const status = await api.call('GET', '/api/event-store/status');
         return status.status === 200 && status.body.mirror.lag === 0;
       },
@@ -238,10 +314,15 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     const { rows: outcomeRows } = await sql.query<{ outcome: string; n: number }>(
       "SELECT status || coalesce('/' || reason, '') AS outcome, count(*)::int AS n FROM orders.orders GROUP BY 1 ORDER BY 1",
     );
+    const { rows: supportRows } = await sql.query<{ outcome: string; n: number }>(
+      `SELECT 'complaint ' || status || coalesce('/escalated ' || escalation, '') AS outcome, count(*)::int AS n FROM support.complaints GROUP BY 1
+       UNION ALL SELECT 'refund ' || status || coalesce('/' || rejection_reason, ''), count(*)::int FROM support.refunds GROUP BY 1 ORDER BY 1`,
+    );
     return {
       options,
       faults,
       outcomes: Object.fromEntries(outcomeRows.map((row) => [row.outcome, row.n])),
+      support: Object.fromEntries(supportRows.map((row) => [row.outcome, row.n])),
       invariants,
       durationMs: Date.now() - started,
     };
