@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Api, Complaint } from './support/api.js';
 import { startTestSystem, type TestSystem, waitForConsumerIdle } from './support/harness.js';
 import { changeCount, expectProblem } from './support/problems.js';
+import { shippingApi } from './support/shipping.js';
 
 let t: TestSystem;
 let api: Api;
@@ -266,6 +267,58 @@ describe('support: refunds as a saga', () => {
     expect((await api.getCustomer(customerId)).balanceCents).toBe(8_000);
     const { rows } = await t.sql.query('SELECT count(*)::int AS n FROM support.refunds WHERE order_id = $1', [orderId]);
     expect(rows[0].n).toBe(1);
+  });
+
+  it('through shipping: a lost parcel opens a complaint by itself, its refund restores the balance, the desk closes it', async () => {
+    const shipping = shippingApi(api);
+    const customer = await shipping.customer(20_000);
+    const product = await api.product(5, 3_000);
+    const orderId = await shipping.buy(customer.id, product.id, 1);
+    expect((await api.terminal(orderId)).status).toBe('COMPLETED');
+    const shipment = await shipping.of(orderId);
+    expect((await shipping.dispatch(shipment.id)).status).toBe(200);
+    const reported = await shipping.report(shipment.id, 'LOST');
+    expect(reported.status).toBe(201);
+    const { incidentId } = reported.body as { incidentId: string };
+    const opened = await complaintWhen(incidentId, 'to be opened by the lost parcel', () => true);
+    expect(opened).toMatchObject({
+      customerId: customer.id,
+      orderId,
+      shipmentId: shipment.id,
+      incidentId,
+      automatic: true,
+      priority: 'HIGH',
+    });
+    expect((await shipping.resolve(shipment.id, incidentId, 'REFUND')).status).toBe(200);
+    const refunded = await complaintWhen(incidentId, 'to show the refund', (c) => c.refunds?.[0]?.status === 'REFUNDED');
+    expect(refunded.refunds?.[0]).toMatchObject({ refundId: incidentId, amountCents: 3_000 });
+    await waitFor('the balance to be restored', async () => (await api.getCustomer(customer.id)).balanceCents === 20_000);
+    await shipping.until(shipment.id, 'REFUNDED', (s) => s.status === 'REFUNDED');
+    await toInProgress(incidentId);
+    await api.ok('POST', `/api/complaints/${incidentId}/resolve`, { resolution: 'refunded by the parcel incident' });
+    const closed = await api.ok<Complaint>('POST', `/api/complaints/${incidentId}/close`);
+    expect(closed.timeline?.map((entry) => entry.type)).toEqual(
+      expect.arrayContaining(['ComplaintOpened', 'RefundRequested', 'PaymentRefunded', 'ComplaintResolved', 'ComplaintClosed']),
+    );
+    // The incident's saga (its report's correlation) holds the parcel's step and the desk's, each in its phase.
+    const saga = await waitFor(
+      'the saga to hold the closed complaint',
+      async () => {
+        const body = (await api.call('GET', `/api/sagas/${opened.correlationId}`)).body as {
+          steps?: Array<{ type: string; phase: string }>;
+        };
+        return body.steps?.some((step) => step.type === 'ComplaintClosed') ? body : undefined;
+      },
+      20_000,
+    );
+    expect(saga.steps?.map((step) => [step.type, step.phase])).toEqual(
+      expect.arrayContaining([
+        ['IncidentReported', 'shipping'],
+        ['ComplaintOpened', 'support'],
+        ['ComplaintClosed', 'support'],
+      ]),
+    );
+    expect((await api.getCustomer(customer.id)).balanceCents).toBe(20_000);
   });
 
   it('money is conserved: opened balances = balances + payments kept (taken minus refunded)', async () => {
