@@ -171,6 +171,22 @@ describe('parcels after the sale, through the gateway', () => {
     expectProblem(await customer.dispatch(mine.shipment.id), 403);
   });
 
+  it("counts parcels by status in the event store's read model, and rebuilds a parcel's state from its events", async () => {
+    const { shipment } = await parcel();
+    await ok(shipping.dispatch(shipment.id));
+    const delivered = await ok(shipping.deliver(shipment.id));
+    const report = await waitFor('the report to count the delivered parcel', async () => {
+      const body = (await api.call('GET', '/api/reports/shipments')).body as { byStatus: Record<string, number>; total: number };
+      return (body.byStatus.DELIVERED ?? 0) >= 1 && body.total >= 1 ? body : undefined;
+    });
+    expect(Object.values(report.byStatus).reduce((sum, n) => sum + n, 0)).toBe(report.total);
+    const rebuilt = await waitFor('the rebuilt state', async () => {
+      const response = await api.call('GET', `/api/aggregates/shipment/${shipment.id}/state`);
+      return response.status === 200 && response.body.state?.status === 'DELIVERED' ? response.body : undefined;
+    });
+    expect(rebuilt.state).toMatchObject({ id: shipment.id, status: delivered.status, carrier: delivered.carrier, incidents: [] });
+  });
+
   it('a cancelled order has no parcel (fulfilment NONE)', async () => {
     const customer = await shipping.customer(10);
     const product = await api.product(5, 1_000);
