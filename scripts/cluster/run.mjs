@@ -40,6 +40,8 @@ const { cacheDir, ensureJaeger, ensureNatsServer, startDevIssuer } = await impor
 const {
   buildClusterImages,
   collectDiagnostics,
+  createCa,
+  signCertificate,
   ensureClusterBinaries,
   exportImages,
   jaegerManifests,
@@ -70,6 +72,7 @@ let cluster;
 let forwards = [];
 /** The run's token issuer: its URL (the tokens' iss) and its key directory. */
 let auth;
+let natsCaFile;
 /** helm and vitest while they run: stopped by finish(), which may come from a signal sent to this process alone. */
 const children = new Set();
 let finishing;
@@ -242,6 +245,30 @@ try {
       claims.map((name) => ({ name, uid: name.includes('postgres') ? 999 : 1000 })),
     );
     await kubectl(['apply', '-f', '-'], volumeManifests(dirs));
+    // NATS speaks TLS (values-ci.yaml): a CA made for this run signs the servers' certificate, for the names the
+    // services use and for the port-forward on loopback; the services and the tests verify it by the CA.
+    const tlsDir = join(cluster.workDir, 'nats-tls');
+    await createCa(tlsDir, 'jetsaga-nats-test-ca');
+    const names = [`${RELEASE}-nats`, `${RELEASE}-nats.${NAMESPACE}`, `${RELEASE}-nats.${NAMESPACE}.svc`];
+    const sans = [...names, `*.${RELEASE}-nats-headless.${NAMESPACE}.svc.cluster.local`, 'localhost'].map((name) => `DNS:${name}`);
+    await signCertificate(
+      tlsDir,
+      'server',
+      `/CN=${RELEASE}-nats`,
+      `subjectAltName=${[...sans, 'IP:127.0.0.1'].join(',')}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n`,
+    );
+    natsCaFile = join(tlsDir, 'ca.crt');
+    await kubectl([
+      '-n',
+      NAMESPACE,
+      'create',
+      'secret',
+      'generic',
+      `${RELEASE}-nats-tls`,
+      `--from-file=ca.crt=${natsCaFile}`,
+      `--from-file=tls.crt=${join(tlsDir, 'server.crt')}`,
+      `--from-file=tls.key=${join(tlsDir, 'server.key')}`,
+    ]);
     const code = await attended(
       binaries.helm,
       [
@@ -293,6 +320,8 @@ try {
     forwards = [gateway, nats, postgres, jaeger, orderMetrics];
     const secret = await kubectl(['-n', NAMESPACE, 'get', 'secret', `${RELEASE}-database`, '-o', 'jsonpath={.data.url}']);
     const databaseUrl = new URL(Buffer.from(secret, 'base64').toString());
+    // The tests look at JetStream as the admin (the chart generated the users' passwords), over TLS.
+    const natsAdmin = await kubectl(['-n', NAMESPACE, 'get', 'secret', `${RELEASE}-nats-auth`, '-o', 'jsonpath={.data.admin}']);
     databaseUrl.hostname = '127.0.0.1';
     databaseUrl.port = String(postgres.port);
     return {
@@ -303,6 +332,9 @@ try {
       JETSAGA_CLUSTER_RELEASE: RELEASE,
       JETSAGA_CLUSTER_GATEWAY_URL: `http://127.0.0.1:${gateway.port}`,
       JETSAGA_CLUSTER_NATS_URL: `nats://127.0.0.1:${nats.port}`,
+      JETSAGA_CLUSTER_NATS_USER: 'admin',
+      JETSAGA_CLUSTER_NATS_PASSWORD: Buffer.from(natsAdmin, 'base64').toString(),
+      JETSAGA_CLUSTER_NATS_CA: natsCaFile,
       JETSAGA_CLUSTER_DATABASE_URL: databaseUrl.toString(),
       JETSAGA_CLUSTER_JAEGER_URL: `http://127.0.0.1:${jaeger.port}`,
       JETSAGA_CLUSTER_ORDER_METRICS_URL: `http://127.0.0.1:${orderMetrics.port}/metrics`,

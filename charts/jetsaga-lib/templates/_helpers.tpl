@@ -160,3 +160,20 @@ token mounted from a Secret as a file (re-read on each call), or OAuth2 client c
   value: {{ printf "/var/run/secrets/jetsaga/api/%s" ($token.tokenKey | default "token") | quote }}
 {{- end }}
 {{- end -}}
+
+{{/* The NATS user a workload connects as: its service's own, the admin for the operator (it alone manages streams). */}}
+{{- define "jetsaga-lib.natsUser" -}}
+{{- ternary "admin" .Values.service (eq .Values.service "operator") -}}
+{{- end -}}
+
+{{/* The NATS users' Secret (global.nats.auth.existingSecret, else the umbrella's generated <release>-nats-auth). */}}
+{{- define "jetsaga-lib.natsAuthSecret" -}}
+{{- $global := (.Values.global | default dict).nats | default dict -}}
+{{- (($global.auth | default dict).existingSecret) | default (printf "%s-nats-auth" .Release.Name) -}}
+{{- end -}}
+
+{{/* TLS to NATS: the Secret whose ca.crt the workload verifies the servers by, or empty without TLS. */}}
+{{- define "jetsaga-lib.natsTlsSecret" -}}
+{{- $tls := ((.Values.global | default dict).nats | default dict).tls | default dict -}}
+{{- if $tls.enabled }}{{ required "global.nats.tls.existingSecret: the Secret with the NATS servers' ca.crt" $tls.existingSecret }}{{ end -}}
+{{- end -}}

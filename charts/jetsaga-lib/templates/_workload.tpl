@@ -124,6 +124,18 @@ spec:
             {{- if .Values.nats.enabled }}
             - name: NATS_URL
               value: {{ include "jetsaga-lib.natsUrl" . | quote }}
+            # No anonymous NATS: this service's own user (the operator's is the admin), its password from the Secret.
+            - name: NATS_USER
+              value: {{ include "jetsaga-lib.natsUser" . | quote }}
+            - name: NATS_PASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "jetsaga-lib.natsAuthSecret" . }}
+                  key: {{ include "jetsaga-lib.natsUser" . }}
+            {{- if include "jetsaga-lib.natsTlsSecret" . }}
+            - name: NATS_TLS_CA
+              value: /etc/nats-ca/ca.crt
+            {{- end }}
             {{- end }}
             {{- if .Values.database.enabled }}
             - name: DATABASE_URL
@@ -195,6 +207,11 @@ spec:
               mountPath: /var/run/secrets/jetsaga/api
               readOnly: true
             {{- end }}
+            {{- if and .Values.nats.enabled (include "jetsaga-lib.natsTlsSecret" .) }}
+            - name: nats-ca
+              mountPath: /etc/nats-ca
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
@@ -205,6 +222,12 @@ spec:
           secret:
             secretName: {{ tpl . $ }}
             defaultMode: 0400
+        {{- end }}
+        {{- if and .Values.nats.enabled (include "jetsaga-lib.natsTlsSecret" .) }}
+        - name: nats-ca
+          secret:
+            secretName: {{ include "jetsaga-lib.natsTlsSecret" . }}
+            items: [{ key: ca.crt, path: ca.crt }]
         {{- end }}
 {{- end -}}
 

@@ -80,3 +80,8 @@ tests/ that is a PrometheusRule or a plain rule file (`groups:`). Renders a JSON
 {{- end -}}
 {{- toJson $found -}}
 {{- end -}}
+
+{{/* The Secret with the NATS users' passwords (one key per user): yours, or the one the local profile generates. */}}
+{{- define "jetsaga.natsAuthSecret" -}}
+{{- .Values.global.nats.auth.existingSecret | default (printf "%s-nats-auth" .Release.Name) -}}
+{{- end -}}

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdir, readdir, rm } from 'node:fs/promises';
+import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Say } from '@jetsaga/devstack';
+import { loadTopologyConsumers, natsAuthorizationConfig, natsUsers, passwordVariable, type Say } from '@jetsaga/devstack';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -36,6 +36,22 @@ async function copyMatching(from: string, to: string, keep: (file: string) => bo
 }
 
 /**
+ * The NATS users and their permissions, derived from k8s/topology as for `npm start` and the tests
+ * (packages/devstack/src/nats-auth.ts): the servers' `authorization` block, each password a `$NATS_PASSWORD_<USER>`
+ * the StatefulSet sets from the users' Secret, and the list of users the chart makes that Secret's keys of.
+ */
+export async function writeNatsAuthorization(topologyDir: string, target: string): Promise<void> {
+  const users = natsUsers(await loadTopologyConsumers(topologyDir));
+  await mkdir(target, { recursive: true });
+  await writeFile(
+    join(target, 'authorization.conf'),
+    natsAuthorizationConfig(users, (user) => `$${passwordVariable(user)}`),
+  );
+  const list = users.map((user) => ({ user: user.user, variable: passwordVariable(user.user) }));
+  await writeFile(join(target, 'users.json'), `${JSON.stringify(list, null, 2)}\n`);
+}
+
+/**
  * Makes charts installable: copies k8s/topology and observability/ into the umbrella chart (Helm reads files only
  * from inside a chart) and runs `helm dependency build` bottom-up (file:// dependencies, no repository needed).
  * With `target`, works on a copy there, so tests never write into the working tree.
@@ -54,6 +70,7 @@ export async function prepareCharts(options: { helm: string; target?: string; re
   await rm(generated, { recursive: true, force: true });
   await copyMatching(join(repo, 'k8s', 'topology'), join(generated, 'topology'), (file) => /\.ya?ml$/.test(file));
   await copyMatching(join(repo, 'observability'), join(generated, 'observability'), (file) => /\.(json|ya?ml)$/.test(file));
+  await writeNatsAuthorization(join(repo, 'k8s', 'topology'), join(generated, 'nats'));
   for (const chart of [...SERVICE_CHARTS, UMBRELLA_CHART]) {
     options.say?.(`helm dependency build charts/${chart}`);
     await run(options.helm, ['dependency', 'build', '--skip-refresh', join(dir, chart)], { timeout: 120_000 });

@@ -46,7 +46,12 @@ export function clusterUnderTest(): ClusterUnderTest {
     get: async (args) => JSON.parse(await kubectl(['get', ...args, '-o', 'json'])),
     async nats() {
       // The port-forward is restarted when the NATS pod behind it goes; the client reconnects to the same port.
-      nc ??= await connectNats(required('JETSAGA_CLUSTER_NATS_URL'), 'cluster-test');
+      // As the admin (the chart's generated password), over TLS verified by the run's CA when the release has it on.
+      nc ??= await connectNats(required('JETSAGA_CLUSTER_NATS_URL'), 'cluster-test', {
+        user: required('JETSAGA_CLUSTER_NATS_USER'),
+        password: required('JETSAGA_CLUSTER_NATS_PASSWORD'),
+        ...(process.env.JETSAGA_CLUSTER_NATS_CA ? { tlsCaFile: process.env.JETSAGA_CLUSTER_NATS_CA } : {}),
+      });
       return nc;
     },
     sql() {

@@ -296,6 +296,7 @@ describe('the values a real cluster needs', () => {
       'global.gdpr.existingSecret=gdpr',
       'global.auth.issuer=https://id.example.com',
       'operator.apiToken.existingSecret=operator-api',
+      'global.nats.auth.existingSecret=nats',
     ];
     await expect(render(['global.profile=production', ...named])).rejects.toThrow(/local default but global.profile is "production"/);
     await expect(render(['postgres.auth.password='])).rejects.toThrow(/password/);

@@ -52,6 +52,7 @@ export type PodSpec = {
   containers: Container[];
   automountServiceAccountToken?: boolean;
   serviceAccountName?: string;
+  volumes?: Array<{ name: string; secret?: { secretName: string; items?: { key: string; path: string }[] } }>;
 };
 
 export function podSpec(workload: KubeObject): PodSpec {

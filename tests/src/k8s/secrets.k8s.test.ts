@@ -22,6 +22,7 @@ const REQUIRED = [
   ['global.database.existingSecret', /global\.database\.existingSecret \(the Postgres URL/],
   ['global.audit.existingSecret', /global\.audit\.existingSecret \(the audit log's signing key/],
   ['global.gdpr.existingSecret', /global\.gdpr\.existingSecret \(the personal-data master key/],
+  ['global.nats.auth.existingSecret', /global\.nats\.auth\.existingSecret \(the NATS users' passwords/],
 ] as const;
 
 describe('secrets in the production values', () => {
