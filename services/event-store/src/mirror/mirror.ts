@@ -1,14 +1,6 @@
 import { EVENTS_STREAM } from '@jetsaga/events';
-import { type Db, isNotFound, type Logger, type NatsConnection, traceBatch, traceHeadersOf } from '@jetsaga/platform';
-import {
-  type ConsumerMessages,
-  DeliverPolicy,
-  JetStreamApiError,
-  type JetStreamClient,
-  jetstream,
-  jetstreamManager,
-  type JsMsg,
-} from '@nats-io/jetstream';
+import { type Db, type Logger, type NatsConnection, traceBatch, traceHeadersOf } from '@jetsaga/platform';
+import { type ConsumerMessages, DeliverPolicy, type JetStreamClient, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import type pg from 'pg';
 import type { PositionedEvent } from '../projections/current.js';
 import { copyFrom, copyText } from './copy.js';
@@ -142,15 +134,6 @@ export class Mirror {
     this.options.log.info({ from }, 'mirroring EVENTS');
     for await (const msg of this.messages) {
       if (msg.info.streamSequence <= this.lastRead) continue;
-      if (msg.info.streamSequence > this.lastRead + 1 && (await this.stored(this.lastRead + 1))) {
-        // The ordered consumer passed over a message the stream still holds (seen after a reset under faults): never
-        // move the checkpoint past it; read again from the checkpoint instead.
-        this.options.log.warn(
-          { expected: this.lastRead + 1, got: msg.info.streamSequence },
-          'mirror read skipped stored events; reading again',
-        );
-        throw new Error(`mirror read skipped EVENTS #${this.lastRead + 1}`);
-      }
       this.lastRead = msg.info.streamSequence;
       this.buffer.push(recordOf(msg));
       if (this.buffer.length >= this.batchSize) {
@@ -165,17 +148,6 @@ export class Mirror {
           this.flush();
         }, this.flushDelayMs);
       }
-    }
-  }
-
-  /** True when EVENTS holds this sequence (a gap in what the consumer delivered is then a skip, not a deleted message). */
-  private async stored(sequence: number): Promise<boolean> {
-    try {
-      await (await jetstreamManager(this.options.nc)).streams.getMessage(EVENTS_STREAM, { seq: sequence });
-      return true;
-    } catch (error) {
-      // 404 (no message found: deleted or purged) is a real gap; anything else is not known to be one.
-      return !(isNotFound(error) || (error instanceof JetStreamApiError && (error.status === 404 || error.code === 10037)));
     }
   }
 
