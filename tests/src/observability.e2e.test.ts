@@ -15,6 +15,7 @@ import { EVENTS_STREAM, eventSubject, uuidv7 } from '@jetsaga/events';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Api, Order } from './support/api.js';
+import { type Shipment, shippingApi } from './support/shipping.js';
 import { startTestSystem, type TestSystem, waitForConsumerIdle, waitForOutboxesDrained } from './support/harness.js';
 import {
   alertSignal,
@@ -242,6 +243,9 @@ describe('one trace per saga, across every NATS hop (Jaeger)', () => {
       [handled('order', 'sale', 'SaleConfirmed'), send('order', 'order', 'OrderCompleted')],
       [send('sales', 'sale', 'SaleConfirmed'), handled('inventory', 'sale', 'SaleConfirmed')],
       [handled('inventory', 'sale', 'SaleConfirmed'), send('inventory', 'reservation', 'StockCommitted')],
+      // After the sale, shipping opens the parcel in the same trace.
+      [send('sales', 'sale', 'SaleConfirmed'), handled('shipping', 'sale', 'SaleConfirmed')],
+      [handled('shipping', 'sale', 'SaleConfirmed'), send('shipping', 'shipment', 'ShipmentCreated')],
       // The event store mirrors every event of the saga: each stored event is a span under the send that published it.
       [send('order', 'order', 'OrderPlaced'), handled('event-store', 'order', 'OrderPlaced')],
       [send('payment', 'payment', 'PaymentAccepted'), handled('event-store', 'payment', 'PaymentAccepted')],
@@ -252,7 +256,9 @@ describe('one trace per saga, across every NATS hop (Jaeger)', () => {
     expectEdges(spans, expected);
     // One trace, rooted at the gateway: nothing of the saga started a trace of its own.
     expectSagaTrace(spans, order, stray);
-    expect(new Set(spans.map((s) => s.service))).toEqual(new Set(['gateway', 'order', 'inventory', 'payment', 'sales', 'event-store']));
+    expect(new Set(spans.map((s) => s.service))).toEqual(
+      new Set(['gateway', 'order', 'inventory', 'payment', 'sales', 'shipping', 'event-store']),
+    );
     // The mirror stores events in batches: a batch is a trace of its own, linked to each event it stored.
     const stored = spans.find((s) => s.service === 'event-store' && s.name === 'process events.order.*.OrderPlaced') as TraceSpan;
     expect(stored.links).toHaveLength(1);
@@ -390,6 +396,31 @@ describe('metrics, dashboards and alerts (Prometheus)', () => {
     // Every series of a jetsaga service names it in `app`, and Node's process metrics are there for each one.
     const apps = await prometheusQuery('count by (app) (process_cpu_seconds_total)');
     expect((apps.data?.result as Array<{ metric: { app: string } }>).map((r) => r.metric.app).sort()).toEqual([...SERVICES].sort());
+  });
+
+  it('counts parcels dispatched and held up by incidents, one settled and one still open', async () => {
+    const shipping = shippingApi(api);
+    const customer = await shipping.customer(20_000);
+    const product = await api.product(5, 900);
+    const delayed = async () => {
+      const orderId = await shipping.buy(customer.id, product.id, 1);
+      expect((await api.terminal(orderId)).status).toBe('COMPLETED');
+      const parcel = await shipping.of(orderId);
+      expect((await shipping.dispatch(parcel.id)).status).toBeLessThan(300);
+      const reported = await shipping.report(parcel.id, 'DELAYED');
+      expect(reported.status, JSON.stringify(reported.body)).toBeLessThan(300);
+      return (await shipping.until(parcel.id, 'an open incident', (s) => s.incidents.length > 0)) as Shipment;
+    };
+    const settled = await delayed();
+    expect((await shipping.resolve(settled.id, settled.incidents[0]!.incidentId, 'NONE')).status).toBeLessThan(300);
+    const open = await delayed();
+    expect(open.status).toBe('INCIDENT');
+    await waitFor(
+      'Prometheus to see the incident reported and resolved',
+      async () => ((await prometheusQuery('sum(jetsaga_shipment_events_total{type="IncidentResolved"})')).data?.result.length ?? 0) > 0,
+      30_000,
+      250,
+    );
   });
 
   it('evaluates every dashboard and alert expression: valid, and with data after the scenario', async () => {

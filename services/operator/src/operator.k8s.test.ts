@@ -626,6 +626,8 @@ describe("the operator (with its chart's RBAC only) on a real kube-apiserver and
         ...process.env,
         KUBECONFIG: server.kubeconfig,
         NATS_URL: nats.url,
+        NATS_USER: adminCredentials(inject('natsAuth')).user,
+        NATS_PASSWORD: adminCredentials(inject('natsAuth')).password,
         WATCH_NAMESPACE: own,
         POD_NAME: 'operator-main',
         PORT: String(port),

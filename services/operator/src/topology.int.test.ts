@@ -24,28 +24,18 @@ describe('npm start applies k8s/topology through the reconcile steps (real nats-
 
   it('creates every stream and consumer as declared, each verified in sync', async () => {
     const applied = await applyTopologyFrom(nc, TOPOLOGY);
+    // Every declaration of k8s/topology, streams first, in the files' order (a new service adds its consumers there).
+    const declared = await loadTopology(TOPOLOGY);
     expect(applied.map((resource) => `${resource.kind}/${resource.name}`)).toEqual([
-      'EventStream/events',
-      'EventStream/deadlines',
-      'EventStream/dlq',
-      'EventStream/advisories',
-      'EventConsumer/order',
-      'EventConsumer/order-deadlines',
-      'EventConsumer/order-catalog',
-      'EventConsumer/inventory',
-      'EventConsumer/payment',
-      'EventConsumer/sales',
-      'EventConsumer/sales-orders',
-      'EventConsumer/dlq-advisories',
-      'EventConsumer/order-redrive',
-      'EventConsumer/order-deadlines-redrive',
-      'EventConsumer/order-catalog-redrive',
-      'EventConsumer/inventory-redrive',
-      'EventConsumer/payment-redrive',
-      'EventConsumer/sales-redrive',
-      'EventConsumer/dlq-advisories-redrive',
-      'EventConsumer/sales-orders-redrive',
+      ...declared.streams.map((stream) => `EventStream/${stream.metadata.name}`),
+      ...declared.consumers.map((consumer) => `EventConsumer/${consumer.metadata.name}`),
     ]);
+    expect(applied.map((resource) => resource.name)).toEqual(
+      expect.arrayContaining(['events', 'order', 'sales', 'shipping', 'support-refunds']),
+    );
+    // Each consumer really is on the server afterwards.
+    for (const { spec } of declared.consumers)
+      expect((await jsm.consumers.info(spec.stream, spec.durableName)).name).toBe(spec.durableName);
     // Created in one pass, verified in the next.
     for (const resource of applied) expect(resource.passes, resource.name).toBe(2);
     const deadlines = await jsm.streams.info('DEADLINES');
@@ -70,13 +60,18 @@ describe('npm start applies k8s/topology through the reconcile steps (real nats-
     expect((await jsm.consumers.info('EVENTS', 'payment')).config.filter_subjects).toEqual([
       'events.*.*.StockReserved',
       'events.*.*.OrderCancelled',
+      'events.*.*.RefundRequested',
     ]);
     expect((await jsm.consumers.info('EVENTS', 'sales')).config.durable_name).toBe('sales');
     expect((await jsm.streams.info('DEADLINES')).config.max_age).toBe(24 * 3_600_000_000_000);
   });
 
   it("lets a starting service bind to the operator's consumer without rewriting it, and create one that is missing", async () => {
-    const spec = { stream: 'EVENTS', durable: 'payment', filterSubjects: ['events.*.*.StockReserved', 'events.*.*.OrderCancelled'] };
+    const spec = {
+      stream: 'EVENTS',
+      durable: 'payment',
+      filterSubjects: ['events.*.*.StockReserved', 'events.*.*.OrderCancelled', 'events.*.*.RefundRequested'],
+    };
     const before = (await jsm.consumers.info('EVENTS', 'payment')).config;
     expect(operatorOwned(before)).toBe(true);
     await ensureConsumer(jsm, { ...spec, maxAckPending: 7 });

@@ -14,6 +14,7 @@ import {
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { deadlineInstant } from './deadlines.js';
+import { recordShipmentEvents } from './metrics.js';
 import { shipments } from './reactions.js';
 import type { ShipmentCommand } from './shipment.js';
 import { listShipments, loadShipment, shipmentView } from './store.js';
@@ -101,7 +102,7 @@ export function shipmentRoutes(options: ShipmentRoutesOptions): Routes {
   /** A command of an operator on one parcel; the parcel as it is afterwards. */
   async function operate(c: Context, principal: Principal, id: string, command: ShipmentCommand) {
     const meta = requestMetadata(options, c.get('requestId'), actorOf(principal));
-    await handleCommand(db, shipments, { id, command, meta }, options);
+    recordShipmentEvents((await handleCommand(db, shipments, { id, command, meta }, options)).events);
     return c.json(await detail(id));
   }
 
@@ -187,7 +188,7 @@ export function shipmentRoutes(options: ShipmentRoutesOptions): Routes {
         const incidentId = options.newId();
         const meta = requestMetadata(options, c.get('requestId'), actorOf(principal));
         const command = { type: 'ReportIncident', incidentId, ...body, automatic: false } as const;
-        await handleCommand(db, shipments, { id: params.id, command, meta }, options);
+        recordShipmentEvents((await handleCommand(db, shipments, { id: params.id, command, meta }, options)).events);
         c.header('Location', `/api/shipments/${params.id}`);
         return c.json({ incidentId, shipment: await detail(params.id) }, 201);
       },
