@@ -242,8 +242,18 @@ export function describeRequest(request: FuzzRequest): string {
 
 export type Answer = { status: number; body: string };
 
-/** Which promise an answer broke, if any; `changed` says whether the system's state moved across the request. */
-export function verdict(operation: Operation, request: FuzzRequest, answer: Answer, changed: boolean): string | undefined {
+/**
+ * Which promise an answer broke, if any; `changed` says whether the system's state moved across the request, `owned`
+ * lists customer A's ids. Another customer naming A's records must not write with them, and may read only what
+ * carries none of them (a list filtered by A's order answers that customer's own records: none of A's).
+ */
+export function verdict(
+  operation: Operation,
+  request: FuzzRequest,
+  answer: Answer,
+  changed: boolean,
+  owned: readonly string[] = [],
+): string | undefined {
   const { status } = answer;
   if (status >= 500) return `answered ${status}`;
   const ok = status >= 200 && status < 300;
@@ -251,7 +261,9 @@ export function verdict(operation: Operation, request: FuzzRequest, answer: Answ
   if (ok && request.auth === 'wrong-role')
     return `answered ${status} to role ${request.role}, which ${operation.method} ${operation.path} does not allow`;
   if (ok && request.auth === 'other-customer' && operation.owned && request.namesOwned) {
-    return `answered ${status} to another customer naming customer A's records`;
+    const read = request.method === 'GET' || request.method === 'HEAD';
+    if (!read) return `answered ${status} to another customer writing with customer A's records`;
+    if (owned.some((id) => answer.body.includes(id))) return `answered ${status} to another customer with customer A's records`;
   }
   if (status >= 400 && changed) return `refused with ${status}, yet the system changed`;
   return undefined;

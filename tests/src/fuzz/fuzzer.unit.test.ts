@@ -95,6 +95,10 @@ describe('the properties', () => {
   it("another customer's 2xx fails where customers reach only their own records and the request names one of A's", () => {
     expect(verdict(items, request('other-customer', { namesOwned: true }), { status: 200, body: '' }, false)).toMatch(/another customer/);
     expect(verdict(items, request('other-customer', { namesOwned: false }), { status: 200, body: '' }, false)).toBeUndefined();
+    // A read naming A's order as a filter may answer the caller's own records, never A's.
+    const read = request('other-customer', { namesOwned: true, method: 'GET' });
+    expect(verdict(items, read, { status: 200, body: '{"items":[]}' }, false, ['a-id'])).toBeUndefined();
+    expect(verdict(items, read, { status: 200, body: '{"items":[{"customerId":"a-id"}]}' }, false, ['a-id'])).toMatch(/A's records/);
     expect(verdict(dlq, request('other-customer', { namesOwned: true }), { status: 200, body: '' }, false)).toBeUndefined();
   });
   it('a refusal that changed something fails; one that changed nothing passes', () => {

@@ -103,7 +103,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
     bump(report.byClass, `${Math.floor(answer.status / 100)}xx`);
     bump(report.byStatus, String(answer.status));
     bump(report.byAuth, request.auth);
-    const reason = verdict(operation, request, answer, changed);
+    const reason = verdict(operation, request, answer, changed, options.world.owned);
     if (reason) {
       report.failures.push({
         index,

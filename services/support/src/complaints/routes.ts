@@ -3,6 +3,7 @@ import {
   actorOf,
   assertOwner,
   causedBy,
+  ForbiddenError,
   handleCommand,
   NotFoundError,
   pathId,
@@ -12,6 +13,8 @@ import {
   routes,
   runCommand,
   type ServiceDeps,
+  UnprocessableError,
+  UpstreamError,
   ValidationError,
   withTransaction,
 } from '@jetsaga/platform';
@@ -25,7 +28,15 @@ import { deadlineAt, type ResponseDeadlines } from './deadlines.js';
 import { complaints } from './reactions.js';
 import { complaintDetail, complaintView, findComplaint, listComplaints, type StoredComplaint } from './store.js';
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+/** Free text; control characters (NUL above all, which Postgres refuses in text and jsonb) are a 400, not a 500. */
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+    .regex(/^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$/, 'must not contain control characters');
 const STATUSES = ['OPEN', 'ASSIGNED', 'IN_PROGRESS', 'RESOLVED', 'CLOSED'] as const;
 
 const openBody = z.strictObject({
@@ -101,6 +112,39 @@ const EVERYONE = ['customer', 'agent', 'admin'] as const;
 const OWN = 'A customer opens and reads only their own complaints (403 otherwise).';
 
 /** A customer reaches only their own complaints (403); one that does not exist is a 404 for everyone. */
+/**
+ * A customer may name only their own order and parcel. Support keeps no copy of either: the owning service answers
+ * with the caller's own token (403 for another customer's, 404 for none), so its rules decide, not a second copy here.
+ */
+async function assertReferencesOwned(env: NodeJS.ProcessEnv, principal: Principal, body: { orderId?: string; shipmentId?: string }) {
+  if (principal.role !== 'customer') return;
+  const references = [
+    ...(body.orderId
+      ? [{ field: 'orderId', what: `order ${body.orderId}`, url: `${env.ORDER_URL ?? 'http://127.0.0.1:8081'}/api/orders/${body.orderId}` }]
+      : []),
+    ...(body.shipmentId
+      ? [
+          {
+            field: 'shipmentId',
+            what: `parcel ${body.shipmentId}`,
+            url: `${env.SHIPPING_URL ?? 'http://127.0.0.1:8086'}/api/shipments/${body.shipmentId}`,
+          },
+        ]
+      : []),
+  ];
+  for (const { field, what, url } of references) {
+    const response = await fetch(url, { headers: { authorization: `Bearer ${principal.token}` }, signal: AbortSignal.timeout(5000) }).catch(
+      (error: unknown) => {
+        throw new UpstreamError(`${what} could not be checked`, { cause: error });
+      },
+    );
+    await response.body?.cancel();
+    if (response.status === 403) throw new ForbiddenError(`${what} is not yours`);
+    if (response.status === 404) throw new UnprocessableError(`${what} does not exist`, [{ field, reason: 'unknown' }]);
+    if (!response.ok) throw new UpstreamError(`${what} could not be checked (${response.status})`);
+  }
+}
+
 function visibleTo(principal: Principal, complaint: StoredComplaint | undefined, id: string): StoredComplaint {
   if (!complaint) throw new NotFoundError(`complaint ${id} does not exist`);
   assertOwner(principal, complaint.customerId, `complaint ${id}`);
@@ -186,8 +230,13 @@ export function complaintRoutes(deps: ServiceDeps & { deadlines: ResponseDeadlin
       ownership: OWN,
       body: openBody,
       responses: { 201: { description: 'The complaint, OPEN', schema: complaintSchema } },
+      problems: {
+        422: 'a customer named an order or parcel that does not exist',
+        502: 'the order or parcel could not be checked',
+      },
       handler: async (c, { body, principal }) => {
         assertOwner(principal, body.customerId, 'a complaint for this customer');
+        await assertReferencesOwned(deps.env, principal, body);
         const complaintId = deps.newId();
         const command: ComplaintCommand = {
           type: 'OpenComplaint',
