@@ -191,40 +191,22 @@ export function decideShipment(state: Shipment, command: ShipmentCommand, destin
       const amountCents = resolution === 'REFUND' ? valueOf(state.lines) : 0;
       return [{ type: 'IncidentResolved', data: { ...ids(state), incidentId, resolution, note, requested: resolution, amountCents } }];
     }
-    case 'ConfirmReshipment': {
-      const incident = state.incidents.find((candidate) => candidate.incidentId === command.incidentId);
-      if (incident?.status !== 'RESHIP_REQUESTED') return [];
-      return [
-        {
-          type: 'IncidentResolved',
-          data: {
-            ...ids(state),
-            incidentId: incident.incidentId,
-            resolution: 'RESHIP',
-            note: incident.note ?? '',
-            requested: 'RESHIP',
-            amountCents: 0,
-            replacementShipmentId: replacementIdFor(incident.incidentId),
-          },
-        },
-      ];
-    }
+    case 'ConfirmReshipment':
     case 'RefuseReshipment': {
+      // Inventory's answer to a RESHIP request settles the incident: a replacement parcel, or a refund when stock is short.
       const incident = state.incidents.find((candidate) => candidate.incidentId === command.incidentId);
       if (incident?.status !== 'RESHIP_REQUESTED') return [];
+      const settled = { ...ids(state), incidentId: incident.incidentId, note: incident.note ?? '', requested: 'RESHIP' } as const;
       return [
-        {
-          type: 'IncidentResolved',
-          data: {
-            ...ids(state),
-            incidentId: incident.incidentId,
-            resolution: 'REFUND',
-            note: incident.note ?? '',
-            requested: 'RESHIP',
-            amountCents: valueOf(state.lines),
-            reason: 'OUT_OF_STOCK',
-          },
-        },
+        command.type === 'ConfirmReshipment'
+          ? {
+              type: 'IncidentResolved',
+              data: { ...settled, resolution: 'RESHIP', amountCents: 0, replacementShipmentId: replacementIdFor(incident.incidentId) },
+            }
+          : {
+              type: 'IncidentResolved',
+              data: { ...settled, resolution: 'REFUND', amountCents: valueOf(state.lines), reason: 'OUT_OF_STOCK' },
+            },
       ];
     }
     case 'RecordRefund':
