@@ -69,6 +69,14 @@ export const catalog = [
     data: z.object({ customerId: z.uuid(), name: z.string(), email: z.string(), balanceCents: cents, address: addressSchema.optional() }),
   }),
   defineEvent({
+    type: 'CustomerErased',
+    aggregateType: 'customer',
+    schemaVersion: 1,
+    description:
+      "A customer's personal data was erased (ClientEfface): their data key is destroyed, so the name, email and addresses in their events read as [erased]; every service removes its own copies. Ids and money stay.",
+    data: z.object({ customerId: z.uuid(), erasedAt: z.iso.datetime({ offset: true }) }),
+  }),
+  defineEvent({
     type: 'ProductCreated',
     aggregateType: 'product',
     schemaVersion: 1,
