@@ -145,6 +145,8 @@ describe('an agent', () => {
       '/api/sagas',
       '/api/reports/sales',
       '/api/reports/stock',
+      '/api/reports/refunds',
+      '/api/reports/complaints',
       '/api/projections',
       '/api/dlq',
       '/api/event-store/status',

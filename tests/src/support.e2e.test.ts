@@ -321,6 +321,65 @@ describe('support: refunds as a saga', () => {
     expect((await api.getCustomer(customer.id)).balanceCents).toBe(20_000);
   });
 
+  it('the reports add up what the desk and payment did: refunds per day and complaints by status', async () => {
+    const { customerId, orderId } = await paidOrder(6_000, 900);
+    const { id } = await api.complaint(filed(customerId, { orderId, priority: 'HIGH' }));
+    await toInProgress(id);
+    await api.ok('POST', `/api/complaints/${id}/resolve`, { resolution: 'some back', refundCents: 250 });
+    await complaintWhen(id, 'to be refunded', (c) => c.refunds?.[0]?.status === 'REFUNDED');
+    const today = new Date().toISOString().slice(0, 10);
+    type Refunds = {
+      days: Array<{ day: string; refunded: number; refundedCents: number; rejected: number }>;
+      totals: { refundedCents: number };
+    };
+    // The oracle is the event store's own copy of payment's answers, not the projection the report reads.
+    await waitFor(
+      'the refunds report to match the refunds payment made today',
+      async () => {
+        const { rows } = await t.sql.query<{ refunded: number; cents: string; rejected: number }>(
+          `SELECT count(*) FILTER (WHERE type = 'PaymentRefunded')::int AS refunded,
+                  coalesce(sum((data->>'amountCents')::bigint) FILTER (WHERE type = 'PaymentRefunded'), 0)::text AS cents,
+                  count(*) FILTER (WHERE type = 'RefundRejected')::int AS rejected
+           FROM eventstore.events WHERE type IN ('PaymentRefunded', 'RefundRejected') AND data->>'refundId' IS NOT NULL
+             AND (occurred_at AT TIME ZONE 'UTC')::date = $1::date`,
+          [today],
+        );
+        const report = (await api.ok<Refunds>('GET', `/api/reports/refunds?from=${today}&to=${today}`)).days.find((d) => d.day === today);
+        const expected = rows[0];
+        return (
+          expected !== undefined &&
+          expected.refunded > 0 &&
+          report?.refunded === expected.refunded &&
+          report.refundedCents === Number(expected.cents) &&
+          report.rejected === expected.rejected
+        );
+      },
+      20_000,
+    );
+    type Complaints = {
+      byStatus: Record<string, number>;
+      byPriority: Record<string, number>;
+      total: number;
+      refunds: { refunded: number };
+    };
+    await waitFor(
+      'the complaints report to match the desk',
+      async () => {
+        const { rows } = await t.sql.query<{ status: string; n: number }>(
+          'SELECT status, count(*)::int AS n FROM support.complaints GROUP BY status',
+        );
+        const report = await api.ok<Complaints>('GET', '/api/reports/complaints');
+        const total = rows.reduce((sum, row) => sum + row.n, 0);
+        return (
+          total > 0 && report.total === total && rows.every((row) => report.byStatus[row.status] === row.n) && report.byPriority.HIGH! > 0
+        );
+      },
+      20_000,
+    );
+    expectProblem(await api.call('GET', '/api/reports/refunds?from=yesterday'), 400, 'from');
+    expect((await api.as('customer', customerId).call('GET', '/api/reports/complaints')).status).toBe(403);
+  });
+
   it('money is conserved: opened balances = balances + payments kept (taken minus refunded)', async () => {
     const { rows: over } = await t.sql.query('SELECT order_id FROM payment.payments WHERE refunded_cents > amount_cents');
     expect(over).toEqual([]);

@@ -31,6 +31,12 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    // The tombstones of sales cancelled before their confirmation was handled here (shipment.ts, VOIDED): the
+    // parcel ids that must never open. Kept apart so that lists, reports and views only ever show real parcels.
+    id: 'shipping/002_voided_shipments',
+    sql: `CREATE TABLE voided_shipments (id uuid PRIMARY KEY, voided_at timestamptz NOT NULL DEFAULT now());`,
+  },
+  {
     // Shipping's read model of where parcels go (services/shipping/src/destinations): only the addresses that events
     // carried, from CustomerRegistered and OrderPlaced. Numbered apart (1xx) from the parcels' migrations.
     id: 'shipping/100_destinations',

@@ -39,6 +39,38 @@ describe('the order saga through the cluster', () => {
     expect((await shipping.list(`orderId=${orderId}`)).shipments).toHaveLength(1);
   });
 
+  it('refunds a lost parcel through support and payment: the complaint opens by itself, the balance comes back', async () => {
+    const shipping = shippingApi(api);
+    const customer = await shipping.customer(10_000);
+    const product = await api.product(3, 1_200);
+    const orderId = await shipping.buy(customer.id, product.id, 2);
+    expect((await api.terminal(orderId)).status).toBe('COMPLETED');
+    const paid = (await api.getCustomer(customer.id)).balanceCents;
+    const parcel = await shipping.of(orderId, 60_000);
+    expect((await shipping.dispatch(parcel.id)).body).toMatchObject({ status: 'DISPATCHED' });
+    const reported = await shipping.report(parcel.id, 'LOST');
+    expect(reported.status).toBe(201);
+    const { incidentId } = reported.body;
+    const complaint = await waitFor(
+      `the complaint the lost parcel ${parcel.id} opens`,
+      async () => {
+        const { body } = await api.call<{ complaints: Array<{ id: string; shipmentId?: string; automatic: boolean }> }>(
+          'GET',
+          `/api/complaints?orderId=${orderId}`,
+        );
+        return body.complaints?.find((c) => c.shipmentId === parcel.id && c.automatic);
+      },
+      60_000,
+      250,
+    );
+    expect((await shipping.resolve(parcel.id, incidentId, 'REFUND')).status).toBe(200);
+    const refunded = await shipping.until(parcel.id, 'REFUNDED', (s) => s.status === 'REFUNDED', 60_000);
+    const refund = refunded.incidents.find((incident) => incident.incidentId === incidentId)?.refund;
+    expect(refund).toMatchObject({ status: 'REFUNDED', amountCents: 2 * 1_200 });
+    expect((await api.getCustomer(customer.id)).balanceCents).toBe(paid + 2 * 1_200);
+    expect(complaint.id).toEqual(expect.any(String));
+  });
+
   it('mirrors every event of the stream into Postgres (the event store verifies by sequence)', async () => {
     const verification = await waitFor(
       'the mirror to verify',

@@ -39,13 +39,13 @@ export type FaultReport = {
   options: FaultOptions;
   faults: { kills: Record<string, number>; natsRestarts: number; postgresRestarts: number; poison: number; injectedHandlerErrors: number };
   outcomes: Record<string, number>;
-  /** Complaints by how they ended, and refunds by payment's answer. */
+  /** Complaints by how they ended, refunds by payment's answer, parcels by status. */
   support?: Record<string, number>;
   invariants: Invariant[];
   durationMs: number;
 };
 
-const KILLABLE = ['order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'gateway'] as const;
+const KILLABLE = ['order', 'inventory', 'payment', 'sales', 'shipping', 'support', 'event-store', 'gateway'] as const;
 
 /**
  * Runs many sagas against real servers while a seeded scheduler kills service processes (-9), restarts nats-server
@@ -81,6 +81,9 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
       ...testAuthEnv(),
       SAGA_DEADLINE_MS: '8000',
       COMPLAINT_DEADLINE_CRITICAL_MS: '4000',
+      // The complaints lost and damaged parcels open by themselves (HIGH, MEDIUM) escalate as fast when nobody answers.
+      COMPLAINT_DEADLINE_HIGH_MS: '4000',
+      COMPLAINT_DEADLINE_MEDIUM_MS: '4000',
       FAULT_HANDLER_ERROR_RATE: String(options.handlerErrorRate),
       LOG_LEVEL: 'info',
     },
@@ -217,12 +220,109 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
       await send('POST', `/api/complaints/${id}/resolve`, { resolution: 'fault suite', ...(refundCents ? { refundCents } : {}) });
       if (kind === 3) await send('POST', `/api/complaints/${id}/close`);
     };
+    // Parcels beside them: for every tenth cart (another tenth), once its order completed and its parcel opened, the
+    // parcel is dispatched and then delivered, lost (refunded), damaged (reshipped) or delayed (settled, then
+    // delivered). The same retry rule: a 409 on a retry means the earlier attempt committed. A lost parcel's complaint,
+    // opened by support by itself, is answered by the desk; a damaged one's is left to escalate.
+    const parcelOf = async (cartId: string, index: number) => {
+      const parcel = await waitFor(
+        `the parcel of cart ${cartId}`,
+        async () => {
+          const { rows } = await sql
+            .query<{ id: string; order_status: string; order_id: string }>(
+              `SELECT s.id, o.status AS order_status, o.id AS order_id FROM orders.orders o
+                 LEFT JOIN shipping.shipments s ON s.order_id = o.id AND s.replaces_shipment_id IS NULL
+               WHERE o.cart_id = $1 AND o.status <> 'PENDING'`,
+              [cartId],
+            )
+            .catch(() => ({ rows: [] }));
+          const row = rows[0];
+          if (!row) return undefined;
+          return row.order_status !== 'COMPLETED'
+            ? { id: null, orderId: row.order_id }
+            : row.id
+              ? { id: row.id, orderId: row.order_id }
+              : undefined;
+        },
+        240_000,
+        250,
+      );
+      if (!parcel.id) return;
+      const path = `/api/shipments/${parcel.id}`;
+      const send = async (method: string, suffix: string, body?: unknown) =>
+        waitFor(
+          `${method} ${path}${suffix}`,
+          async () => {
+            const response = await api.call(method, `${path}${suffix}`, body).catch(() => ({ status: 0, body: undefined }));
+            return [200, 201, 409].includes(response.status) ? response : undefined;
+          },
+          120_000,
+          250,
+        );
+      const dispatched = await send('POST', '/dispatch', { carrier: 'Faults Post', trackingNumber: `FP-${index}` });
+      // A sale cancelled by its deadline after the parcel opened calls the parcel off: nothing more to do.
+      if (dispatched.status === 409) return;
+      const kind = (['DELIVERED', 'LOST', 'DAMAGED', 'DELAYED'] as const)[index % 4];
+      if (kind === 'DELIVERED') {
+        await send('POST', '/deliver');
+        return;
+      }
+      if (kind === 'DAMAGED') await send('POST', '/deliver');
+      await send('POST', '/incidents', { kind, description: 'fault suite' });
+      const open = await waitFor(
+        `the open incident of ${parcel.id}`,
+        async () => {
+          const response = await api
+            .call<{ incidents?: Array<{ incidentId: string; status: string }> }>('GET', path)
+            .catch(() => undefined);
+          return response?.status === 200 ? response.body.incidents?.find((incident) => incident.status === 'OPEN') : undefined;
+        },
+        120_000,
+        250,
+      );
+      const resolution = kind === 'LOST' ? 'REFUND' : kind === 'DAMAGED' ? 'RESHIP' : 'NONE';
+      await send('POST', `/incidents/${open.incidentId}/resolve`, { resolution, note: 'fault suite' });
+      if (kind === 'DELAYED') await send('POST', '/deliver');
+      if (kind !== 'LOST') return;
+      const complaint = await waitFor(
+        `the complaint of lost parcel ${parcel.id}`,
+        async () => {
+          const response = await api
+            .call<{ complaints?: Array<{ id: string; shipmentId?: string }> }>('GET', `/api/complaints?orderId=${parcel.orderId}`)
+            .catch(() => undefined);
+          return response?.status === 200 ? response.body.complaints?.find((c) => c.shipmentId === parcel.id) : undefined;
+        },
+        120_000,
+        250,
+      );
+      for (const [step, body] of [
+        ['assign', { agent: 'faults' }],
+        ['start', undefined],
+        ['resolve', { resolution: 'refunded through the incident' }],
+        ['close', undefined],
+      ] as const) {
+        await waitFor(
+          `${step} complaint ${complaint.id}`,
+          async () => {
+            const response = await api.call('POST', `/api/complaints/${complaint.id}/${step}`, body).catch(() => ({ status: 0 }));
+            return [200, 201, 409].includes(response.status);
+          },
+          120_000,
+          250,
+        );
+      }
+    };
+    const parcelsDone = Promise.all(
+      carts.flatMap((cartId, index) =>
+        index % 10 === 7 ? [parcelOf(cartId, Math.floor(index / 10)).catch((error) => say(String(error)))] : [],
+      ),
+    );
     const complaintsDone = Promise.all(
       carts.flatMap((cartId, index) =>
         index % 10 === 5 ? [complaintOf(cartId, Math.floor(index / 10)).catch((error) => say(String(error)))] : [],
       ),
     );
-    await Promise.all([...checkouts, faultsDone, complaintsDone]);
+    await Promise.all([...checkouts, faultsDone, complaintsDone, parcelsDone]);
     faults.poison = poison.size;
     say(`faults done: ${JSON.stringify(faults)}`);
 
@@ -259,7 +359,8 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
           'support-refund-outcomes',
         ])
           if (!(await idle(EVENTS_STREAM, durable))) return false;
-        for (const durable of ['order-deadlines', 'support-deadlines']) if (!(await idle(DEADLINES_STREAM, durable))) return false;
+        for (const durable of ['order-deadlines', 'support-deadlines', 'shipping-deadlines'])
+          if (!(await idle(DEADLINES_STREAM, durable))) return false;
         const { rows } = await sql.query<{ n: number; waiting: number }>(
           `SELECT ((SELECT count(*) FROM orders.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL)
                  + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM sales.outbox WHERE published_at IS NULL)
@@ -316,7 +417,8 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     );
     const { rows: supportRows } = await sql.query<{ outcome: string; n: number }>(
       `SELECT 'complaint ' || status || coalesce('/escalated ' || escalation, '') AS outcome, count(*)::int AS n FROM support.complaints GROUP BY 1
-       UNION ALL SELECT 'refund ' || status || coalesce('/' || rejection_reason, ''), count(*)::int FROM support.refunds GROUP BY 1 ORDER BY 1`,
+       UNION ALL SELECT 'refund ' || status || coalesce('/' || rejection_reason, ''), count(*)::int FROM support.refunds GROUP BY 1
+       UNION ALL SELECT 'parcel ' || status, count(*)::int FROM shipping.shipments GROUP BY 1 ORDER BY 1`,
     );
     return {
       options,

@@ -91,6 +91,38 @@ const shipmentsReportSchema = z.object({
   refundedCents: z.number().int().meta({ description: 'what payment gave back for parcels' }),
 });
 
+const refundDaySchema = z.object({
+  day: z.string(),
+  requested: z.number().int(),
+  requestedCents: z.number().int(),
+  refunded: z.number().int(),
+  refundedCents: z.number().int(),
+  rejected: z.number().int(),
+  rejectedCents: z.number().int(),
+  cancellations: z.number().int().meta({ description: "the saga's own refunds of cancelled orders" }),
+  cancellationCents: z.number().int(),
+});
+const refundsReportSchema = z.object({
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  days: z.array(refundDaySchema),
+  totals: refundDaySchema.omit({ day: true }),
+});
+const COMPLAINT_STATUSES = ['OPEN', 'ASSIGNED', 'IN_PROGRESS', 'RESOLVED', 'CLOSED'] as const;
+const complaintsReportSchema = z.object({
+  byStatus: z.record(z.enum(COMPLAINT_STATUSES), z.number().int()).meta({ description: 'complaints in each status (0 when none)' }),
+  byPriority: z.record(z.string(), z.number().int()),
+  total: z.number().int(),
+  automatic: z.number().int().meta({ description: 'opened by a LOST or DAMAGED incident' }),
+  escalated: z.number().int().meta({ description: 'complaints that passed a response deadline' }),
+  refunds: z.object({
+    requested: z.number().int(),
+    refunded: z.number().int(),
+    rejected: z.number().int(),
+    refundedCents: z.number().int(),
+  }),
+});
+
 const projectionName = z.object({ name: z.string().min(1).max(100) });
 const OPERATIONS = ['agent', 'admin'] as const;
 
@@ -196,6 +228,83 @@ export function readModelRoutes({ db }: Pick<ServiceDeps, 'db'>, engine: Project
           total: rows.reduce((sum, row) => sum + row.count, 0),
           incidents: rows.reduce((sum, row) => sum + row.incidents, 0),
           refundedCents: rows.reduce((sum, row) => sum + Number(row.refunded), 0),
+        });
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/reports/refunds',
+      summary: 'Refunds per day: requested, refunded, rejected, and refunds of cancelled orders (the refunds-daily read model)',
+      tags: ['reports'],
+      roles: OPERATIONS,
+      query: salesQuery,
+      responses: { 200: { description: 'The days in range, and their totals', schema: refundsReportSchema } },
+      handler: async (c, { query }) => {
+        const table = await engine.liveTable('refunds-daily', 'refunds');
+        const { rows } = await db.query<Record<string, string>>(
+          `SELECT to_char(day, 'YYYY-MM-DD') AS day, requested::text, requested_cents::text, refunded::text, refunded_cents::text,
+                  rejected::text, rejected_cents::text, cancellations::text, cancellation_cents::text
+           FROM ${table} WHERE ($1::date IS NULL OR day >= $1::date) AND ($2::date IS NULL OR day <= $2::date) ORDER BY day`,
+          [query.from ?? null, query.to ?? null],
+        );
+        const counts = (row: Record<string, string>) => ({
+          requested: Number(row.requested ?? 0),
+          requestedCents: Number(row.requested_cents ?? 0),
+          refunded: Number(row.refunded ?? 0),
+          refundedCents: Number(row.refunded_cents ?? 0),
+          rejected: Number(row.rejected ?? 0),
+          rejectedCents: Number(row.rejected_cents ?? 0),
+          cancellations: Number(row.cancellations ?? 0),
+          cancellationCents: Number(row.cancellation_cents ?? 0),
+        });
+        const days = rows.map((row) => ({ day: String(row.day), ...counts(row) }));
+        const totals = counts({});
+        for (const { day: _day, ...row } of days) for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += row[key];
+        return c.json({ from: query.from ?? null, to: query.to ?? null, days, totals });
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/reports/complaints',
+      summary: 'Complaints by status and priority, escalations and their refunds (the complaint-views read model)',
+      tags: ['reports'],
+      roles: OPERATIONS,
+      responses: { 200: { description: 'Counts over every complaint', schema: complaintsReportSchema } },
+      handler: async (c) => {
+        const table = await engine.liveTable('complaint-views', 'complaints');
+        const { rows } = await db.query<{
+          status: string | null;
+          priority: string | null;
+          count: number;
+          automatic: number;
+          escalated: number;
+          requested: number;
+          refunded: number;
+          rejected: number;
+          refunded_cents: string | null;
+        }>(
+          `SELECT status, priority, count(*)::int AS count, count(*) FILTER (WHERE automatic)::int AS automatic,
+                  count(*) FILTER (WHERE escalation IS NOT NULL)::int AS escalated,
+                  count(refund_id)::int AS requested, count(*) FILTER (WHERE refund_status = 'REFUNDED')::int AS refunded,
+                  count(*) FILTER (WHERE refund_status = 'REJECTED')::int AS rejected,
+                  sum(refund_cents) FILTER (WHERE refund_status = 'REFUNDED')::text AS refunded_cents
+           FROM ${table} WHERE status IS NOT NULL GROUP BY status, priority`,
+        );
+        const sum = (pick: (row: (typeof rows)[number]) => number) => rows.reduce((total, row) => total + pick(row), 0);
+        const byPriority: Record<string, number> = {};
+        for (const row of rows) if (row.priority) byPriority[row.priority] = (byPriority[row.priority] ?? 0) + row.count;
+        return c.json({
+          byStatus: Object.fromEntries(COMPLAINT_STATUSES.map((status) => [status, sum((row) => (row.status === status ? row.count : 0))])),
+          byPriority,
+          total: sum((row) => row.count),
+          automatic: sum((row) => row.automatic),
+          escalated: sum((row) => row.escalated),
+          refunds: {
+            requested: sum((row) => row.requested),
+            refunded: sum((row) => row.refunded),
+            rejected: sum((row) => row.rejected),
+            refundedCents: sum((row) => Number(row.refunded_cents ?? 0)),
+          },
         });
       },
     })

@@ -73,6 +73,7 @@ export const shipments: CommandHandler<Shipment, ShipmentCommand, ShipmentEvent,
   evolve: evolveShipment,
   save: saveShipments,
   shared: { load: loadDestinations, evolve: (destinations) => destinations },
+  tombstone: { cancels: (command) => command.type === 'CancelShipment', state: (id) => ({ status: 'VOIDED', id }) },
   messages: ({ id, events }, newId) => {
     const dispatched = events.find((event) => event.type === 'ShipmentDispatched');
     if (dispatched?.type === 'ShipmentDispatched') return [deadlineMessage(dispatched, newId())];

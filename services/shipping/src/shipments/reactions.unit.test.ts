@@ -48,6 +48,15 @@ describe('shipping reactions', () => {
     });
   });
 
+  it('leave a tombstone for a sale cancelled before its confirmation arrived, so the late confirmation opens no parcel', () => {
+    const cancelled = event('SaleCancelled', { orderId, customerId, lines, totalCents: 700 });
+    const outcome = givenReaction(shipmentReaction, { shared }).when(cancelled);
+    expect(outcome).toMatchObject({ id: shipmentId, events: [], tombstoned: true, state: { status: 'VOIDED', id: shipmentId } });
+    if (outcome.error || outcome.ignored) throw new Error('no outcome');
+    const sale = event('SaleConfirmed', { orderId, customerId, lines, totalCents: 700 });
+    expect(givenReaction(shipmentReaction, { state: outcome.state, shared }).when(sale)).toMatchObject({ events: [] });
+  });
+
   it("resolve a reshipment's incident and open the replacement from inventory's one reservation", () => {
     const reserved = event('ReshipmentStockReserved', { shipmentId, incidentId, orderId, lines });
     const history = [created, dispatched, lost, reshipRequested];

@@ -26,8 +26,13 @@ export type Incident = {
   refund?: Refund;
 };
 
+/**
+ * VOIDED is a tombstone: the sale was cancelled before its confirmation was handled here (a delayed redelivery), so
+ * the late SaleConfirmed opens no parcel for a cancelled order. It has no events and no parcel to show.
+ */
 export type Shipment =
   | { status: 'NONE' }
+  | { status: 'VOIDED'; id: string }
   | {
       status: ShipmentStatus;
       id: string;
@@ -147,7 +152,7 @@ export function decideShipment(state: Shipment, command: ShipmentCommand, destin
       },
     ];
   }
-  if (state.status === 'NONE') {
+  if (state.status === 'NONE' || state.status === 'VOIDED') {
     // Reactions only name parcels this service opened; a request may name any id.
     if (isReaction(command) || (command.type === 'ReportIncident' && command.automatic)) return [];
     throw new NotFoundError('the shipment does not exist');
@@ -254,7 +259,7 @@ export function evolveShipment(state: Shipment, event: ShipmentEvent): Shipment 
       incidents: [],
     };
   }
-  if (state.status === 'NONE') return state;
+  if (state.status === 'NONE' || state.status === 'VOIDED') return state;
   switch (event.type) {
     case 'ShipmentCancelled':
       return { ...state, status: 'CANCELLED' };

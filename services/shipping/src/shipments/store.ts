@@ -5,8 +5,13 @@ import type { Destination, Shipment, ShipmentCommand, ShipmentStatus } from './s
 type ShipmentRow = { id: string; state: Shipment };
 
 /** Many parcels, row-locked in id order (two batches over the same parcels never deadlock). */
-export function loadShipments(tx: Tx, ids: readonly string[]): Promise<Map<string, Shipment>> {
-  return lockRows(tx, { table: 'shipments', key: 'id', columns: 'id, state' }, ids, (row: ShipmentRow) => row.state);
+export async function loadShipments(tx: Tx, ids: readonly string[]): Promise<Map<string, Shipment>> {
+  const shipments = await lockRows(tx, { table: 'shipments', key: 'id', columns: 'id, state' }, ids, (row: ShipmentRow) => row.state);
+  const unknown = ids.filter((id) => !shipments.has(id));
+  if (unknown.length === 0) return shipments;
+  const { rows } = await tx.query<{ id: string }>('SELECT id FROM voided_shipments WHERE id = ANY($1::uuid[])', [unknown]);
+  for (const { id } of rows) shipments.set(id, { status: 'VOIDED', id });
+  return shipments;
 }
 
 /**
@@ -14,7 +19,9 @@ export function loadShipments(tx: Tx, ids: readonly string[]): Promise<Map<strin
  * the events appended to the timeline.
  */
 export async function saveShipments(tx: Tx, changes: readonly Change<Shipment>[]): Promise<void> {
-  const saved = changes.flatMap((change) => (change.state.status === 'NONE' ? [] : [change.state]));
+  const voided = changes.flatMap(({ state }) => (state.status === 'VOIDED' ? [state.id] : []));
+  if (voided.length > 0) await tx.query('INSERT INTO voided_shipments (id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING', [voided]);
+  const saved = changes.flatMap(({ state }) => (state.status === 'NONE' || state.status === 'VOIDED' ? [] : [state]));
   if (saved.length === 0) return;
   const events = changes.flatMap((change) => change.events);
   await tx.query(
