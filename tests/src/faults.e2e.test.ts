@@ -27,6 +27,7 @@ describe(`fault injection (${options.sagas} sagas, seed ${options.seed}${options
     console.log(`[faults] recorded in ${await recordFaultRun(report)}`);
     const failed = report.invariants.filter((invariant) => !invariant.ok);
     expect(failed, `seed ${options.seed}: ${failed.map((f) => `${f.name}: ${f.offending.join('; ')}`).join(' | ')}`).toEqual([]);
+    expect(report.loadErrors, 'the parcel and complaint load ran to its end').toEqual([]);
     expect(Object.values(report.faults.kills).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(report.faults.natsRestarts + report.faults.postgresRestarts).toBe(2);
   }, 600_000);

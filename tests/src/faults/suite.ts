@@ -19,6 +19,7 @@ import type { NatsConnection } from '@jetsaga/platform';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
 import { apiClient } from '../support/api.js';
+import { shippingApi } from '../support/shipping.js';
 import { testAuthEnv } from '../support/tokens.js';
 import { applyTestTopology } from '../support/harness.js';
 import { checkInvariants, type Invariant } from './invariants.js';
@@ -41,6 +42,8 @@ export type FaultReport = {
   outcomes: Record<string, number>;
   /** Complaints by how they ended, refunds by payment's answer, parcels by status. */
   support?: Record<string, number>;
+  /** Steps of the parcel and complaint load that failed for good (each was retried for two minutes). */
+  loadErrors?: string[];
   invariants: Invariant[];
   durationMs: number;
 };
@@ -94,6 +97,8 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
   const api = apiClient(system.gatewayUrl);
   const faults: FaultReport['faults'] = { kills: {}, natsRestarts: 0, postgresRestarts: 0, poison: 0, injectedHandlerErrors: 0 };
   const poison = new Set<string>();
+  /** Steps of the parcel and complaint load that never got an answer they could use. */
+  const loadErrors: string[] = [];
 
   try {
     // Data first, while nothing is failing: customers (some too poor), products (some scarce), one cart per saga.
@@ -101,7 +106,8 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     let openedCents = 0;
     for (let i = 0; i < 40; i++) {
       const balance = i % 8 === 0 ? random.int(0, 500) : random.int(50_000, 200_000);
-      customers.push(await api.customer(balance));
+      // With a postal address, so that their parcels can be dispatched.
+      customers.push(await shippingApi(api).customer(balance));
       openedCents += balance;
     }
     const stock = new Map<string, number>();
@@ -260,8 +266,14 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
           250,
         );
       const dispatched = await send('POST', '/dispatch', { carrier: 'Faults Post', trackingNumber: `FP-${index}` });
-      // A sale cancelled by its deadline after the parcel opened calls the parcel off: nothing more to do.
-      if (dispatched.status === 409) return;
+      if (dispatched.status === 409) {
+        // A sale cancelled by its deadline after the parcel opened calls the parcel off: nothing more to do. Any other
+        // refusal is the load's failure, reported.
+        const now = await api.call<{ status?: string }>('GET', path);
+        if (now.body.status === 'CANCELLED') return;
+        if (now.body.status !== 'DISPATCHED')
+          throw new Error(`parcel ${parcel.id} refused its dispatch: ${JSON.stringify(dispatched.body)}`);
+      }
       const kind = (['DELIVERED', 'LOST', 'DAMAGED', 'DELAYED'] as const)[index % 4];
       if (kind === 'DELIVERED') {
         await send('POST', '/deliver');
@@ -314,12 +326,14 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     };
     const parcelsDone = Promise.all(
       carts.flatMap((cartId, index) =>
-        index % 10 === 7 ? [parcelOf(cartId, Math.floor(index / 10)).catch((error) => say(String(error)))] : [],
+        index % 10 === 7 ? [parcelOf(cartId, Math.floor(index / 10)).catch((error) => loadErrors.push(`parcel: ${String(error)}`))] : [],
       ),
     );
     const complaintsDone = Promise.all(
       carts.flatMap((cartId, index) =>
-        index % 10 === 5 ? [complaintOf(cartId, Math.floor(index / 10)).catch((error) => say(String(error)))] : [],
+        index % 10 === 5
+          ? [complaintOf(cartId, Math.floor(index / 10)).catch((error) => loadErrors.push(`complaint: ${String(error)}`))]
+          : [],
       ),
     );
     await Promise.all([...checkouts, faultsDone, complaintsDone, parcelsDone]);
@@ -425,6 +439,7 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
       faults,
       outcomes: Object.fromEntries(outcomeRows.map((row) => [row.outcome, row.n])),
       support: Object.fromEntries(supportRows.map((row) => [row.outcome, row.n])),
+      loadErrors,
       invariants,
       durationMs: Date.now() - started,
     };
