@@ -13,7 +13,8 @@ WORKDIR /app
 ENV CI=true
 COPY . .
 RUN npm ci --no-audit --no-fund \
- && npx tsc -b
+ && npx tsc -b \
+ && node web/build.mjs
 
 FROM build AS dev
 # Tilt syncs sources into /app and compiles in place: the app's files belong to the unprivileged user.
@@ -36,6 +37,8 @@ COPY --from=prune --chown=0:0 /app/package.json /app/package-lock.json ./
 COPY --from=prune --chown=0:0 /app/node_modules ./node_modules
 COPY --from=prune --chown=0:0 /app/packages ./packages
 COPY --from=prune --chown=0:0 /app/services ./services
+# The console (web/dist): static files the gateway serves at /; nothing of web/'s toolchain is in the image.
+COPY --from=prune --chown=0:0 /app/web/dist ./web/dist
 # Files owned by root and not writable by the user the process runs as.
 USER 1000:1000
 EXPOSE 8080 9464

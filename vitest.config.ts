@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-const sources = ['packages/*/src/**', 'services/*/src/**', 'tests/src/**'];
+const sources = ['packages/*/src/**', 'services/*/src/**', 'tests/src/**', 'web/src/**'];
 const exclude = ['**/node_modules/**', '**/dist/**'];
 
 export default defineConfig({

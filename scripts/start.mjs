@@ -138,7 +138,7 @@ try {
   // unless AUTH_ISSUER names a real one, which then reaches every service with the other AUTH_* variables.
   let issuer;
   if (!process.env.AUTH_ISSUER) {
-    issuer = await startDevIssuer({ dir: join(dataDir, 'issuer'), port: await preferredPort(8079) });
+    issuer = await startDevIssuer({ dir: join(dataDir, 'issuer'), port: await preferredPort(8079), tokenEndpoint: true });
     cleanups.push(() => issuer.stop());
     say(`issuer    ${issuer.issuer} (development tokens; keys in ${join(dataDir, 'issuer')})`);
   } else {
@@ -154,7 +154,8 @@ try {
     natsAuth,
     databaseUrl,
     ports: 'preferred',
-    ...(issuer ? { env: issuer.env } : {}),
+    // The console's development sign-in asks this issuer for tokens through the gateway (GATEWAY_DEV_TOKEN_URL).
+    ...(issuer ? { env: { ...issuer.env, GATEWAY_DEV_TOKEN_URL: issuer.tokenUrl } } : {}),
     output: { kind: 'lines', onLine: (name, line) => console.log(`${name.padEnd(11)} | ${line}`) },
     onEvent: (event) => {
       if (event.kind === 'exited' && event.restartInMs !== undefined) {
@@ -165,7 +166,10 @@ try {
   cleanups.push(() => system.stop());
 
   say('ready:');
-  say(`  gateway   ${system.gatewayUrl}   (try: npm run demo)`);
+  say(
+    `  console   ${system.gatewayUrl}/   (shop and operations; ${issuer ? 'sign in with a role at /signin' : 'sign in with a token of your provider'})`,
+  );
+  say(`  gateway   ${system.gatewayUrl}/api   (try: npm run demo)`);
   for (const [name, url] of Object.entries(system.urls)) if (name !== 'gateway') say(`  ${name.padEnd(11)} ${url}`);
   if (natsMonitor) say(`  nats mon  ${natsMonitor}`);
   if (issuer) {

@@ -25,6 +25,8 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 step('lint', bin('eslint'), ['.']);
 step('format', bin('prettier'), ['--check', '.', '--log-level', 'warn']);
 step('build', bin('tsc'), ['-b']);
+// The console's bundle (web/dist, served by the gateway in the browser tests), and its size budget.
+step('web', process.execPath, [join(root, 'web', 'build.mjs')]);
 
 const reportDir = mkdtempSync(join(tmpdir(), 'jetsaga-vitest-'));
 const report = join(reportDir, 'report.json');

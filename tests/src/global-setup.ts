@@ -14,11 +14,13 @@ import type { TestProject } from 'vitest/node';
 export default async function setup(project: TestProject) {
   const natsServerBin = await ensureNatsServer((message) => console.log(`[test set-up] ${message}`));
   const postgres = await startPostgres({ dir: await mkdtemp(join(tmpdir(), 'jetsaga-pg-')), ephemeral: true, fast: true });
-  const issuer = await startDevIssuer({ dir: await mkdtemp(join(tmpdir(), 'jetsaga-issuer-')) });
+  const issuer = await startDevIssuer({ dir: await mkdtemp(join(tmpdir(), 'jetsaga-issuer-')), tokenEndpoint: true });
   project.provide('postgresUrl', postgres.url);
   project.provide('natsServerBin', natsServerBin);
   project.provide('authIssuerDir', issuer.dir);
   project.provide('authEnv', issuer.env);
+  // The console's development sign-in (tests/src/console*.e2e.test.ts) asks it for tokens.
+  project.provide('authTokenUrl', issuer.tokenUrl ?? '');
   project.provide('natsAuth', await natsAuthFor());
   return async () => {
     await issuer.stop();

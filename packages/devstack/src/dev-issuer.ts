@@ -48,6 +48,8 @@ export type DevTokenSigner = {
 export type DevIssuer = DevTokenSigner & {
   jwksUrl: string;
   dir: string;
+  /** `POST` here for a token (only with `tokenEndpoint`). */
+  tokenUrl?: string;
   /** What a service needs to verify this issuer's tokens. */
   env: { AUTH_ISSUER: string; AUTH_AUDIENCE: string; AUTH_JWKS_URL: string };
   /** A new signing key, published beside the old ones; tokens are signed with it from now on. Returns its kid. */
@@ -152,7 +154,15 @@ export type DevIssuerOptions = {
   port?: number;
   host?: string;
   audience?: string;
+  /**
+   * Serves `POST /dev/token` `{role, sub?}` -> `{access_token, token_type, expires_in}`: a token for anyone who asks,
+   * for the console's development sign-in (npm start, test systems). Never in anything but a developer's machine.
+   */
+  tokenEndpoint?: boolean;
 };
+
+const DEV_ROLES = new Set(['customer', 'agent', 'admin']);
+const DEV_TOKEN_TTL_S = 3600;
 
 /** Starts the development issuer on loopback: discovery at `/.well-known/openid-configuration`, keys at `/.well-known/jwks.json`. */
 export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssuer> {
@@ -168,6 +178,27 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
       response.end(JSON.stringify(body));
     };
     const path = new URL(request.url ?? '/', 'http://issuer').pathname;
+    if (options.tokenEndpoint && path === '/dev/token' && request.method === 'POST') {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        let asked: { role?: unknown; sub?: unknown };
+        try {
+          asked = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as typeof asked;
+        } catch {
+          return answer(400, { error: 'invalid_request', error_description: 'the body is not JSON' });
+        }
+        if (typeof asked.role !== 'string' || !DEV_ROLES.has(asked.role)) {
+          return answer(400, { error: 'invalid_request', error_description: 'role: customer, agent or admin' });
+        }
+        const sub = typeof asked.sub === 'string' && asked.sub.length > 0 ? asked.sub : undefined;
+        void signWith(dir, { issuer, audience }, { role: asked.role, ...(sub ? { sub } : {}), ttl: DEV_TOKEN_TTL_S }).then(
+          (token) => answer(200, { access_token: token, token_type: 'Bearer', expires_in: DEV_TOKEN_TTL_S }),
+          () => answer(500, { error: 'keys unreadable' }),
+        );
+      });
+      return;
+    }
     if (request.method !== 'GET') return answer(405, { error: 'method not allowed' });
     if (path === '/.well-known/openid-configuration') {
       return answer(200, {
@@ -200,6 +231,7 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
     issuer,
     audience,
     jwksUrl,
+    ...(options.tokenEndpoint ? { tokenUrl: `${issuer}/dev/token` } : {}),
     dir,
     env: { AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience, AUTH_JWKS_URL: jwksUrl },
     sign: (tokenOptions = {}) => signWith(dir, info, tokenOptions),

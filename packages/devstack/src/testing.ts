@@ -17,6 +17,8 @@ declare module 'vitest' {
     /** The suite's development token issuer: its key directory (to sign) and what a service needs to trust it. */
     authIssuerDir: string;
     authEnv: Record<string, string>;
+    /** Its development token endpoint (POST {role, sub}), for the console's sign-in page. */
+    authTokenUrl: string;
     /** The run's NATS users and passwords (new for each run), derived from k8s/topology. */
     natsAuth: NatsAuth;
   }

@@ -12,6 +12,7 @@ import {
 } from '@jetsaga/platform';
 import { z } from 'zod';
 import { admission } from './admission.js';
+import { CONSOLE_CONFIG, consoleRoutes } from './console.js';
 import { docsRoutes } from './docs.js';
 import { HARDENING_CONFIG, hardening } from './hardening/index.js';
 import { forward, ROUTES, type Upstream, upstreamFor } from './proxy.js';
@@ -39,6 +40,7 @@ const config = loadConfig(
     GATEWAY_MAX_INFLIGHT_SHOPPING: z.coerce.number().int().positive().optional(),
     GATEWAY_MAX_INFLIGHT_REQUESTS: z.coerce.number().int().positive().default(256),
     ...HARDENING_CONFIG,
+    ...CONSOLE_CONFIG,
   }),
 );
 
@@ -96,8 +98,16 @@ app.all('/api/*', async (c) => {
   if (!upstream) throw new NotFoundError(`no route for ${c.req.method} ${c.req.path}`);
   return forward(c, upstreams[upstream], config.GATEWAY_UPSTREAM_TIMEOUT_MS);
 });
-app.get('/', (c) =>
-  c.json({ name: 'jetsaga', routes: [...new Set(ROUTES.map((route) => route.prefix))], health: '/healthz', readiness: '/readyz' }),
+// The console (web/dist) at / and its client routes; `/` answers the index below to JSON clients.
+app.route(
+  '/',
+  consoleRoutes({
+    dir: config.GATEWAY_CONSOLE_DIR,
+    log,
+    devTokenUrl: config.GATEWAY_DEV_TOKEN_URL,
+    links: { jaeger: config.GATEWAY_CONSOLE_JAEGER_URL, grafana: config.GATEWAY_CONSOLE_GRAFANA_URL },
+    index: () => ({ name: 'jetsaga', routes: [...new Set(ROUTES.map((route) => route.prefix))], health: '/healthz', readiness: '/readyz' }),
+  }),
 );
 
 const server = await startHttpServer(app, config.PORT, config.HOST);

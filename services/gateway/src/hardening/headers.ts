@@ -1,6 +1,7 @@
 import { ForbiddenError } from '@jetsaga/platform';
 import type { MiddlewareHandler } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
+import { isConsolePath } from '../console.js';
 
 /**
  * Security headers on every answer of the gateway. The API answers JSON only: its Content-Security-Policy allows
@@ -38,14 +39,34 @@ export const DOCS_CSP = {
   formAction: ["'none'"],
 };
 
+/**
+ * The console (web/, served at /): scripts, styles and data from the gateway only; inline styles because the sequence
+ * diagrams it draws (Mermaid) carry their own; `connect-src 'self'` is the API and its event stream; links to a
+ * trace or dashboard elsewhere are navigations, which a CSP does not restrict.
+ */
+export const CONSOLE_CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+};
+
 /** Paths of the interactive reference (its page and its assets). */
 export const isDocs = (path: string) => path === '/docs' || path.startsWith('/docs/');
 
 export function securityHeaders(): MiddlewareHandler {
   const api = secureHeaders({ ...COMMON, contentSecurityPolicy: API_CSP });
   const docs = secureHeaders({ ...COMMON, contentSecurityPolicy: DOCS_CSP });
+  const web = secureHeaders({ ...COMMON, contentSecurityPolicy: CONSOLE_CSP });
   return function securityHeadersMiddleware(c, next) {
-    return (isDocs(c.req.path) ? docs : api)(c, next);
+    const path = c.req.path;
+    return (isDocs(path) ? docs : isConsolePath(path) ? web : api)(c, next);
   };
 }
 

@@ -1,0 +1,176 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { type FormEvent, useState } from 'react';
+import { ErrorNote, Field, Section } from '../../components/ui.js';
+import { api } from '../../lib/api.js';
+import { money } from '../../lib/format.js';
+import { navigate, useLocation } from '../../lib/router.js';
+import { isOperator, useSession } from '../../lib/session.js';
+import { addToCart, useCartId } from './cart-state.js';
+
+type StockRow = { productId: string; sku: string; name: string; priceCents: number; available: number; reserved: number; sold: number };
+type Product = { id: string; sku: string; name: string; priceCents: number; available: number; reserved: number };
+
+function Buy({ product }: { product: { id: string; available: number } }) {
+  const session = useSession()!;
+  const [quantity, setQuantity] = useState(1);
+  const [customerId, cartId] = useCartId();
+  const client = useQueryClient();
+  const add = useMutation({
+    mutationFn: () => addToCart(session, customerId, cartId, product.id, quantity),
+    onSuccess: (cart) => {
+      void client.invalidateQueries({ queryKey: ['cart'] });
+      navigate(`/cart/${cart.id}`);
+    },
+  });
+  return (
+    <form
+      className="buy"
+      onSubmit={(event) => {
+        event.preventDefault();
+        add.mutate();
+      }}
+    >
+      <label>
+        <span className="sr-only">Quantity</span>
+        <input
+          type="number"
+          min={1}
+          max={99}
+          value={quantity}
+          onChange={(event) => setQuantity(Number(event.target.value))}
+          aria-label="Quantity"
+        />
+      </label>
+      <button type="submit" disabled={add.isPending || product.available < 1}>
+        Add to cart
+      </button>
+      <ErrorNote error={add.error} />
+    </form>
+  );
+}
+
+function Catalogue() {
+  const stock = useQuery({ queryKey: ['stock'], queryFn: () => api<{ products: StockRow[] }>('/api/reports/stock') });
+  return (
+    <Section title="Products">
+      <ErrorNote error={stock.error} />
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Product</th>
+            <th scope="col">SKU</th>
+            <th scope="col">Price</th>
+            <th scope="col">Available</th>
+            <th scope="col">
+              <span className="sr-only">Buy</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {stock.data?.products.map((product) => (
+            <tr key={product.productId}>
+              <td>{product.name}</td>
+              <td>
+                <code>{product.sku}</code>
+              </td>
+              <td>{money(product.priceCents)}</td>
+              <td>{product.available}</td>
+              <td>
+                <Buy product={{ id: product.productId, available: product.available }} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {stock.data?.products.length === 0 ? <p>No products yet.</p> : null}
+    </Section>
+  );
+}
+
+/** A customer may not list the catalogue (the stock report is for operations): they open a product by its id. */
+function ProductById({ id }: { id: string }) {
+  const product = useQuery({ queryKey: ['product', id], queryFn: () => api<Product>(`/api/products/${id}`) });
+  if (product.error) return <ErrorNote error={product.error} />;
+  if (!product.data) return <p aria-busy="true">Loading…</p>;
+  return (
+    <Section title={product.data.name}>
+      <p>
+        {money(product.data.priceCents)} · {product.data.available} available · <code>{product.data.sku}</code>
+      </p>
+      <Buy product={product.data} />
+    </Section>
+  );
+}
+
+function NewProduct() {
+  const client = useQueryClient();
+  const [form, setForm] = useState({ sku: '', name: '', price: '25.00', stock: '10' });
+  const create = useMutation({
+    mutationFn: () =>
+      api<Product>('/api/products', {
+        method: 'POST',
+        body: { sku: form.sku, name: form.name, priceCents: Math.round(Number(form.price) * 100), stock: Number(form.stock) },
+      }),
+    onSuccess: () => {
+      setForm({ ...form, sku: '', name: '' });
+      void client.invalidateQueries({ queryKey: ['stock'] });
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    create.mutate();
+  };
+  return (
+    <Section title="New product">
+      <form className="row" onSubmit={submit}>
+        <Field label="SKU">
+          <input required value={form.sku} onChange={(event) => setForm({ ...form, sku: event.target.value })} />
+        </Field>
+        <Field label="Name">
+          <input required value={form.name} onChange={(event) => setForm({ ...form, name: event.target.value })} />
+        </Field>
+        <Field label="Price (€)">
+          <input inputMode="decimal" value={form.price} onChange={(event) => setForm({ ...form, price: event.target.value })} />
+        </Field>
+        <Field label="Stock">
+          <input type="number" min={0} value={form.stock} onChange={(event) => setForm({ ...form, stock: event.target.value })} />
+        </Field>
+        <button type="submit" disabled={create.isPending}>
+          Add product
+        </button>
+      </form>
+      <ErrorNote error={create.error} />
+    </Section>
+  );
+}
+
+export function Products() {
+  const session = useSession();
+  const { search } = useLocation();
+  const [lookup, setLookup] = useState('');
+  const productId = search.get('product');
+  return (
+    <>
+      <h1>Shop</h1>
+      {productId ? <ProductById id={productId} /> : null}
+      {isOperator(session) ? <Catalogue /> : null}
+      {session?.role === 'admin' ? <NewProduct /> : null}
+      {!isOperator(session) && !productId ? (
+        <Section title="Find a product">
+          <form
+            className="row"
+            onSubmit={(event) => {
+              event.preventDefault();
+              navigate(`/?product=${encodeURIComponent(lookup.trim())}`);
+            }}
+          >
+            <Field label="Product id">
+              <input value={lookup} onChange={(event) => setLookup(event.target.value)} />
+            </Field>
+            <button type="submit">Open</button>
+          </form>
+        </Section>
+      ) : null}
+    </>
+  );
+}
