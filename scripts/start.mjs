@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   adminCredentials,
+  ensureMailpit,
   ensureNatsServer,
   generatePasswords,
   natsAuthFor,
@@ -16,6 +17,7 @@ import {
   startNatsCluster,
   startNatsServer,
   startDevIssuer,
+  startMailpit,
   startPostgres,
   startSystem,
 } from '../packages/devstack/dist/index.js';
@@ -145,6 +147,30 @@ try {
     say(`issuer    ${process.env.AUTH_ISSUER} (from AUTH_ISSUER)`);
   }
 
+  // Email: a local Mailpit (SMTP in, web UI and API out) unless SMTP_HOST names a real server.
+  const mailEnv = {};
+  let mailpit;
+  if (!process.env.SMTP_HOST) {
+    mailpit = await startMailpit({
+      bin: await ensureMailpit(say),
+      dir: join(dataDir, 'mailpit'),
+      smtpPort: await preferredPort(1025),
+      httpPort: await preferredPort(8025),
+    });
+    cleanups.push(() => mailpit.stop());
+    Object.assign(mailEnv, {
+      SMTP_HOST: mailpit.smtpHost,
+      SMTP_PORT: String(mailpit.smtpPort),
+      MAIL_LOOKUP_URL: mailpit.httpUrl,
+      ONCALL_EMAIL: process.env.ONCALL_EMAIL ?? 'oncall@jetsaga.local',
+    });
+    say(
+      `mailpit   smtp://${mailpit.smtpHost}:${mailpit.smtpPort}, web UI ${mailpit.httpUrl} (messages kept in ${join(dataDir, 'mailpit')})`,
+    );
+  } else {
+    say(`smtp      ${process.env.SMTP_HOST}:${process.env.SMTP_PORT ?? 1025} (from SMTP_HOST)`);
+  }
+
   const ignored = overriddenVariables(process.env);
   if (ignored.length > 0) say(`set per service by npm start, so not taken from the environment: ${ignored.join(', ')}`);
   const passed = Object.keys(process.env).filter((key) => PASSED_VARIABLES.includes(key) || key.startsWith('OTEL_'));
@@ -155,7 +181,7 @@ try {
     databaseUrl,
     ports: 'preferred',
     // The console's development sign-in asks this issuer for tokens through the gateway (GATEWAY_DEV_TOKEN_URL).
-    ...(issuer ? { env: { ...issuer.env, GATEWAY_DEV_TOKEN_URL: issuer.tokenUrl } } : {}),
+    env: { ...mailEnv, ...(issuer ? { ...issuer.env, GATEWAY_DEV_TOKEN_URL: issuer.tokenUrl } : {}) },
     output: { kind: 'lines', onLine: (name, line) => console.log(`${name.padEnd(11)} | ${line}`) },
     onEvent: (event) => {
       if (event.kind === 'exited' && event.restartInMs !== undefined) {
@@ -172,6 +198,7 @@ try {
   say(`  gateway   ${system.gatewayUrl}/api   (try: npm run demo)`);
   for (const [name, url] of Object.entries(system.urls)) if (name !== 'gateway') say(`  ${name.padEnd(11)} ${url}`);
   if (natsMonitor) say(`  nats mon  ${natsMonitor}`);
+  if (mailpit) say(`  mail      ${mailpit.httpUrl}   (every email the system sends, in Mailpit's web UI)`);
   if (issuer) {
     const token = await issuer.sign({ role: 'admin', sub: 'dev-admin', ttl: '12h' });
     say('every /api route needs a bearer token; an admin one, valid 12 h:');

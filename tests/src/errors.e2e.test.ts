@@ -30,6 +30,7 @@ const UPSTREAM_URL_VARIABLES: Record<Exclude<ServiceName, 'gateway'>, string> = 
   support: 'SUPPORT_URL',
   'event-store': 'EVENT_STORE_URL',
   shipping: 'SHIPPING_URL',
+  notification: 'NOTIFICATION_URL',
 };
 
 /** The real gateway, started with some upstreams on a port nobody listens on or on a server that hangs up at once. */

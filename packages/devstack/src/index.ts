@@ -51,6 +51,7 @@ export {
 } from './hydra.js';
 export { ensureJaeger, ensurePrometheus, JAEGER_VERSION, PROMETHEUS_MINIMUM, type PrometheusTools } from './observability-tools.js';
 export { cachedTool, go, goInstalled, goToolModule, runTool, semver, ToolBuildError, toolOutput, toolVersion } from './go-build.js';
+export { ensureMailpit, MAILPIT_VERSION, type MailpitOptions, type MailpitServer, startMailpit } from './mailpit.js';
 export { freePort, isPortFree, preferredPort, waitFor } from './ports.js';
 export { terminate } from './process.js';
 export { type PostgresOptions, type PostgresServer, startPostgres } from './postgres.js';

@@ -42,6 +42,7 @@ export const NATS_SERVICES: Readonly<Record<string, { outboxSchema?: string }>> 
   payment: { outboxSchema: 'payment' },
   sales: { outboxSchema: 'sales' },
   shipping: { outboxSchema: 'shipping' },
+  notification: { outboxSchema: 'notification' },
   support: { outboxSchema: 'support' },
   'event-store': { outboxSchema: 'eventstore' },
 };

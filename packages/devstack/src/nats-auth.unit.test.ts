@@ -46,6 +46,7 @@ describe('natsUsers', () => {
       'payment',
       'sales',
       'shipping',
+      'notification',
       'support',
       'event-store',
     ]);

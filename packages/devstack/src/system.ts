@@ -5,7 +5,17 @@ import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-export const SERVICES = ['order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'shipping', 'gateway'] as const;
+export const SERVICES = [
+  'order',
+  'inventory',
+  'payment',
+  'sales',
+  'support',
+  'event-store',
+  'shipping',
+  'notification',
+  'gateway',
+] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** Ports `npm start` prefers, so that its URLs are stable; any free port is taken when one is busy. */
@@ -18,6 +28,7 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
   'event-store': 8085,
   support: 8087,
   shipping: 8086,
+  notification: 8088,
 };
 
 /** Each service's named `metrics` port sits this far above its HTTP port when `npm start` has its preferred ports (8080 -> 9464). */
@@ -62,9 +73,13 @@ export const PASSED_VARIABLES = [
   'SAGA_DEADLINE_MS',
   'SHIPMENT_DEADLINE_MS',
   'FAULT_HANDLER_ERROR_RATE',
+  'ONCALL_EMAIL',
+  'ALERT_WEBHOOK_TOKEN',
+  'NOTIFY_RETRY_BACKOFF_MS',
 ] as const;
 // AUTH_*: which token issuer every service trusts (issuer, audience, its keys), the same for all of them.
-const PASSED_PREFIXES = ['OTEL_', 'GATEWAY_', 'COMPLAINT_DEADLINE_', 'AUTH_'] as const;
+// SMTP_* and MAIL_*: the mail server notification sends through (npm start and the tests point them at Mailpit).
+const PASSED_PREFIXES = ['OTEL_', 'GATEWAY_', 'COMPLAINT_DEADLINE_', 'AUTH_', 'SMTP_', 'MAIL_'] as const;
 
 /**
  * Variables the launcher sets for each service itself (its own ports, its peers' addresses, its trace service name):
@@ -85,6 +100,7 @@ export const LAUNCHER_VARIABLES = [
   'SUPPORT_URL',
   'EVENT_STORE_URL',
   'SHIPPING_URL',
+  'NOTIFICATION_URL',
   'OTEL_SERVICE_NAME',
 ] as const;
 
@@ -136,6 +152,7 @@ export function serviceEnvironment(input: ServiceEnvironmentInput): NodeJS.Proce
     SUPPORT_URL: input.urls.support,
     EVENT_STORE_URL: input.urls['event-store'],
     SHIPPING_URL: input.urls.shipping,
+    NOTIFICATION_URL: input.urls.notification,
     ...input.overrides,
     PORT: String(input.port),
     METRICS_PORT: String(input.metricsPort),

@@ -14,6 +14,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     postgresUrl: string;
     natsServerBin: string;
+    /** Mailpit, built once for the run: each test system starts its own on free ports. */
+    mailpitBin: string;
     /** The suite's development token issuer: its key directory (to sign) and what a service needs to trust it. */
     authIssuerDir: string;
     authEnv: Record<string, string>;

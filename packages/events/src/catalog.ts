@@ -57,6 +57,10 @@ export type ComplaintPriority = (typeof COMPLAINT_PRIORITIES)[number];
 export const REFUND_REJECTION_REASONS = ['NO_PAYMENT', 'ALREADY_REFUNDED', 'CUSTOMER_MISMATCH', 'EXCEEDS_PAYMENT'] as const;
 export type RefundRejectionReason = (typeof REFUND_REJECTION_REASONS)[number];
 
+/** The languages customers' emails are written in (CustomerRegistered locale; notification's templates). */
+export const LOCALES = ['en', 'fr'] as const;
+export type Locale = (typeof LOCALES)[number];
+
 /** The saga timeout that v1 OrderPlaced events implied. */
 export const V1_SAGA_TIMEOUT_MS = 30_000;
 
@@ -65,8 +69,16 @@ export const catalog = [
     type: 'CustomerRegistered',
     aggregateType: 'customer',
     schemaVersion: 1,
-    description: 'A customer account was opened with an initial balance and, optionally, a postal address (CompteClientCree).',
-    data: z.object({ customerId: z.uuid(), name: z.string(), email: z.string(), balanceCents: cents, address: addressSchema.optional() }),
+    description:
+      'A customer account was opened with an initial balance and, optionally, a postal address (CompteClientCree); locale is the language their emails are written in (absent: en).',
+    data: z.object({
+      customerId: z.uuid(),
+      name: z.string(),
+      email: z.string(),
+      balanceCents: cents,
+      address: addressSchema.optional(),
+      locale: z.enum(LOCALES).optional(),
+    }),
   }),
   defineEvent({
     type: 'CustomerErased',
@@ -463,6 +475,37 @@ export const catalog = [
       complaintId: z.uuid().optional(),
       shipmentId: z.uuid().optional(),
       incidentId: z.uuid().optional(),
+    }),
+  }),
+  defineEvent({
+    type: 'NotificationSent',
+    aggregateType: 'notification',
+    schemaVersion: 1,
+    description:
+      'An email about a customer-facing event was handed to the SMTP server, once per (event, template, recipient) (NotificationEnvoyee); it carries no address.',
+    data: z.object({
+      notificationId: z.uuid(),
+      sourceEventId: z.uuid(),
+      template: z.string(),
+      customerId: z.uuid(),
+      orderId: z.uuid().optional(),
+      messageId: z.string(),
+      sentAt: z.iso.datetime({ offset: true }),
+    }),
+  }),
+  defineEvent({
+    type: 'NotificationFailed',
+    aggregateType: 'notification',
+    schemaVersion: 1,
+    description:
+      'An email could not be sent after its retries (the SMTP server down or refusing it); its event went to the dead-letter stream, and a redrive sends it once (NotificationEchouee).',
+    data: z.object({
+      notificationId: z.uuid(),
+      sourceEventId: z.uuid(),
+      template: z.string(),
+      customerId: z.uuid(),
+      reason: z.string(),
+      attempts: z.number().int().nonnegative(),
     }),
   }),
   defineEvent({

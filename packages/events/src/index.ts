@@ -21,6 +21,8 @@ export {
   INCIDENT_RESOLUTIONS,
   type IncidentKind,
   type IncidentResolution,
+  type Locale,
+  LOCALES,
   materialize,
   type OrderLine,
   V1_SAGA_TIMEOUT_MS,

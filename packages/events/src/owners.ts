@@ -14,6 +14,7 @@ export const AGGREGATE_OWNERS: Readonly<Record<string, string>> = {
   shipment: 'shipping',
   complaint: 'support',
   refund: 'support',
+  notification: 'notification',
   annotation: 'event-store',
 };
 

@@ -2,9 +2,9 @@ import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { HttpError, UpstreamError } from '@jetsaga/platform';
 import type { Context } from 'hono';
 
-export type Upstream = 'order' | 'inventory' | 'payment' | 'sales' | 'support' | 'event-store' | 'shipping';
+export type Upstream = 'order' | 'inventory' | 'payment' | 'sales' | 'support' | 'event-store' | 'shipping' | 'notification';
 
-type Route = { prefix: string; upstream: Upstream; exact?: { method: string } };
+type Route = { prefix: string; upstream: Upstream; exact?: { method: string }; pattern?: RegExp };
 
 /**
  * Which service owns which part of the API. The gateway holds no state and no business rule. The first match wins:
@@ -12,6 +12,8 @@ type Route = { prefix: string; upstream: Upstream; exact?: { method: string } };
  */
 export const ROUTES: readonly Route[] = [
   { prefix: '/api/orders', upstream: 'event-store', exact: { method: 'GET' } },
+  // A customer's email preferences are notification's, the rest of the customer payment's.
+  { prefix: '/api/customers', upstream: 'notification', pattern: /^\/api\/customers\/[^/]+\/notification-preferences$/ },
   { prefix: '/api/customers', upstream: 'payment' },
   { prefix: '/api/products', upstream: 'inventory' },
   { prefix: '/api/carts', upstream: 'order' },
@@ -19,6 +21,7 @@ export const ROUTES: readonly Route[] = [
   { prefix: '/api/sales', upstream: 'sales' },
   { prefix: '/api/complaints', upstream: 'support' },
   { prefix: '/api/shipments', upstream: 'shipping' },
+  { prefix: '/api/notifications', upstream: 'notification' },
   { prefix: '/api/events', upstream: 'event-store' },
   { prefix: '/api/streams', upstream: 'event-store' },
   { prefix: '/api/aggregates', upstream: 'event-store' },
@@ -31,7 +34,11 @@ export const ROUTES: readonly Route[] = [
 
 export function upstreamFor(method: string, path: string): Upstream | undefined {
   return ROUTES.find((route) =>
-    route.exact ? path === route.prefix && method === route.exact.method : path === route.prefix || path.startsWith(`${route.prefix}/`),
+    route.pattern
+      ? route.pattern.test(path)
+      : route.exact
+        ? path === route.prefix && method === route.exact.method
+        : path === route.prefix || path.startsWith(`${route.prefix}/`),
   )?.upstream;
 }
 

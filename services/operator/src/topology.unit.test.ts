@@ -29,6 +29,7 @@ async function serviceConsumerSpecs(): Promise<ConsumerSpec[]> {
     ['../../support/src/consumers.ts', 'supportConsumers'],
     ['../../inventory/src/reshipments/reactions.ts', 'reshipmentConsumers'],
     ['../../shipping/src/shipments/reactions.ts', 'shippingConsumers'],
+    ['../../notification/src/notifications/consumer.ts', 'notificationConsumers'],
   ];
   const specs: ConsumerSpec[] = [];
   for (const [path, name] of modules) {

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import {
   adminCredentials,
   createTestDatabase,
+  type MailpitServer,
   type NatsAuth,
   type NatsServer,
   type RunningSystem,
+  startMailpit,
   startSystem,
   startTestNats,
   TOPOLOGY_DIR,
@@ -24,6 +26,8 @@ export type TestSystem = {
   api: Api;
   system: RunningSystem;
   nats: NatsServer;
+  /** The system's SMTP server: notification sends there; its API counts what arrived. */
+  mailpit: MailpitServer;
   /** The run's NATS users and passwords. */
   natsAuth: NatsAuth;
   /** A connection as the admin (it may do anything: inspect, publish, manage). */
@@ -58,13 +62,14 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
   const databaseUrl = await createTestDatabase(inject('postgresUrl'), 'e2e');
   const nc = await applyTestTopology(nats.url, natsAuth);
   const logDir = await mkdtemp(join(tmpdir(), 'jetsaga-logs-'));
+  const mailpit = await startMailpit({ bin: inject('mailpitBin'), dir: join(logDir, 'mailpit') });
   const authEnv = env.AUTH_ISSUER ? {} : testAuthEnv();
   const system = await startSystem({
     natsUrl: nats.url,
     natsAuth,
     databaseUrl,
     ports: 'free',
-    env: { LOG_LEVEL: 'info', ...authEnv, ...env },
+    env: { LOG_LEVEL: 'info', ...mailEnv(mailpit), ...authEnv, ...env },
     output: { kind: 'files', pathFor: (name) => join(logDir, `${name}.log`) },
   });
   const sql = new pg.Pool({ connectionString: databaseUrl, max: 4 });
@@ -72,6 +77,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     api: apiClient(system.gatewayUrl),
     system,
     nats,
+    mailpit,
     natsAuth,
     nc,
     sql,
@@ -82,7 +88,18 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       await sql.end();
       await nc.close();
       await nats.stop();
+      await mailpit.stop();
     },
+  };
+}
+
+/** What notification needs to send through a Mailpit and look up what it received (ADR 0050). */
+export function mailEnv(mailpit: MailpitServer): Record<string, string> {
+  return {
+    SMTP_HOST: mailpit.smtpHost,
+    SMTP_PORT: String(mailpit.smtpPort),
+    MAIL_LOOKUP_URL: mailpit.httpUrl,
+    SMTP_TIMEOUT_MS: '5000',
   };
 }
 

@@ -22,12 +22,13 @@ const outboxWrites = (schema: string) => `(SELECT CASE WHEN is_called THEN last_
  */
 export async function changeCount(sql: Pick<pg.Pool, 'query'>): Promise<number> {
   const { rows } = await sql.query(`
-    SELECT ${['orders', 'inventory', 'payment', 'sales', 'support', 'shipping'].map(outboxWrites).join(' + ')}
+    SELECT ${['orders', 'inventory', 'payment', 'sales', 'support', 'shipping', 'notification'].map(outboxWrites).join(' + ')}
          + (SELECT count(*) FROM orders.carts) + (SELECT count(*) FROM orders.orders)
          + (SELECT count(*) FROM inventory.products) + (SELECT count(*) FROM payment.customers)
          + (SELECT count(*) FROM support.complaints) + (SELECT count(*) FROM support.complaint_timeline)
          + (SELECT count(*) FROM support.refunds)
-         + (SELECT count(*) FROM shipping.shipments) + (SELECT count(*) FROM shipping.shipment_timeline) AS n`);
+         + (SELECT count(*) FROM shipping.shipments) + (SELECT count(*) FROM shipping.shipment_timeline)
+         + (SELECT count(*) FROM notification.notifications) + (SELECT count(*) FROM notification.preferences) AS n`);
   return Number(rows[0].n);
 }
 

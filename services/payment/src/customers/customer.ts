@@ -1,4 +1,4 @@
-import type { Address, EventDraft } from '@jetsaga/events';
+import type { Address, EventDraft, Locale } from '@jetsaga/events';
 import { ConflictError } from '@jetsaga/platform';
 
 export type Customer =
@@ -11,6 +11,8 @@ export type RegisterCustomer = {
   email: string;
   balanceCents: number;
   address?: Address;
+  /** The language of their emails (notification); en when not given. */
+  locale?: Locale;
 };
 
 export type CustomerEvent = EventDraft<'CustomerRegistered'>;
@@ -19,8 +21,13 @@ export const initialCustomer: Customer = { status: 'NONE' };
 
 export function decideCustomer(state: Customer, command: RegisterCustomer): CustomerEvent[] {
   if (state.status !== 'NONE') throw new ConflictError(`customer ${command.customerId} already exists`);
-  const { customerId, name, email, balanceCents, address } = command;
-  return [{ type: 'CustomerRegistered', data: { customerId, name, email, balanceCents, ...(address ? { address } : {}) } }];
+  const { customerId, name, email, balanceCents, address, locale } = command;
+  return [
+    {
+      type: 'CustomerRegistered',
+      data: { customerId, name, email, balanceCents, ...(address ? { address } : {}), locale: locale ?? 'en' },
+    },
+  ];
 }
 
 export function evolveCustomer(_state: Customer, event: CustomerEvent): Customer {

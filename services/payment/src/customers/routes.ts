@@ -1,4 +1,4 @@
-import { type Address, addressSchema } from '@jetsaga/events';
+import { type Address, addressSchema, LOCALES } from '@jetsaga/events';
 import {
   actorOf,
   assertOwner,
@@ -20,6 +20,7 @@ const registerBody = z.strictObject({
   email: z.email().max(320),
   balanceCents: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   address: z.strictObject(addressSchema.shape).optional(),
+  locale: z.enum(LOCALES).optional().meta({ description: 'the language of their emails (default en)' }),
 });
 
 type CustomerRow = { id: string; name: string; email: string; balance_cents: number; address: Address | null };
