@@ -36,7 +36,12 @@ export function Badge({ value }: { value: string }) {
 }
 
 export function Json({ value }: { value: unknown }) {
-  return <pre className="json">{JSON.stringify(value, null, 2)}</pre>;
+  // Focusable: a scrolled block must be reachable from the keyboard.
+  return (
+    <pre className="json" tabIndex={0}>
+      {JSON.stringify(value, null, 2)}
+    </pre>
+  );
 }
 
 /**

@@ -115,7 +115,9 @@ export default function DeadLetters() {
               </p>
               <ErrorNote error={redrive.error ?? remove.error} />
               <h3>Error</h3>
-              <pre className="json">{letter.error}</pre>
+              <pre className="json" tabIndex={0}>
+                {letter.error}
+              </pre>
               <h3>Subject</h3>
               <code>{letter.subject}</code>
               <h3>Headers</h3>

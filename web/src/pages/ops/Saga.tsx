@@ -78,7 +78,7 @@ export default function SagaPage({ correlationId }: { correlationId: string }) {
             {grafana ? <a href={grafana.dashboard}>Saga dashboard in Grafana</a> : null}
             {!links.jaeger && !links.grafana ? <Link href="/ops/settings">Set the Jaeger and Grafana addresses</Link> : null}
           </p>
-          <div className="grid2 wide-left">
+          <div>
             <Section title="Timeline across services">
               <div className="timeline" style={{ gridTemplateColumns: `7rem repeat(${saga.data.services.length}, minmax(6rem, 1fr))` }}>
                 <span className="timeline-head">since start</span>
