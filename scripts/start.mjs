@@ -11,6 +11,7 @@ import {
   ensureNatsServer,
   generatePasswords,
   natsAuthFor,
+  newAuditSigningKey,
   natsUsers,
   loadTopologyConsumers,
   preferredPort,
@@ -82,6 +83,18 @@ async function natsPasswords(users) {
   await writeFile(file, `${JSON.stringify(kept, null, 2)}\n`, { mode: 0o600 });
   await chmod(file, 0o600);
   return { file, passwords: kept };
+}
+
+/** The audit trail's checkpoint key, made once per data directory and kept there (0600) like the passwords. */
+async function auditSigningKey() {
+  if (process.env.AUDIT_SIGNING_KEY) return process.env.AUDIT_SIGNING_KEY;
+  const file = join(dataDir, 'audit-signing-key');
+  const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (kept) return kept;
+  const key = newAuditSigningKey();
+  await writeFile(file, `${key}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return key;
 }
 
 try {
@@ -180,6 +193,7 @@ try {
     natsAuth,
     databaseUrl,
     ports: 'preferred',
+    auditSigningKey: await auditSigningKey(),
     // The console's development sign-in asks this issuer for tokens through the gateway (GATEWAY_DEV_TOKEN_URL).
     env: { ...mailEnv, ...(issuer ? { ...issuer.env, GATEWAY_DEV_TOKEN_URL: issuer.tokenUrl } : {}) },
     output: { kind: 'lines', onLine: (name, line) => console.log(`${name.padEnd(11)} | ${line}`) },

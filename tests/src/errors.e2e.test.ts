@@ -31,6 +31,7 @@ const UPSTREAM_URL_VARIABLES: Record<Exclude<ServiceName, 'gateway'>, string> = 
   'event-store': 'EVENT_STORE_URL',
   shipping: 'SHIPPING_URL',
   notification: 'NOTIFICATION_URL',
+  audit: 'AUDIT_URL',
 };
 
 /** The real gateway, started with some upstreams on a port nobody listens on or on a server that hangs up at once. */

@@ -59,6 +59,7 @@ export { type ProcessSpec, Supervisor, type SupervisorEvent, type SupervisorOpti
 export {
   DEFAULT_PORTS,
   METRICS_PORT_OFFSET,
+  newAuditSigningKey,
   REPO_ROOT,
   type RunningSystem,
   SERVICES,

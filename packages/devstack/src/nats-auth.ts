@@ -45,6 +45,7 @@ export const NATS_SERVICES: Readonly<Record<string, { outboxSchema?: string }>> 
   notification: { outboxSchema: 'notification' },
   support: { outboxSchema: 'support' },
   'event-store': { outboxSchema: 'eventstore' },
+  audit: { outboxSchema: 'audit' },
 };
 
 /** Each user's replies arrive under its own inbox prefix, so no service can subscribe to another one's replies. */

@@ -49,6 +49,7 @@ describe('natsUsers', () => {
       'notification',
       'support',
       'event-store',
+      'audit',
     ]);
     expect(users[0]!.permissions).toBeUndefined();
     for (const user of users.slice(1)) expect(user.permissions).toBeDefined();

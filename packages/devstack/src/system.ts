@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { credentialsOf, type NatsAuth, NATS_SERVICES } from './nats-auth.js';
 import { freePort, isPortFree, waitFor } from './ports.js';
@@ -14,6 +15,7 @@ export const SERVICES = [
   'event-store',
   'shipping',
   'notification',
+  'audit',
   'gateway',
 ] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -29,6 +31,7 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
   support: 8087,
   shipping: 8086,
   notification: 8088,
+  audit: 8089,
 };
 
 /** Each service's named `metrics` port sits this far above its HTTP port when `npm start` has its preferred ports (8080 -> 9464). */
@@ -49,6 +52,8 @@ export type SystemOptions = {
   output: SupervisorOptions['output'];
   onEvent?: SupervisorOptions['onEvent'];
   readyTimeoutMs?: number;
+  /** The audit trail's Ed25519 checkpoint key (AUDIT_SIGNING_KEY); a new one for this run when not given. */
+  auditSigningKey?: string;
 };
 
 export type RunningSystem = {
@@ -76,6 +81,7 @@ export const PASSED_VARIABLES = [
   'ONCALL_EMAIL',
   'ALERT_WEBHOOK_TOKEN',
   'NOTIFY_RETRY_BACKOFF_MS',
+  'AUDIT_CHECKPOINT_EVERY',
 ] as const;
 // AUTH_*: which token issuer every service trusts (issuer, audience, its keys), the same for all of them.
 // SMTP_* and MAIL_*: the mail server notification sends through (npm start and the tests point them at Mailpit).
@@ -101,6 +107,8 @@ export const LAUNCHER_VARIABLES = [
   'EVENT_STORE_URL',
   'SHIPPING_URL',
   'NOTIFICATION_URL',
+  'AUDIT_URL',
+  'AUDIT_SIGNING_KEY',
   'OTEL_SERVICE_NAME',
 ] as const;
 
@@ -153,6 +161,7 @@ export function serviceEnvironment(input: ServiceEnvironmentInput): NodeJS.Proce
     EVENT_STORE_URL: input.urls['event-store'],
     SHIPPING_URL: input.urls.shipping,
     NOTIFICATION_URL: input.urls.notification,
+    AUDIT_URL: input.urls.audit,
     ...input.overrides,
     PORT: String(input.port),
     METRICS_PORT: String(input.metricsPort),
@@ -164,6 +173,11 @@ export function serviceEnvironment(input: ServiceEnvironmentInput): NodeJS.Proce
 
 export function serviceEntry(name: ServiceName): string {
   return fileURLToPath(new URL(`services/${name}/dist/main.js`, `file://${REPO_ROOT}`));
+}
+
+/** A new Ed25519 private key for the audit trail's checkpoints, as the base64 of its PKCS#8 DER. */
+export function newAuditSigningKey(): string {
+  return generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
 }
 
 /** Starts every service as its own supervised process and waits until the gateway reports all of them ready. */
@@ -196,6 +210,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     string
   >;
   const supervisor = new Supervisor({ output: options.output, onEvent: options.onEvent });
+  const auditSigningKey = options.auditSigningKey ?? options.env?.AUDIT_SIGNING_KEY ?? newAuditSigningKey();
   for (const name of SERVICES) {
     supervisor.add({
       name,
@@ -210,7 +225,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
         urls,
         port: ports[name],
         metricsPort: metricsPorts[name],
-        overrides: options.env,
+        overrides: name === 'audit' ? { ...options.env, AUDIT_SIGNING_KEY: auditSigningKey } : options.env,
       }),
       cwd: REPO_ROOT,
     });

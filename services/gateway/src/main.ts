@@ -31,6 +31,7 @@ const config = loadConfig(
     EVENT_STORE_URL: z.url().default('http://127.0.0.1:8085'),
     SHIPPING_URL: z.url().default('http://127.0.0.1:8086'),
     NOTIFICATION_URL: z.url().default('http://127.0.0.1:8088'),
+    AUDIT_URL: z.url().default('http://127.0.0.1:8089'),
     // Admission control: docs/adr/0038-admission-control.md says how the defaults were measured.
     GATEWAY_MAX_INFLIGHT_CHECKOUTS: z.coerce.number().int().positive().default(16),
     GATEWAY_CHECKOUT_QUEUE: z.coerce.number().int().min(0).default(64),
@@ -54,6 +55,7 @@ const upstreams: Record<Upstream, string> = {
   'event-store': config.EVENT_STORE_URL,
   shipping: config.SHIPPING_URL,
   notification: config.NOTIFICATION_URL,
+  audit: config.AUDIT_URL,
 };
 
 const log = createLogger('gateway', config.LOG_LEVEL);

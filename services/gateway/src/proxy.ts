@@ -2,7 +2,7 @@ import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { HttpError, UpstreamError } from '@jetsaga/platform';
 import type { Context } from 'hono';
 
-export type Upstream = 'order' | 'inventory' | 'payment' | 'sales' | 'support' | 'event-store' | 'shipping' | 'notification';
+export type Upstream = 'order' | 'inventory' | 'payment' | 'sales' | 'support' | 'event-store' | 'shipping' | 'notification' | 'audit';
 
 type Route = { prefix: string; upstream: Upstream; exact?: { method: string }; pattern?: RegExp };
 
@@ -22,6 +22,7 @@ export const ROUTES: readonly Route[] = [
   { prefix: '/api/complaints', upstream: 'support' },
   { prefix: '/api/shipments', upstream: 'shipping' },
   { prefix: '/api/notifications', upstream: 'notification' },
+  { prefix: '/api/audit', upstream: 'audit' },
   { prefix: '/api/events', upstream: 'event-store' },
   { prefix: '/api/streams', upstream: 'event-store' },
   { prefix: '/api/aggregates', upstream: 'event-store' },

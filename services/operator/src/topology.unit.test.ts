@@ -30,6 +30,7 @@ async function serviceConsumerSpecs(): Promise<ConsumerSpec[]> {
     ['../../inventory/src/reshipments/reactions.ts', 'reshipmentConsumers'],
     ['../../shipping/src/shipments/reactions.ts', 'shippingConsumers'],
     ['../../notification/src/notifications/consumer.ts', 'notificationConsumers'],
+    ['../../audit/src/entries/consumer.ts', 'auditConsumers'],
   ];
   const specs: ConsumerSpec[] = [];
   for (const [path, name] of modules) {
