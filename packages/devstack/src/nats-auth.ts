@@ -34,7 +34,7 @@ export const NATS_ADMIN_USER = 'admin';
 
 /**
  * The services that talk to NATS, with the schema of their outbox (its relay dead-letters to `dlq.outbox-<schema>`).
- * The gateway has no NATS connection and no user.
+ * The gateway only reads: its event stream (GET /api/stream/events) follows EVENTS through ordered consumers.
  */
 export const NATS_SERVICES: Readonly<Record<string, { outboxSchema?: string }>> = {
   order: { outboxSchema: 'orders' },
@@ -46,6 +46,7 @@ export const NATS_SERVICES: Readonly<Record<string, { outboxSchema?: string }>> 
   support: { outboxSchema: 'support' },
   'event-store': { outboxSchema: 'eventstore' },
   audit: { outboxSchema: 'audit' },
+  gateway: {},
 };
 
 /** Each user's replies arrive under its own inbox prefix, so no service can subscribe to another one's replies. */
@@ -99,7 +100,34 @@ function serviceUser(service: string, consumers: readonly TopologyConsumer[], ow
     inboxPrefix: inboxPrefixOf(service),
     permissions: { publish: { allow: unique(publish) }, subscribe: { allow: [`${inboxPrefixOf(service)}.>`] } },
   };
-  return service === 'event-store' ? eventStoreUser(user, consumers) : user;
+  if (service === 'event-store') return eventStoreUser(user, consumers);
+  if (service === 'gateway') return gatewayUser(user, consumers);
+  return user;
+}
+
+/**
+ * The gateway reads EVENTS and nothing else: one ordered (ephemeral) consumer per open event stream, which it creates,
+ * pulls from and deletes itself. It publishes no event, deadline or dead letter (it owns no aggregate type and pulls
+ * from no durable), may not touch a stream, and may not create or delete a consumer that k8s/topology declares.
+ */
+function gatewayUser(base: NatsUser, consumers: readonly TopologyConsumer[]): NatsUser {
+  const allow = [
+    `${API}.INFO`,
+    `${API}.STREAM.INFO.EVENTS`,
+    `${API}.CONSUMER.CREATE.EVENTS`,
+    `${API}.CONSUMER.CREATE.EVENTS.>`,
+    `${API}.CONSUMER.DELETE.EVENTS.>`,
+    `${API}.CONSUMER.INFO.EVENTS.>`,
+    `${API}.CONSUMER.MSG.NEXT.EVENTS.>`,
+  ];
+  const deny = consumers
+    .filter((consumer) => consumer.stream === 'EVENTS')
+    .flatMap((consumer) => [
+      `${API}.CONSUMER.CREATE.EVENTS.${consumer.durable}`,
+      `${API}.CONSUMER.CREATE.EVENTS.${consumer.durable}.>`,
+      `${API}.CONSUMER.DELETE.EVENTS.${consumer.durable}`,
+    ]);
+  return { ...base, permissions: { publish: { allow, deny }, subscribe: base.permissions!.subscribe } };
 }
 
 /**

@@ -50,6 +50,7 @@ describe('natsUsers', () => {
       'support',
       'event-store',
       'audit',
+      'gateway',
     ]);
     expect(users[0]!.permissions).toBeUndefined();
     for (const user of users.slice(1)) expect(user.permissions).toBeDefined();
@@ -136,6 +137,23 @@ describe('natsUsers', () => {
         '$JS.API.CONSUMER.DELETE.DLQ.order-redrive',
       ]),
     );
+  });
+
+  it('lets the gateway follow EVENTS through consumers of its own, and publish nothing', () => {
+    const { publish, subscribe } = userOf('gateway').permissions!;
+    expect(publish.allow).toEqual(
+      expect.arrayContaining([
+        '$JS.API.CONSUMER.CREATE.EVENTS.>',
+        '$JS.API.CONSUMER.MSG.NEXT.EVENTS.>',
+        '$JS.API.CONSUMER.DELETE.EVENTS.>',
+      ]),
+    );
+    expect(publish.allow.some((subject) => /^(events|deadlines|dlq)\./.test(subject))).toBe(false);
+    expect(publish.allow.some((subject) => /STREAM\.(CREATE|UPDATE|DELETE|PURGE|MSG)|\.DLQ|\.DEADLINES/.test(subject))).toBe(false);
+    expect(publish.deny).toEqual(
+      expect.arrayContaining(['$JS.API.CONSUMER.CREATE.EVENTS.order', '$JS.API.CONSUMER.DELETE.EVENTS.payment']),
+    );
+    expect(subscribe.allow).toEqual(['_INBOX.gateway.>']);
   });
 
   it('refuses a consumer that names no known service', () => {

@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { BEARER_SCHEME, type Logger, OPENAPI_PATH, type OpenApiDocument, problemSchema, UpstreamError } from '@jetsaga/platform';
+import {
+  BEARER_SCHEME,
+  type DeclaredRoute,
+  type Logger,
+  OPENAPI_PATH,
+  type OpenApiDocument,
+  openApiDocument,
+  problemSchema,
+  UpstreamError,
+} from '@jetsaga/platform';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { asyncApiDocument } from './asyncapi.js';
@@ -18,11 +27,24 @@ export type MergedDocument = OpenApiDocument & { 'x-services': Record<string, st
  * The gateway's document: each service's operations that the ROUTES table sends to that service (an operation it
  * routes elsewhere would be unreachable through the gateway, so it is left out, and `dropped` names it).
  */
-export function mergeDocuments(documents: Partial<Record<Upstream, OpenApiDocument>>): { document: MergedDocument; dropped: string[] } {
+export function mergeDocuments(
+  documents: Partial<Record<Upstream, OpenApiDocument>>,
+  own?: OpenApiDocument,
+): { document: MergedDocument; dropped: string[] } {
   const paths: OpenApiDocument['paths'] = {};
   const tags = new Set<string>();
   const services: Record<string, string> = {};
   const dropped: string[] = [];
+  // The gateway's own routes (the event stream): answered by the gateway, never forwarded.
+  if (own) {
+    services.gateway = own.info.title;
+    for (const [path, methods] of Object.entries(own.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        (paths[path] ??= {})[method] = { ...(operation as Operation), 'x-service': 'gateway' };
+        for (const tag of ((operation as Operation).tags ?? []) as string[]) tags.add(tag);
+      }
+    }
+  }
   for (const [service, document] of Object.entries(documents) as [Upstream, OpenApiDocument][]) {
     services[service] = document.info.title;
     for (const [path, methods] of Object.entries(document.paths)) {
@@ -106,14 +128,14 @@ const INIT = `window.ui = SwaggerUIBundle({
 });
 `;
 
-export type DocsOptions = { upstreams: Record<Upstream, string>; log: Logger };
+export type DocsOptions = { upstreams: Record<Upstream, string>; log: Logger; own?: () => readonly DeclaredRoute[] };
 
 /**
  * The published API, outside /api/* and without a token: the merged OpenAPI 3.1 document at /openapi.json, the
  * interactive reference at /docs (Swagger UI from the swagger-ui-dist package's files, served here: the browser
  * fetches nothing from anywhere else), and AsyncAPI 3 for the events at /asyncapi.json.
  */
-export function docsRoutes({ upstreams, log }: DocsOptions): Hono {
+export function docsRoutes({ upstreams, log, own }: DocsOptions): Hono {
   const app = new Hono();
   const dist = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   const files = new Map(Object.entries(SWAGGER_FILES).map(([name, type]) => [name, { body: readFileSync(join(dist, name)), type }]));
@@ -127,7 +149,7 @@ export function docsRoutes({ upstreams, log }: DocsOptions): Hono {
       ),
     );
     const found = Object.fromEntries(entries.filter(([, document]) => document !== undefined));
-    const { document, dropped } = mergeDocuments(found);
+    const { document, dropped } = mergeDocuments(found, own ? openApiDocument({ title: 'gateway', version: '0.1.0' }, own()) : undefined);
     const missing = entries.filter(([, document]) => !document).map(([service]) => service);
     const problems = JSON.stringify({ dropped, missing });
     if ((dropped.length > 0 || missing.length > 0) && problems !== reported) {

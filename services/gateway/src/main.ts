@@ -1,9 +1,12 @@
 import {
+  configFields,
+  connectNats,
   createHttpApp,
   createLogger,
   initMetrics,
   loadAuthConfig,
   loadConfig,
+  type NatsConnection,
   NotFoundError,
   startHttpServer,
   startMetricsServer,
@@ -16,6 +19,9 @@ import { CONSOLE_CONFIG, consoleRoutes } from './console.js';
 import { docsRoutes } from './docs.js';
 import { HARDENING_CONFIG, hardening } from './hardening/index.js';
 import { forward, ROUTES, type Upstream, upstreamFor } from './proxy.js';
+import { STREAM_CONFIG, streamLimits } from './stream/config.js';
+import { sagaOwnership } from './stream/ownership.js';
+import { streamRoutes } from './stream/routes.js';
 
 const config = loadConfig(
   z.object({
@@ -41,6 +47,13 @@ const config = loadConfig(
     // New carts wait, then are refused, from this many requests in flight; unset: four times the checkout bound.
     GATEWAY_MAX_INFLIGHT_SHOPPING: z.coerce.number().int().positive().optional(),
     GATEWAY_MAX_INFLIGHT_REQUESTS: z.coerce.number().int().positive().default(256),
+    // The event stream reads EVENTS as the gateway's own NATS user (read-only: packages/devstack/src/nats-auth.ts).
+    NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+    NATS_USER: z.string().min(1).optional(),
+    NATS_PASSWORD: z.string().min(1).optional(),
+    NATS_TLS_CA: z.string().min(1).optional(),
+    NATS_TLS: configFields.flag(),
+    ...STREAM_CONFIG,
     ...HARDENING_CONFIG,
     ...CONSOLE_CONFIG,
   }),
@@ -81,9 +94,16 @@ const app = createHttpApp({
 });
 
 // The published API (/openapi.json, /docs, /asyncapi.json): outside /api/*, no token.
-app.route('/', docsRoutes({ upstreams, log }));
+app.route('/', docsRoutes({ upstreams, log, own: () => live.declared }));
 
 app.use('/api/*', limits.perPrincipal);
+
+// The live event stream: counted by the rate limit once, when it opens; outside admission control and the upstream
+// timeout (it is answered here and lasts as long as the client stays), capped per principal instead.
+let nc: NatsConnection | undefined;
+const ownsSaga = sagaOwnership(config.EVENT_STORE_URL);
+const live = streamRoutes({ nc: () => nc, log, limits: streamLimits(config), ownsSaga });
+app.route('/', live.app);
 
 app.use(
   '/api/*',
@@ -127,9 +147,25 @@ log.info(
   'gateway listening',
 );
 const metrics = await startMetricsServer({ port: config.METRICS_PORT, host: config.HOST, log });
+void (async () => {
+  for (let attempt = 1; !nc; attempt++) {
+    try {
+      nc = await connectNats(config.NATS_URL, 'gateway', {
+        ...(config.NATS_USER ? { user: config.NATS_USER, password: config.NATS_PASSWORD ?? '' } : {}),
+        ...(config.NATS_TLS_CA ? { tlsCaFile: config.NATS_TLS_CA } : {}),
+        ...(config.NATS_TLS ? { tls: true } : {}),
+      });
+      log.info({ url: config.NATS_URL }, 'event stream connected to NATS');
+    } catch (error) {
+      // The proxy serves without NATS; only the event stream answers 503 meanwhile.
+      log.warn({ err: error, attempt }, 'NATS not available yet for the event stream; retrying');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 5000)));
+    }
+  }
+})();
 
 const shutdown = () =>
-  void Promise.all([server.close(), metrics.close()])
+  void Promise.all([server.close(), metrics.close(), nc?.drain().catch(() => undefined)])
     .then(() => stopTelemetry())
     .then(() => process.exit(0));
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, shutdown);

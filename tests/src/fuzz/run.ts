@@ -54,6 +54,13 @@ export function sequence(options: Pick<FuzzOptions, 'operations' | 'world' | 'se
   return [...(swept ?? []), ...rest];
 }
 
+async function firstChunk(response: Response): Promise<string> {
+  const reader = response.body!.getReader();
+  const { value } = await reader.read();
+  await reader.cancel();
+  return new TextDecoder().decode(value);
+}
+
 async function send(baseUrl: string, request: FuzzRequest): Promise<Answer> {
   const response = await fetch(`${baseUrl}${request.path}`, {
     method: request.method,
@@ -61,6 +68,9 @@ async function send(baseUrl: string, request: FuzzRequest): Promise<Answer> {
     ...(request.body !== undefined ? { body: request.body } : {}),
     signal: AbortSignal.timeout(30_000),
   });
+  // An event stream never ends: its first chunk is the answer.
+  if (response.headers.get('content-type')?.startsWith('text/event-stream'))
+    return { status: response.status, body: await firstChunk(response) };
   return { status: response.status, body: await response.text() };
 }
 

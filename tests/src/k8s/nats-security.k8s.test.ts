@@ -10,7 +10,7 @@ import { byKind, find, helmTemplate, podSpec, type PodSpec } from './render.js';
  */
 const helm = inject('helmBin');
 const chart = join(inject('chartsDir'), 'jetsaga');
-const NATS_CLIENTS = ['order', 'inventory', 'payment', 'sales', 'support', 'event-store'];
+const NATS_CLIENTS = ['order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'gateway'];
 
 type Env = NonNullable<PodSpec['containers'][number]['env']>;
 const envOf = (objects: KubeObject[], kind: string, name: string): Env => podSpec(find(objects, kind, name)).containers[0]!.env ?? [];
@@ -51,7 +51,7 @@ describe('NATS users in the chart (local profile)', () => {
     }
   });
 
-  it('connects every service as its own user and the operator as the admin; the gateway has no NATS connection', () => {
+  it('connects every service as its own user (the gateway too, for its event stream) and the operator as the admin', () => {
     for (const name of NATS_CLIENTS) {
       const env = envOf(objects, 'Deployment', `jr-${name}`);
       expect(value(env, 'NATS_USER')?.value, name).toBe(name);
@@ -60,7 +60,6 @@ describe('NATS users in the chart (local profile)', () => {
     const operator = envOf(objects, 'Deployment', 'jr-operator');
     expect(value(operator, 'NATS_USER')?.value).toBe('admin');
     expect(value(operator, 'NATS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'jr-nats-auth', key: 'admin' });
-    expect(value(envOf(objects, 'Deployment', 'jr-gateway'), 'NATS_USER')).toBeUndefined();
   });
 });
 

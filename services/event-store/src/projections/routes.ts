@@ -8,6 +8,10 @@ import { SHIPMENT_STATUS } from './shipping.js';
 const ordersQuery = z.strictObject({
   status: z.enum(['PENDING', 'COMPLETED', 'CANCELLED']).optional(),
   customerId: z.uuid().optional(),
+  correlationId: z
+    .uuid()
+    .optional()
+    .meta({ description: "the order of one saga (the gateway's event stream checks a customer's with it)" }),
   after: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
@@ -143,6 +147,7 @@ export function readModelRoutes({ db }: Pick<ServiceDeps, 'db'>, engine: Project
         const params: unknown[] = [];
         const where: string[] = [];
         if (query.status) where.push(`status = $${params.push(query.status)}`);
+        if (query.correlationId) where.push(`correlation_id = $${params.push(query.correlationId)}`);
         // A customer's list is their own orders only.
         if (principal.role === 'customer') assertOwner(principal, query.customerId ?? principal.subject, 'this order list');
         const customerId = principal.role === 'customer' ? principal.subject.toLowerCase() : query.customerId;
