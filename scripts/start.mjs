@@ -188,6 +188,9 @@ try {
   if (ignored.length > 0) say(`set per service by npm start, so not taken from the environment: ${ignored.join(', ')}`);
   const passed = Object.keys(process.env).filter((key) => PASSED_VARIABLES.includes(key) || key.startsWith('OTEL_'));
   if (passed.length > 0) say(`passed to every service: ${passed.join(', ')}`);
+  // Traces: spans go where OTEL_EXPORTER_OTLP_ENDPOINT says; the event store reads a saga's back (GET
+  // /api/sagas/:id/trace) from TRACE_QUERY_URL, by default `npm run jaeger`'s query API when the spans go to its OTLP port.
+  const traceEnv = traceQueryDefault(process.env);
   const system = await startSystem({
     natsUrl,
     natsAuth,
@@ -195,7 +198,7 @@ try {
     ports: 'preferred',
     auditSigningKey: await auditSigningKey(),
     // The console's development sign-in asks this issuer for tokens through the gateway (GATEWAY_DEV_TOKEN_URL).
-    env: { ...mailEnv, ...(issuer ? { ...issuer.env, GATEWAY_DEV_TOKEN_URL: issuer.tokenUrl } : {}) },
+    env: { ...mailEnv, ...(issuer ? { ...issuer.env, GATEWAY_DEV_TOKEN_URL: issuer.tokenUrl } : {}), ...traceEnv },
     output: { kind: 'lines', onLine: (name, line) => console.log(`${name.padEnd(11)} | ${line}`) },
     onEvent: (event) => {
       if (event.kind === 'exited' && event.restartInMs !== undefined) {
@@ -224,8 +227,35 @@ try {
   say(
     `    nats --server ${natsUrl.split(',')[0]} --user admin --password "$(node -p 'require(process.argv[1]).admin' ${passwordFile})" stream ls`,
   );
+  sayTraces(system.gatewayUrl, { ...process.env, ...traceEnv });
   say('Ctrl-C stops everything.');
 } catch (error) {
   console.error(error);
   await shutdown(1);
+}
+
+/** TRACE_QUERY_URL for `npm run jaeger` (query API on :16686) when the spans go to its OTLP port and none is set. */
+function traceQueryDefault(env) {
+  if (env.TRACE_QUERY_URL || !env.OTEL_EXPORTER_OTLP_ENDPOINT) return {};
+  try {
+    const endpoint = new URL(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+    const local = ['127.0.0.1', 'localhost', '[::1]'].includes(endpoint.hostname) && endpoint.port === '4318';
+    return local ? { TRACE_BACKEND: 'jaeger', TRACE_QUERY_URL: `http://${endpoint.hostname}:16686` } : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Where a saga's trace is: the trace API (the console's waterfall reads it) and the backend's own query API. */
+function sayTraces(gatewayUrl, env) {
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT) {
+    say('  traces    off: set OTEL_EXPORTER_OTLP_ENDPOINT (npm run jaeger prints it; README, Observability)');
+    return;
+  }
+  say(`  traces    spans to ${env.OTEL_EXPORTER_OTLP_ENDPOINT}; a saga's: ${gatewayUrl}/api/sagas/<correlationId>/trace`);
+  if (env.TRACE_QUERY_URL) {
+    say(`            read back from ${env.TRACE_BACKEND ?? 'jaeger'} at ${env.TRACE_QUERY_URL}/api/traces/<traceId> (an HTTP API, no UI)`);
+  } else {
+    say('            set TRACE_QUERY_URL (and TRACE_BACKEND=jaeger|tempo) for the trace API to read them back');
+  }
 }

@@ -66,6 +66,7 @@ export {
   type ServiceName,
   type SystemOptions,
   serviceEntry,
+  serviceEnvironment,
   startSystem,
   TELEMETRY_PRELOAD,
 } from './system.js';

@@ -85,7 +85,8 @@ export const PASSED_VARIABLES = [
 ] as const;
 // AUTH_*: which token issuer every service trusts (issuer, audience, its keys), the same for all of them.
 // SMTP_* and MAIL_*: the mail server notification sends through (npm start and the tests point them at Mailpit).
-const PASSED_PREFIXES = ['OTEL_', 'GATEWAY_', 'COMPLAINT_DEADLINE_', 'AUTH_', 'SMTP_', 'MAIL_'] as const;
+// TRACE_*: where the event store reads traces back from (GET /api/sagas/:id/trace).
+const PASSED_PREFIXES = ['OTEL_', 'GATEWAY_', 'COMPLAINT_DEADLINE_', 'AUTH_', 'SMTP_', 'MAIL_', 'TRACE_'] as const;
 
 /**
  * Variables the launcher sets for each service itself (its own ports, its peers' addresses, its trace service name):

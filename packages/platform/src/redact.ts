@@ -64,3 +64,43 @@ export function redactUrl(url: string): string {
     return scrubSecrets(url);
   }
 }
+
+const SECRET_KEY_SET = new Set(SECRET_KEYS.map((key) => key.toLowerCase()));
+const MAX_ATTRIBUTE_CHARS = 1024;
+
+/** A value as a span attribute can hold it: a primitive, or JSON of anything else, shortened. */
+function attributeValue(value: unknown): string | number | boolean {
+  if (typeof value === 'number' || typeof value === 'boolean') return value;
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (value instanceof Error) text = `${value.name}: ${value.message}`;
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  text = scrubSecrets(text);
+  return text.length > MAX_ATTRIBUTE_CHARS ? `${text.slice(0, MAX_ATTRIBUTE_CHARS)}…` : text;
+}
+
+/**
+ * A log line's fields as span-event attributes, through the same two nets as the line itself: a field named for a
+ * secret is censored (at any depth, as `redact` does for the written line), and every value is scrubbed by shape.
+ */
+export function redactedAttributes(fields: Readonly<Record<string, unknown>>): Record<string, string | number | boolean> {
+  const censor = (value: unknown, depth: number): unknown => {
+    if (depth > 4 || value === null || typeof value !== 'object' || value instanceof Error) return value;
+    if (Array.isArray(value)) return value.map((item) => censor(item, depth + 1));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, inner]) => [key, SECRET_KEY_SET.has(key.toLowerCase()) ? REDACTED : censor(inner, depth + 1)]),
+    );
+  };
+  const attributes: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    attributes[key] = SECRET_KEY_SET.has(key.toLowerCase()) ? REDACTED : attributeValue(censor(value, 0));
+  }
+  return attributes;
+}
