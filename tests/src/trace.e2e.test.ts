@@ -95,7 +95,12 @@ function traceWithEveryHop(correlationId: string, as: Api = api): Promise<Trace>
     `the trace of saga ${correlationId} to hold every hop`,
     async () => {
       const response = await as.call<Trace>('GET', `/api/sagas/${correlationId}/trace`);
-      return response.status === 200 && HOPS.every((hop) => hasHop(response.body.spans, hop)) ? response.body : undefined;
+      if (response.status !== 200) return undefined;
+      const { spans } = response.body;
+      // Spans arrive as each service exports them: wait until no span waits for its parent (the gateway's comes from the client).
+      const ids = new Set(spans.map((s) => s.spanId));
+      const parentsThere = spans.every((s) => s.parentSpanId === null || s.service === 'gateway' || ids.has(s.parentSpanId));
+      return HOPS.every((hop) => hasHop(spans, hop)) && parentsThere ? response.body : undefined;
     },
     30_000,
     200,
