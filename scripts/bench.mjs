@@ -32,6 +32,8 @@ const HELP = `usage: npm run bench [-- options]
   --no-peers              jetsaga only
   --peer-rates LIST       the peers' steps (default: --rates, after a first step of 10/s when --rates starts
                           higher, so a peer slower than jetsaga's first step still has a sustained rate)
+  --sse-streams N         hold N open event streams (GET /api/stream/events, every new event, one agent token
+                          each) through every pass, read by a process of their own (not counted as the system)
   --profile               run the services under node --cpu-prof during the first pass; summary in the
                           report, .cpuprofile files (flame graphs in Chrome DevTools or speedscope) in <out>/profiles
   --out DIR               where results go (default bench/results)
@@ -59,6 +61,7 @@ const { values } = parseArgs({
     peers: { type: 'string' },
     'no-peers': { type: 'boolean', default: false },
     'peer-rates': { type: 'string' },
+    'sse-streams': { type: 'string' },
     profile: { type: 'boolean', default: false },
     out: { type: 'string' },
     name: { type: 'string' },
@@ -151,6 +154,7 @@ const options = {
   peers,
   // The quick form runs each peer for one low step (shape only); the full one steps them like jetsaga, from 10/s.
   peerRates: values['peer-rates'] ? rateList('peer-rates') : quick ? rates.slice(0, 1) : rates[0] > 10 ? [10, ...rates] : rates,
+  sseStreams: values['sse-streams'] === undefined ? 0 : positive('sse-streams', 0),
   profile: values.profile,
   keep: values.keep,
   profileKeepDir: join(out, 'profiles'),

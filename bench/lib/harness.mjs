@@ -33,6 +33,7 @@ import { runPeers } from './peers.mjs';
 const TOPOLOGY = fileURLToPath(new URL('../../k8s/topology', import.meta.url));
 const CPU_PROFILE_PRELOAD = fileURLToPath(new URL('./cpu-profile.mjs', import.meta.url));
 const K6_SCRIPT = fileURLToPath(new URL('../k6/checkout.js', import.meta.url));
+const SSE_CLIENTS = fileURLToPath(new URL('./sse-clients.mjs', import.meta.url));
 const PROJECTIONS = ['order-summaries', 'sales-daily', 'stock-levels', 'saga-timelines'];
 
 /** The admin token the bench's own requests carry (seeding, the event store's status and rebuilds). */
@@ -240,7 +241,37 @@ async function step(ctx, rate, seconds, { record = true } = {}) {
 }
 
 /** Processes that drive the load and measure it: not part of the system whose CPU per saga is reported. */
-export const OUTSIDE_THE_SYSTEM = ['k6', 'bench driver'];
+export const OUTSIDE_THE_SYSTEM = ['k6', 'bench driver', 'sse clients'];
+
+/**
+ * `--sse-streams N`: N open event streams (GET /api/stream/events, every new event, one token each) held through the
+ * pass by a process of their own. Resolves once every stream is open; `stop()` gives what they received.
+ */
+async function holdEventStreams(gatewayUrl, count, issuer) {
+  const tokens = [];
+  for (let i = 0; i < count; i++) tokens.push(await issuer.sign({ role: 'agent', sub: `bench-viewer-${i}`, ttl: '12h' }));
+  const child = spawn(process.execPath, [SSE_CLIENTS], {
+    env: { ...process.env, JETSAGA_SSE_CONFIG: JSON.stringify({ url: gatewayUrl, tokens }) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await new Promise((resolve, reject) => {
+    const check = () => (output.includes('ready\n') ? resolve() : undefined);
+    child.stdout.on('data', check);
+    exited.then((code) => reject(new Error(`the SSE clients exited (${code}) before their streams were open`)));
+  });
+  return {
+    pid: child.pid,
+    async stop() {
+      if (child.exitCode !== null) return { streams: count, error: 'exited early' };
+      child.kill('SIGTERM');
+      await exited;
+      return JSON.parse(output.split('\n').filter(Boolean).at(-1) ?? '{}');
+    },
+  };
+}
 
 /** The largest peak RSS (MB) among `names` in a step's process figures, or null when none was sampled. */
 function maxRss(processes, names) {
@@ -427,6 +458,12 @@ async function pass(shared, { syncAlways, full }) {
     await seed(system.gatewayUrl, options, seedFile, shared.issuer);
     const tracker = await trackSagas(nc);
     cleanups.push(() => tracker.stop());
+    let sse;
+    if (options.sseStreams > 0) {
+      say(`${label}: opening ${options.sseStreams} event streams (GET /api/stream/events), held through the pass`);
+      sse = await holdEventStreams(system.gatewayUrl, options.sseStreams, shared.issuer);
+      cleanups.push(async () => void (await sse.stop()));
+    }
     const sql = new pg.Pool({ connectionString: databaseUrl, max: 1 });
     cleanups.push(() => sql.end());
     const ctx = {
@@ -445,6 +482,7 @@ async function pass(shared, { syncAlways, full }) {
         postgres: { root: shared.postgresPid(), tree: true },
         k6: k6Pid ? { root: k6Pid } : undefined,
         'bench driver': { root: process.pid },
+        'sse clients': sse ? { root: sse.pid } : undefined,
       }),
     };
     say(`${label}: warm-up, ${options.warmupRate}/s for ${options.warmupSeconds} s`);
@@ -490,6 +528,10 @@ async function pass(shared, { syncAlways, full }) {
       100,
     );
     const result = { syncAlways, steps, overloadSteps, stream: { events: status.mirror.streamPosition } };
+    if (sse) {
+      result.sse = await sse.stop();
+      say(`${label}: event streams: ${JSON.stringify(result.sse)}`);
+    }
     if (full) {
       say(`${label}: mirror catch-up over ${status.mirror.streamPosition} events`);
       result.mirrorCatchUp = await mirrorCatchUp(system.gatewayUrl);
@@ -697,6 +739,7 @@ export async function runBench(options, say) {
         rawMessages: options.rawMessages,
         rawRows: options.rawRows,
         tracing: process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? 'on' : 'off',
+        sseStreams: options.sseStreams ?? 0,
         logLevel: process.env.LOG_LEVEL ?? 'info',
         // GATEWAY_* given to the bench (the admission bounds); empty: the gateway's defaults.
         gateway: Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('GATEWAY_'))),
