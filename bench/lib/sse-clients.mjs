@@ -29,10 +29,11 @@ async function follow(token, stats) {
     }
     stats.ended = true;
   })();
-  return reading;
+  // Wrapped: returning the promise itself would make this function wait for the stream's end.
+  return { reading };
 }
 
-const readers = await Promise.all(tokens.map((token, i) => follow(token, streams[i]))).catch((error) => {
+const followed = await Promise.all(tokens.map((token, i) => follow(token, streams[i]))).catch((error) => {
   console.error(error.message);
   process.exit(1);
 });
@@ -41,7 +42,7 @@ console.log('ready');
 process.once('SIGTERM', async () => {
   const endedEarly = streams.filter((stats) => stats.ended).length;
   for (const controller of aborts) controller.abort();
-  await Promise.allSettled(readers);
+  await Promise.allSettled(followed.map((entry) => entry.reading));
   const frames = streams.map((stats) => stats.frames);
   console.log(
     JSON.stringify({
