@@ -32,6 +32,9 @@ export {
 } from './nats-auth.js';
 export { type NatsCluster, type NatsServer, type NatsServerOptions, startNatsCluster, startNatsServer } from './nats-server.js';
 export {
+  type AlertmanagerOptions,
+  type AlertmanagerServer,
+  startAlertmanager,
   type JaegerOptions,
   type JaegerServer,
   type PrometheusOptions,
@@ -49,7 +52,15 @@ export {
   type HydraTokenRequest,
   startHydra,
 } from './hydra.js';
-export { ensureJaeger, ensurePrometheus, JAEGER_VERSION, PROMETHEUS_MINIMUM, type PrometheusTools } from './observability-tools.js';
+export {
+  ALERTMANAGER_MINIMUM,
+  ensureAlertmanager,
+  ensureJaeger,
+  ensurePrometheus,
+  JAEGER_VERSION,
+  PROMETHEUS_MINIMUM,
+  type PrometheusTools,
+} from './observability-tools.js';
 export { cachedTool, go, goInstalled, goToolModule, runTool, semver, ToolBuildError, toolOutput, toolVersion } from './go-build.js';
 export { ensureMailpit, MAILPIT_VERSION, type MailpitOptions, type MailpitServer, startMailpit } from './mailpit.js';
 export { freePort, isPortFree, preferredPort, waitFor } from './ports.js';

@@ -165,3 +165,52 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
   }
   return { url, stop: () => stopChild(child) };
 }
+
+export type AlertmanagerServer = { url: string; stop(): Promise<void> };
+
+export type AlertmanagerOptions = {
+  bin: string;
+  /** Holds the configuration, its silences and notification log, and the log. */
+  dir: string;
+  /** alertmanager.yml contents. */
+  config: string;
+  port?: number;
+  host?: string;
+};
+
+/** An Alertmanager on loopback with gossip off (a single instance: no cluster port). */
+export async function startAlertmanager(options: AlertmanagerOptions): Promise<AlertmanagerServer> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? (await freePort());
+  await mkdir(options.dir, { recursive: true });
+  const config = join(options.dir, 'alertmanager.yml');
+  // The config may hold the webhook's credentials.
+  await writeFile(config, options.config, { mode: 0o600 });
+  const child = launch(
+    options.bin,
+    [
+      `--config.file=${config}`,
+      `--storage.path=${join(options.dir, 'data')}`,
+      `--web.listen-address=${host}:${port}`,
+      '--cluster.listen-address=',
+    ],
+    join(options.dir, 'alertmanager.log'),
+  );
+  const url = `http://${host}:${port}`;
+  try {
+    await waitFor(
+      'alertmanager to be ready',
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`alertmanager exited with ${child.exitCode}; see ${join(options.dir, 'alertmanager.log')}`);
+        return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok;
+      },
+      30_000,
+      100,
+    );
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { url, stop: () => stopChild(child) };
+}

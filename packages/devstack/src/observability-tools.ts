@@ -126,3 +126,92 @@ async function aptCandidate(name: string): Promise<string | undefined> {
   const candidate = policy && /Candidate:\s*(\S+)/.exec(policy)?.[1];
   return candidate && candidate !== '(none)' ? candidate : undefined;
 }
+
+/** Debian 12's Alertmanager (0.25): what routes the PrometheusRule alerts to people (notification's webhook). */
+export const ALERTMANAGER_MINIMUM = '0.23.0';
+
+async function alertmanagerVersion(bin: string): Promise<string | undefined> {
+  return semver(await toolOutput(bin, ['--version']));
+}
+
+/**
+ * Finds Alertmanager: ALERTMANAGER_BIN, else Debian's `prometheus-alertmanager` on PATH when new enough, else Debian's
+ * package unpacked into the cache as prometheus is (apt-get download + dpkg-deb; no service installed or started).
+ */
+export async function ensureAlertmanager(say: Say = () => undefined): Promise<string> {
+  if (process.env.ALERTMANAGER_BIN) return process.env.ALERTMANAGER_BIN;
+  for (const name of ['prometheus-alertmanager', 'alertmanager']) {
+    const version = await alertmanagerVersion(name);
+    if (version && compareVersions(version, ALERTMANAGER_MINIMUM) >= 0) return name;
+  }
+  const tools = join(cacheDir(), 'tools');
+  const cached = (existsSync(tools) ? await readdir(tools) : [])
+    .filter((name) => name.startsWith('alertmanager-') && existsSync(join(tools, name, 'alertmanager')))
+    .map((name) => name.slice('alertmanager-'.length))
+    .filter((version) => compareVersions(version, ALERTMANAGER_MINIMUM) >= 0)
+    .sort(compareVersions)
+    .reverse()[0];
+  if (cached) {
+    await installTemplate(join(tools, `alertmanager-${cached}`), say);
+    return join(tools, `alertmanager-${cached}`, 'alertmanager');
+  }
+  let candidate = await aptCandidate('prometheus-alertmanager');
+  if (!candidate) {
+    say("apt-get update (Debian's package lists do not know prometheus-alertmanager yet)");
+    await spawnChecked('apt-get', ['update'], { env: { DEBIAN_FRONTEND: 'noninteractive' } }, 'apt-get update');
+    candidate = await aptCandidate('prometheus-alertmanager');
+  }
+  if (!candidate) throw new Error("Debian's package lists have no prometheus-alertmanager package; set ALERTMANAGER_BIN");
+  const version = semver(candidate) ?? candidate;
+  const dir = toolDir('alertmanager', version);
+  say(`unpacking Debian's prometheus-alertmanager ${candidate} into ${dir} (once per machine)`);
+  await mkdir(dir, { recursive: true });
+  const staging = await mkdtemp(join(dir, '.unpack-'));
+  try {
+    await spawnChecked(
+      'apt-get',
+      ['download', `prometheus-alertmanager=${candidate}`],
+      { cwd: staging },
+      'downloading prometheus-alertmanager',
+    );
+    const deb = (await readdir(staging)).find((name) => name.endsWith('.deb'));
+    if (!deb) throw new Error('apt-get download left no .deb');
+    await spawnChecked('dpkg-deb', ['-x', deb, 'root'], { cwd: staging }, 'unpacking prometheus-alertmanager');
+    // Debian's build reads its notification templates from this fixed path: kept beside the binary too.
+    for (const template of TEMPLATES) await copyFile(join(staging, 'root', TEMPLATE_DIR, template), join(dir, template));
+    // amtool first: the alertmanager binary's presence marks the cache entry complete.
+    await copyFile(join(staging, 'root', 'usr', 'bin', 'amtool'), join(staging, 'amtool'));
+    await rename(join(staging, 'amtool'), join(dir, 'amtool'));
+    await copyFile(join(staging, 'root', 'usr', 'bin', 'prometheus-alertmanager'), join(staging, 'alertmanager'));
+    await rename(join(staging, 'alertmanager'), join(dir, 'alertmanager'));
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  await installTemplate(dir, say);
+  return join(dir, 'alertmanager');
+}
+
+/** Where Debian's Alertmanager looks for default.tmpl (compiled in; without it the configuration is refused). */
+const TEMPLATE_DIR = 'usr/share/prometheus/alertmanager';
+
+const TEMPLATES = ['default.tmpl', 'email.tmpl'];
+
+/** Puts the cached templates where Debian's binary reads them, when the package is not installed (root, as in CI). */
+async function installTemplate(dir: string, say: Say): Promise<void> {
+  if (TEMPLATES.every((template) => existsSync(join('/', TEMPLATE_DIR, template)))) return;
+  if (!TEMPLATES.every((template) => existsSync(join(dir, template)))) {
+    const staging = await mkdtemp(join(dir, '.template-'));
+    try {
+      await spawnChecked('apt-get', ['download', 'prometheus-alertmanager'], { cwd: staging }, 'downloading prometheus-alertmanager');
+      const deb = (await readdir(staging)).find((name) => name.endsWith('.deb'));
+      if (!deb) throw new Error('apt-get download left no .deb');
+      await spawnChecked('dpkg-deb', ['-x', deb, 'root'], { cwd: staging }, 'unpacking prometheus-alertmanager');
+      for (const template of TEMPLATES) await copyFile(join(staging, 'root', TEMPLATE_DIR, template), join(dir, template));
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+  say(`installing Alertmanager's templates in /${TEMPLATE_DIR} (Debian's binary reads them there)`);
+  await mkdir(join('/', TEMPLATE_DIR), { recursive: true });
+  for (const template of TEMPLATES) await copyFile(join(dir, template), join('/', TEMPLATE_DIR, template));
+}
