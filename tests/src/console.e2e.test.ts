@@ -103,7 +103,7 @@ describe('shop', () => {
     await page.getByRole('heading', { name: 'Shop' }).waitFor();
     await page.goto(`/?product=${product.id}`);
     await page.getByRole('button', { name: 'Add to cart' }).click();
-    await page.getByRole('heading', { name: 'Cart' }).waitFor();
+    await page.getByRole('heading', { name: 'Cart', exact: true }).waitFor();
     await page.getByText('Total 25.00 €').waitFor();
     await expectAccessible('cart');
     await page.getByRole('button', { name: 'Check out' }).click();
