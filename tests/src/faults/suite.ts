@@ -183,6 +183,17 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     // CRITICAL complaint about it that is left unanswered (escalates), resolved with a refund within the payment, with
     // one beyond it (rejected), or resolved and closed. A step is retried until it answers; a 409 on a retry means the
     // earlier attempt committed (the step is done), so a lost answer never applies a step twice.
+    /** A load step, retried until it answers 200, 201 or 409 (on a retry, 409 means the earlier attempt committed). */
+    const answered = (method: string, path: string, body?: unknown) =>
+      waitFor(
+        `${method} ${path}`,
+        async () => {
+          const response = await api.call(method, path, body).catch(() => ({ status: 0, body: undefined }));
+          return [200, 201, 409].includes(response.status) ? response : undefined;
+        },
+        120_000,
+        250,
+      );
     const complaintOf = async (cartId: string, index: number) => {
       const order = await waitFor(
         `the order of cart ${cartId} to end`,
@@ -198,17 +209,7 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
         240_000,
         250,
       );
-      const send = (method: string, path: string, body?: unknown) =>
-        waitFor(
-          `${method} ${path}`,
-          async () => {
-            const response = await api.call(method, path, body).catch(() => ({ status: 0, body: undefined }));
-            return response.status === 201 || response.status === 200 || response.status === 409 ? response : undefined;
-          },
-          120_000,
-          250,
-        );
-      const opened = await send('POST', '/api/complaints', {
+      const opened = await answered('POST', '/api/complaints', {
         customerId: order.customer_id,
         orderId: order.id,
         title: `About order ${order.id}`,
@@ -220,11 +221,11 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
       const kind = index % 4;
       if (kind === 0) return;
       for (const step of ['assign', 'start'] as const)
-        await send('POST', `/api/complaints/${id}/${step}`, step === 'assign' ? { agent: 'faults' } : undefined);
+        await answered('POST', `/api/complaints/${id}/${step}`, step === 'assign' ? { agent: 'faults' } : undefined);
       const total = Number(order.total_cents);
       const refundCents = kind === 1 ? random.int(1, Math.max(1, total)) : kind === 2 ? total + random.int(1, 500) : undefined;
-      await send('POST', `/api/complaints/${id}/resolve`, { resolution: 'fault suite', ...(refundCents ? { refundCents } : {}) });
-      if (kind === 3) await send('POST', `/api/complaints/${id}/close`);
+      await answered('POST', `/api/complaints/${id}/resolve`, { resolution: 'fault suite', ...(refundCents ? { refundCents } : {}) });
+      if (kind === 3) await answered('POST', `/api/complaints/${id}/close`);
     };
     // Parcels beside them: for every tenth cart (another tenth), once its order completed and its parcel opened, the
     // parcel is dispatched and then delivered, lost (refunded), damaged (reshipped) or delayed (settled, then
@@ -255,16 +256,7 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
       );
       if (!parcel.id) return;
       const path = `/api/shipments/${parcel.id}`;
-      const send = async (method: string, suffix: string, body?: unknown) =>
-        waitFor(
-          `${method} ${path}${suffix}`,
-          async () => {
-            const response = await api.call(method, `${path}${suffix}`, body).catch(() => ({ status: 0, body: undefined }));
-            return [200, 201, 409].includes(response.status) ? response : undefined;
-          },
-          120_000,
-          250,
-        );
+      const send = (method: string, suffix: string, body?: unknown) => answered(method, `${path}${suffix}`, body);
       const dispatched = await send('POST', '/dispatch', { carrier: 'Faults Post', trackingNumber: `FP-${index}` });
       if (dispatched.status === 409) {
         // A sale cancelled by its deadline after the parcel opened calls the parcel off: nothing more to do. Any other
@@ -313,15 +305,7 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
         ['resolve', { resolution: 'refunded through the incident' }],
         ['close', undefined],
       ] as const) {
-        await waitFor(
-          `${step} complaint ${complaint.id}`,
-          async () => {
-            const response = await api.call('POST', `/api/complaints/${complaint.id}/${step}`, body).catch(() => ({ status: 0 }));
-            return [200, 201, 409].includes(response.status);
-          },
-          120_000,
-          250,
-        );
+        await answered('POST', `/api/complaints/${complaint.id}/${step}`, body);
       }
     };
     const parcelsDone = Promise.all(

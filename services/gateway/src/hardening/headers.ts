@@ -44,18 +44,7 @@ export const DOCS_CSP = {
  * diagrams it draws (Mermaid) carry their own; `connect-src 'self'` is the API and its event stream; links to a
  * trace or dashboard elsewhere are navigations, which a CSP does not restrict.
  */
-export const CONSOLE_CSP = {
-  defaultSrc: ["'self'"],
-  scriptSrc: ["'self'"],
-  styleSrc: ["'self'", "'unsafe-inline'"],
-  imgSrc: ["'self'", 'data:'],
-  fontSrc: ["'self'", 'data:'],
-  connectSrc: ["'self'"],
-  objectSrc: ["'none'"],
-  frameAncestors: ["'none'"],
-  baseUri: ["'none'"],
-  formAction: ["'self'"],
-};
+export const CONSOLE_CSP = { ...DOCS_CSP, formAction: ["'self'"] };
 
 /** Paths of the interactive reference (its page and its assets). */
 export const isDocs = (path: string) => path === '/docs' || path.startsWith('/docs/');
