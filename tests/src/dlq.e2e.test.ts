@@ -5,6 +5,7 @@ import { nanos } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Api } from './support/api.js';
 import { startTestSystem, type TestSystem } from './support/harness.js';
+import { subjectMatches } from './support/observability.js';
 
 let t: TestSystem;
 let api: Api;
@@ -65,7 +66,20 @@ describe('dead letters', () => {
     const customer = await api.customer(10_000);
     const product = await api.product(5, 100);
     expect((await api.terminal(await api.buy(customer.id, product.id, 1))).status).toBe('COMPLETED');
-    expect(await letters('type=StockReserved')).toHaveLength(1);
+    // Exactly one letter per durable consumer whose filter takes the subject (payment, and audit's trail of every event),
+    // none from any other consumer (inventory does not read StockReserved).
+    const subject = eventSubject('reservation', orderId, 'StockReserved');
+    const readers = (await jetstreamManager(t.nc).then((jsm) => jsm.consumers.list(EVENTS_STREAM).next()))
+      .filter((info) => info.config.durable_name !== undefined)
+      .filter((info) => (info.config.filter_subjects ?? [info.config.filter_subject ?? '>']).some((f) => subjectMatches(f, subject)))
+      .map((info) => info.name)
+      .sort();
+    expect(readers).toContain('payment');
+    const all = await waitFor('a letter from every consumer that reads the subject', async () => {
+      const found = (await letters('type=StockReserved')).filter((l) => l.subject === subject);
+      return found.length >= readers.length ? found : undefined;
+    });
+    expect(all.map((l) => l.consumer).sort()).toEqual(readers);
     expect(await letters('consumer=inventory')).toHaveLength(0);
   });
 

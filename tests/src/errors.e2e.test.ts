@@ -7,6 +7,7 @@ import { type Api, apiClient } from './support/api.js';
 import { startTestSystem, type TestSystem } from './support/harness.js';
 import {
   changeCount,
+  quietChangeCount,
   DOWN_UPSTREAMS,
   expectProblem,
   PROBLEM_CASES,
@@ -92,13 +93,13 @@ const product = { sku: 'SKU-ERR', name: 'Lamp', priceCents: 100, stock: 1 };
 
 describe('bad input gets a clear error and changes nothing', () => {
   it.each(PROBLEM_CASES)('%s', async (_name, request, status, field) => {
-    const before = await changeCount(t.sql);
+    const before = await quietChangeCount(t);
     expectProblem(await request(api, fixture), status, field);
     expect(await changeCount(t.sql)).toBe(before);
   });
 
   it.each(UPSTREAM_PROBLEM_CASES)('%s', async (_name, request, status) => {
-    const before = await changeCount(t.sql);
+    const before = await quietChangeCount(t);
     const response = await request(degraded.api);
     expectProblem(response, status);
     expect(response.headers.get('x-request-id')).toMatch(/.+/);
@@ -107,7 +108,7 @@ describe('bad input gets a clear error and changes nothing', () => {
 
   it('refuses to check out an empty cart (409) and leaves it open', async () => {
     const empty = await api.cart(customerId);
-    const before = await changeCount(t.sql);
+    const before = await quietChangeCount(t);
     expectProblem(await api.call('POST', `/api/carts/${empty.id}/checkout`), 409);
     expect(await changeCount(t.sql)).toBe(before);
     expect((await api.call('GET', `/api/carts/${empty.id}`)).body).toMatchObject({ status: 'OPEN', items: [], totalCents: 0 });
@@ -116,7 +117,7 @@ describe('bad input gets a clear error and changes nothing', () => {
   it('refuses a second product with the same sku (409)', async () => {
     const sku = `SKU-${uuidv7()}`;
     expect((await api.call('POST', '/api/products', { ...product, sku })).status).toBe(201);
-    const before = await changeCount(t.sql);
+    const before = await quietChangeCount(t);
     expectProblem(await api.call('POST', '/api/products', { ...product, sku }), 409);
     expect(await changeCount(t.sql)).toBe(before);
   });

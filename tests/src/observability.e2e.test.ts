@@ -223,7 +223,7 @@ function countByKind(spans: readonly TraceSpan[]): Record<string, number> {
 }
 
 describe('one trace per saga, across every NATS hop (Jaeger)', () => {
-  it('a completed checkout is one trace: gateway -> order -> relay -> inventory -> payment -> sales -> order and inventory', async () => {
+  it('a completed checkout is one trace: gateway -> order -> relay -> inventory -> payment -> sales -> order, inventory, shipping, notification and audit', async () => {
     const ada = await api.customer(10_000);
     const lamp = await api.product(5, 1_500);
     const orderId = await api.buy(ada.id, lamp.id, 2);
@@ -246,6 +246,12 @@ describe('one trace per saga, across every NATS hop (Jaeger)', () => {
       // After the sale, shipping opens the parcel in the same trace.
       [send('sales', 'sale', 'SaleConfirmed'), handled('shipping', 'sale', 'SaleConfirmed')],
       [handled('shipping', 'sale', 'SaleConfirmed'), send('shipping', 'shipment', 'ShipmentCreated')],
+      // The customer's email about the completed order, and its NotificationSent, in the same trace.
+      [send('order', 'order', 'OrderCompleted'), handled('notification', 'order', 'OrderCompleted')],
+      [handled('notification', 'order', 'OrderCompleted'), send('notification', 'notification', 'NotificationSent')],
+      // The audit trail records every event on a consumer of its own.
+      [send('order', 'order', 'OrderPlaced'), handled('audit', 'order', 'OrderPlaced')],
+      [send('order', 'order', 'OrderCompleted'), handled('audit', 'order', 'OrderCompleted')],
       // The event store mirrors every event of the saga: each stored event is a span under the send that published it.
       [send('order', 'order', 'OrderPlaced'), handled('event-store', 'order', 'OrderPlaced')],
       [send('payment', 'payment', 'PaymentAccepted'), handled('event-store', 'payment', 'PaymentAccepted')],
@@ -257,7 +263,7 @@ describe('one trace per saga, across every NATS hop (Jaeger)', () => {
     // One trace, rooted at the gateway: nothing of the saga started a trace of its own.
     expectSagaTrace(spans, order, stray);
     expect(new Set(spans.map((s) => s.service))).toEqual(
-      new Set(['gateway', 'order', 'inventory', 'payment', 'sales', 'shipping', 'event-store']),
+      new Set(['gateway', 'order', 'inventory', 'payment', 'sales', 'shipping', 'notification', 'audit', 'event-store']),
     );
     // The mirror stores events in batches: a batch is a trace of its own, linked to each event it stored.
     const stored = spans.find((s) => s.service === 'event-store' && s.name === 'process events.order.*.OrderPlaced') as TraceSpan;

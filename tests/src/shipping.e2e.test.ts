@@ -3,7 +3,7 @@ import { uuidv7 } from '@jetsaga/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Api, ApiResponse } from './support/api.js';
 import { startTestSystem, type TestSystem } from './support/harness.js';
-import { changeCount, expectProblem } from './support/problems.js';
+import { changeCount, quietChangeCount, expectProblem } from './support/problems.js';
 import { HOME, type Shipment, type ShippingApi, shippingApi } from './support/shipping.js';
 
 /** Short enough to watch a parcel miss it, long enough for a dispatch and a delivery to happen well before it. */
@@ -266,7 +266,7 @@ describe('bad requests and wrong transitions are problem+json and change nothing
   ];
 
   it.each(cases)('%s', async (_name, request, status, field) => {
-    const before = await changeCount(t.sql);
+    const before = await quietChangeCount(t);
     const shipmentsBefore = await t.sql.query('SELECT id, status, state FROM shipping.shipments ORDER BY id');
     expectProblem(await request(), status, field);
     expect(await changeCount(t.sql)).toBe(before);

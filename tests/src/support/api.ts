@@ -68,7 +68,9 @@ export function apiClient(baseUrl: string, options: ApiClientOptions = {}) {
       body: raw ?? (body !== undefined ? JSON.stringify(body) : undefined),
     });
     const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+    // JSON answers parsed; anything else (the console's index.html at /) kept as the text it is.
+    const json = /\bjson\b/.test(response.headers.get('content-type') ?? '');
+    return { status: response.status, body: text ? (json ? JSON.parse(text) : text) : undefined, headers: response.headers };
   }
   /**
    * As a well-behaved client does: a 429 from the gateway's admission control changed nothing, so the request is sent

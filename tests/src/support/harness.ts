@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -16,6 +16,7 @@ import {
 } from '@jetsaga/devstack';
 import { applyTopology, loadTopology } from '@jetsaga/operator';
 import { connectNats, type NatsConnection } from '@jetsaga/platform';
+import { EVENTS_STREAM } from '@jetsaga/events';
 import { jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -62,7 +63,9 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
   const databaseUrl = await createTestDatabase(inject('postgresUrl'), 'e2e');
   const nc = await applyTestTopology(nats.url, natsAuth);
   const logDir = await mkdtemp(join(tmpdir(), 'jetsaga-logs-'));
-  const mailpit = await startMailpit({ bin: inject('mailpitBin'), dir: join(logDir, 'mailpit') });
+  // Mailpit's data beside the logs, not among them: the log directory holds one file per service.
+  const mailDir = await mkdtemp(join(tmpdir(), 'jetsaga-mailpit-'));
+  const mailpit = await startMailpit({ bin: inject('mailpitBin'), dir: mailDir });
   const authEnv = env.AUTH_ISSUER ? {} : testAuthEnv();
   const system = await startSystem({
     natsUrl: nats.url,
@@ -89,6 +92,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       await nc.close();
       await nats.stop();
       await mailpit.stop();
+      await rm(mailDir, { recursive: true, force: true });
     },
   };
 }
@@ -125,8 +129,28 @@ export async function waitForOutboxesDrained(sql: Pick<pg.Pool, 'query'>, timeou
       const { rows } = await sql.query(`
         SELECT (SELECT count(*) FROM orders.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL)
              + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM sales.outbox WHERE published_at IS NULL)
-             + (SELECT count(*) FROM support.outbox WHERE published_at IS NULL) AS n`);
+             + (SELECT count(*) FROM support.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM shipping.outbox WHERE published_at IS NULL)
+             + (SELECT count(*) FROM notification.outbox WHERE published_at IS NULL) AS n`);
       return Number(rows[0].n) === 0;
+    },
+    timeoutMs,
+  );
+}
+
+/**
+ * Waits until the system has nothing left to do: every durable consumer of EVENTS idle and every outbox relayed, both
+ * seen in the same look. Reactions to earlier events (an email, an audit entry) then no longer change the tables.
+ */
+export async function waitForQuiet(t: Pick<TestSystem, 'nc' | 'sql'>, timeoutMs = 30_000): Promise<void> {
+  const jsm = await jetstreamManager(t.nc);
+  await waitFor(
+    'every consumer idle and every outbox relayed',
+    async () => {
+      const consumers = await jsm.consumers.list(EVENTS_STREAM).next();
+      if (consumers.some((info) => info.num_pending > 0 || info.num_ack_pending > 0)) return false;
+      await waitForOutboxesDrained(t.sql, timeoutMs);
+      const again = await jsm.consumers.list(EVENTS_STREAM).next();
+      return again.every((info) => info.num_pending === 0 && info.num_ack_pending === 0);
     },
     timeoutMs,
   );

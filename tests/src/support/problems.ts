@@ -2,6 +2,7 @@ import { uuidv7 } from '@jetsaga/events';
 import type pg from 'pg';
 import { expect } from 'vitest';
 import type { Api, ApiResponse } from './api.js';
+import { type TestSystem, waitForQuiet } from './harness.js';
 
 /** An RFC 9457 problem+json answer with this status (and, when given, a field-level error naming `field`). */
 export function expectProblem(response: ApiResponse, status: number, field?: string): void {
@@ -30,6 +31,15 @@ export async function changeCount(sql: Pick<pg.Pool, 'query'>): Promise<number> 
          + (SELECT count(*) FROM shipping.shipments) + (SELECT count(*) FROM shipping.shipment_timeline)
          + (SELECT count(*) FROM notification.notifications) + (SELECT count(*) FROM notification.preferences) AS n`);
   return Number(rows[0].n);
+}
+
+/**
+ * The change count once the system is quiet: what earlier requests set off (emails, parcels, audit entries) has
+ * happened, so a count taken after a refused request differs only if that request changed something.
+ */
+export async function quietChangeCount(t: Pick<TestSystem, 'nc' | 'sql'>): Promise<number> {
+  await waitForQuiet(t);
+  return changeCount(t.sql);
 }
 
 /**
