@@ -74,8 +74,10 @@ describe('Grafana dashboards', () => {
   it('have unique uids, and every query goes to the selectable Prometheus datasource', () => {
     const all = dashboards();
     expect(all.map((d) => d.file).sort()).toEqual([
+      'audit.json',
       'event-flow.json',
       'event-store.json',
+      'notification.json',
       'saga-overview.json',
       'service-health.json',
       'shipping.json',

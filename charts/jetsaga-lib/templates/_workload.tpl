@@ -156,6 +156,19 @@ spec:
             - name: {{ $name }}
               value: {{ tpl (toString $value) $ | quote }}
             {{- end }}
+            {{- /* Credentials from Secrets (SMTP, signing keys, webhook tokens); an entry whose Secret name renders empty is left out. */}}
+            {{- range $name, $ref := .Values.secretEnv | default dict }}
+            {{- with tpl (toString $ref.secret) $ }}
+            - name: {{ $name }}
+              valueFrom:
+                secretKeyRef:
+                  name: {{ . | quote }}
+                  key: {{ tpl (toString $ref.key) $ | quote }}
+                  {{- if $ref.optional }}
+                  optional: true
+                  {{- end }}
+            {{- end }}
+            {{- end }}
             {{- with .Values.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -352,6 +365,10 @@ spec:
           protocol: TCP
       from:
         {{- toYaml $np.metricsFrom | nindent 8 }}
+    {{- with $np.extraIngress }}
+    {{- /* Callers outside the release, e.g. a cluster's Alertmanager in its own namespace. */}}
+    {{- tpl (toYaml .) $ | nindent 4 }}
+    {{- end }}
   egress:
     - ports:
         - port: 53
@@ -411,6 +428,7 @@ spec:
               app.kubernetes.io/instance: {{ $.Release.Name }}
     {{- end }}
     {{- with $np.extraEgress }}
-    {{- toYaml . | nindent 4 }}
+    {{- /* Through tpl: a peer may name the release, e.g. its Mailpit. */}}
+    {{- tpl (toYaml .) $ | nindent 4 }}
     {{- end }}
 {{- end -}}

@@ -82,6 +82,7 @@ export const PASSED_VARIABLES = [
   'ALERT_WEBHOOK_TOKEN',
   'NOTIFY_RETRY_BACKOFF_MS',
   'AUDIT_CHECKPOINT_EVERY',
+  'AUDIT_VERIFY_INTERVAL_MS',
 ] as const;
 // AUTH_*: which token issuer every service trusts (issuer, audience, its keys), the same for all of them.
 // SMTP_* and MAIL_*: the mail server notification sends through (npm start and the tests point them at Mailpit).

@@ -16,6 +16,8 @@ export const SERVICE_CHARTS = [
   'sales',
   'support',
   'shipping',
+  'notification',
+  'audit',
   'event-store',
   'gateway',
   'operator',

@@ -37,6 +37,8 @@ const PORTS: Record<string, number> = {
   support: 8087,
   'event-store': 8085,
   shipping: 8086,
+  notification: 8088,
+  audit: 8089,
   operator: 8090,
 };
 
@@ -178,6 +180,24 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
     }
     expect(policy('operator').ingress).toHaveLength(1);
     expect(policy('gateway').egress.flatMap((rule) => names(rule.to))).not.toContain('postgres');
+    expect(policy('gateway').egress.flatMap((rule) => names(rule.to))).toEqual(expect.arrayContaining(['notification', 'audit']));
+    // notification: the API from the gateway, the alert webhook from Alertmanager (production: the cluster's, in its
+    // namespace); out to the release's Mailpit (production: the provider's submission port).
+    const mailpit = policy('notification').egress.find((rule) => names(rule.to).includes('mailpit'));
+    if (profile === 'production') {
+      expect(names(policy('notification').ingress[0]!.from)).toEqual(['gateway']);
+      expect(mailpit).toBeUndefined();
+    } else {
+      expect(names(policy('notification').ingress[0]!.from)).toEqual(['gateway', 'alertmanager']);
+      expect(mailpit?.to?.[0]?.podSelector?.matchLabels['app.kubernetes.io/instance']).toBe('jetsaga');
+      expect((mailpit as { ports?: { port: number }[] } | undefined)?.ports?.map((port) => port.port)).toEqual([1025, 8025]);
+    }
+    // audit reads NATS and writes Postgres: it calls no other service, and only the gateway calls it.
+    expect(names(policy('audit').ingress[0]!.from)).toEqual(['gateway']);
+    // (Production's Postgres and trace collector are ipBlock and namespace peers, not pods of the release.)
+    const auditPeers = profile === 'production' ? ['nats'] : ['nats', 'postgres', ...(profile === 'observability' ? ['tempo'] : [])];
+    expect(policy('audit').egress.flatMap((rule) => names(rule.to))).toEqual(auditPeers);
+    if (profile !== 'production') expect(names(policy('mailpit').ingress[0]!.from)).toEqual(['notification']);
   });
 
   it('gives only the operator an API token, with a namespaced Role and no wildcard', async () => {
@@ -211,14 +231,31 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
     it('production: two replicas or more behind a PDB, HPAs, ServiceMonitors on the metrics port, an external Postgres', async () => {
       const objects = await rendered;
       for (const name of SERVICE_CHARTS) {
-        expect(spec(find(objects, 'Deployment', `jetsaga-${name}`)).replicas ?? 2, name).toBeGreaterThanOrEqual(2);
-        expect(spec(find(objects, 'PodDisruptionBudget', `jetsaga-${name}`)), name).toMatchObject({ minAvailable: 1 });
         expect(spec(find(objects, 'ServiceMonitor', `jetsaga-${name}`)), name).toMatchObject({
           endpoints: [{ port: 'metrics', path: '/metrics' }],
         });
+        if (name === 'audit') continue;
+        expect(spec(find(objects, 'Deployment', `jetsaga-${name}`)).replicas ?? 2, name).toBeGreaterThanOrEqual(2);
+        expect(spec(find(objects, 'PodDisruptionBudget', `jetsaga-${name}`)), name).toMatchObject({ minAvailable: 1 });
       }
+      // The audit trail has one writer (charts/audit/values.yaml): one replica, no HPA, a PDB that lets a node drain.
+      expect(spec(find(objects, 'Deployment', 'jetsaga-audit')).replicas).toBe(1);
+      expect(spec(find(objects, 'PodDisruptionBudget', 'jetsaga-audit'))).toMatchObject({ maxUnavailable: 1 });
+      expect(spec(find(objects, 'PodDisruptionBudget', 'jetsaga-audit')).minAvailable).toBeUndefined();
       for (const hpa of byKind(objects, 'HorizontalPodAutoscaler')) expect(spec(hpa).minReplicas).toBeGreaterThanOrEqual(2);
-      expect(byKind(objects, 'HorizontalPodAutoscaler')).toHaveLength(SERVICE_CHARTS.filter((name) => name !== 'operator').length);
+      expect(byKind(objects, 'HorizontalPodAutoscaler').map((hpa) => hpa.metadata.name)).not.toContain('jetsaga-audit');
+      expect(byKind(objects, 'HorizontalPodAutoscaler')).toHaveLength(
+        SERVICE_CHARTS.filter((name) => !['operator', 'audit'].includes(name)).length,
+      );
+      // Email through the provider, not an in-cluster Mailpit: STARTTLS, the account from a Secret, no lookup API.
+      expect(objects.some((object) => object.metadata.name === 'jetsaga-mailpit')).toBe(false);
+      const mail = podSpec(find(objects, 'Deployment', 'jetsaga-notification')).containers[0]!.env ?? [];
+      expect(mail.find((variable) => variable.name === 'SMTP_STARTTLS')?.value).toBe('true');
+      expect(mail.find((variable) => variable.name === 'SMTP_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+        name: 'jetsaga-smtp',
+        key: 'password',
+      });
+      expect(mail.some((variable) => variable.name === 'MAIL_LOOKUP_URL')).toBe(false);
       expect(objects.some((object) => object.metadata.name === 'jetsaga-postgres')).toBe(false);
       // Every PrometheusRule in observability/ ships as one, with the release's labels, less the alerts the release
       // rules replace (JetsagaTargetDown names this release's jobs there); the release rules come last.
@@ -246,7 +283,47 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
       expect(byKind(objects, 'ServiceMonitor')).toEqual([]);
       const gatewayEnv = podSpec(find(objects, 'Deployment', 'jetsaga-gateway')).containers[0]!.env ?? [];
       expect(gatewayEnv.find((variable) => variable.name === 'ORDER_URL')?.value).toBe('http://jetsaga-order:8081');
+      expect(gatewayEnv.find((variable) => variable.name === 'NOTIFICATION_URL')?.value).toBe('http://jetsaga-notification:8088');
+      expect(gatewayEnv.find((variable) => variable.name === 'AUDIT_URL')?.value).toBe('http://jetsaga-audit:8089');
       expect(gatewayEnv.some((variable) => variable.name === 'DATABASE_URL')).toBe(false);
+    });
+
+    it("local: notification sends to the release's Mailpit (SMTP and its search API), restricted like every pod", async () => {
+      const objects = await rendered;
+      const mailpit = podSpec(find(objects, 'Deployment', 'jetsaga-mailpit')).containers[0]!;
+      expect(mailpit.ports?.map((port) => [port.name, port.containerPort])).toEqual([
+        ['smtp', 1025],
+        ['http', 8025],
+      ]);
+      expect(
+        spec<{ ports: { name: string; port: number }[] }>(find(objects, 'Service', 'jetsaga-mailpit')).ports.map((port) => port.port),
+      ).toEqual([1025, 8025]);
+      const env = podSpec(find(objects, 'Deployment', 'jetsaga-notification')).containers[0]!.env ?? [];
+      const value = (name: string) => env.find((variable) => variable.name === name)?.value;
+      expect([value('SMTP_HOST'), value('SMTP_PORT'), value('MAIL_LOOKUP_URL')]).toEqual([
+        'jetsaga-mailpit',
+        '1025',
+        'http://jetsaga-mailpit:8025',
+      ]);
+      // No SMTP account for Mailpit: the variables are left out rather than pointing at a Secret that does not exist.
+      expect(env.some((variable) => variable.name === 'SMTP_USER' || variable.name === 'SMTP_PASSWORD')).toBe(false);
+    });
+
+    it('local: the audit signing key is a generated Ed25519 key in a Secret the audit pod reads, kept on uninstall', async () => {
+      const objects = await rendered;
+      const secret = find(objects, 'Secret', 'jetsaga-audit-signing-key') as unknown as {
+        metadata: { annotations: Record<string, string> };
+        data: Record<string, string>;
+      };
+      expect(secret.metadata.annotations['helm.sh/resource-policy']).toBe('keep');
+      const { createPrivateKey } = await import('node:crypto');
+      expect(createPrivateKey(Buffer.from(secret.data['signing-key']!, 'base64').toString()).asymmetricKeyType).toBe('ed25519');
+      const env = podSpec(find(objects, 'Deployment', 'jetsaga-audit')).containers[0]!.env ?? [];
+      expect(env.find((variable) => variable.name === 'AUDIT_SIGNING_KEY')?.valueFrom?.secretKeyRef).toEqual({
+        name: 'jetsaga-audit-signing-key',
+        key: 'signing-key',
+      });
+      expect(spec(find(objects, 'Deployment', 'jetsaga-audit')).replicas).toBe(1);
     });
   }
 
@@ -264,6 +341,42 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
       );
       expect(Object.values(datasources).join('\n')).toMatch(/url: http:\/\/jetsaga-tempo:3200/);
       expect(find(objects, 'ConfigMap', 'jetsaga-grafana-dashboards').metadata.labels?.grafana_dashboard).toBe('1');
+    });
+
+    it("observability: Prometheus alerts through Alertmanager, which routes by severity to notification's webhook with its token", async () => {
+      const objects = await rendered;
+      const data = (name: string) => (find(objects, 'ConfigMap', name) as unknown as { data: Record<string, string> }).data;
+      const prometheus = parse(data('jetsaga-prometheus')['prometheus.yml']!) as {
+        alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+      };
+      expect(prometheus.alerting.alertmanagers[0]!.static_configs[0]!.targets).toEqual(['jetsaga-alertmanager:9093']);
+      const alertmanager = parse(data('jetsaga-alertmanager')['alertmanager.yml']!) as {
+        route: { receiver: string; routes: { matchers: string[]; receiver: string }[] };
+        receivers: { name: string; webhook_configs: { url: string; http_config: { authorization: { credentials_file: string } } }[] }[];
+      };
+      expect(alertmanager.route.routes.map((route) => [route.matchers, route.receiver])).toEqual([
+        [['severity="critical"'], 'oncall-critical'],
+        [['severity="warning"'], 'oncall-warning'],
+      ]);
+      const pod = podSpec(find(objects, 'Deployment', 'jetsaga-alertmanager')) as ReturnType<typeof podSpec> & {
+        volumes: { name: string; secret?: { secretName: string } }[];
+      };
+      const mounts = (pod.containers[0] as unknown as { volumeMounts: { name: string; mountPath: string }[] }).volumeMounts;
+      for (const receiver of alertmanager.receivers) {
+        const [webhook] = receiver.webhook_configs;
+        expect(webhook!.url, receiver.name).toBe('http://jetsaga-notification:8088/hooks/alertmanager');
+        const file = webhook!.http_config.authorization.credentials_file;
+        const mount = mounts.find((candidate) => file.startsWith(`${candidate.mountPath}/`))!;
+        expect(pod.volumes.find((volume) => volume.name === mount.name)?.secret?.secretName, receiver.name).toBe('jetsaga-alert-webhook');
+      }
+      // The token notification checks is the one Alertmanager sends (same Secret, same key).
+      const env = podSpec(find(objects, 'Deployment', 'jetsaga-notification')).containers[0]!.env ?? [];
+      expect(env.find((variable) => variable.name === 'ALERT_WEBHOOK_TOKEN')?.valueFrom?.secretKeyRef).toMatchObject({
+        name: 'jetsaga-alert-webhook',
+        key: 'token',
+      });
+      const token = (find(objects, 'Secret', 'jetsaga-alert-webhook') as unknown as { data: { token: string } }).data.token;
+      expect(Buffer.from(token, 'base64').toString().length).toBeGreaterThanOrEqual(16);
     });
   }
 });

@@ -10,7 +10,7 @@ import { byKind, find, helmTemplate, podSpec, type PodSpec } from './render.js';
  */
 const helm = inject('helmBin');
 const chart = join(inject('chartsDir'), 'jetsaga');
-const NATS_CLIENTS = ['order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'gateway'];
+const NATS_CLIENTS = ['order', 'inventory', 'payment', 'sales', 'support', 'shipping', 'notification', 'audit', 'event-store', 'gateway'];
 
 type Env = NonNullable<PodSpec['containers'][number]['env']>;
 const envOf = (objects: KubeObject[], kind: string, name: string): Env => podSpec(find(objects, kind, name)).containers[0]!.env ?? [];

@@ -112,13 +112,18 @@ describe('the production values, rendered', () => {
   it('templates the alert rules on the release and namespace, with an absent() guard for every job', async () => {
     const jobs = [...SERVICE_CHARTS, 'nats', 'postgres-exporter'].map((name) => `acme-${name}`);
     expect(rule('JetsagaTargetDown').expr).toBe(
-      `up{namespace="shop", job=~"${['gateway', 'order', 'inventory', 'payment', 'sales', 'support', 'shipping', 'event-store', 'operator', 'nats', 'postgres-exporter'].map((name) => `acme-${name}`).join('|')}"} == 0`,
+      `up{namespace="shop", job=~"${['gateway', 'order', 'inventory', 'payment', 'sales', 'support', 'shipping', 'notification', 'audit', 'event-store', 'operator', 'nats', 'postgres-exporter'].map((name) => `acme-${name}`).join('|')}"} == 0`,
     );
     const missing = rule('JetsagaTargetMissing').expr;
     for (const job of jobs) expect(missing).toContain(`absent(up{namespace="shop", job="${job}"})`);
     expect(rule('JetsagaAlertInputMissing').expr).toContain('absent(jetsaga_sagas_stuck{namespace="shop", job="acme-order"})');
     expect(rule('JetsagaAlertInputMissing').expr).toContain(
       'absent(jetsaga_complaints_escalation_overdue{namespace="shop", job="acme-support"})',
+    );
+    // The audit chain alert reads what the periodic verification sets; the email alert, notification's backlog gauge.
+    expect(rule('JetsagaAlertInputMissing').expr).toContain('absent(jetsaga_audit_chain_ok{namespace="shop", job="acme-audit"})');
+    expect(rule('JetsagaAlertInputMissing').expr).toContain(
+      'absent(jetsaga_notifications_outcome_unknown{namespace="shop", job="acme-notification"})',
     );
     // Nothing in the release rules still names the default release.
     expect(JSON.stringify(releaseRules())).not.toMatch(/jetsaga-(order|gateway|operator|nats)/);
@@ -155,6 +160,8 @@ describe('the production values, rendered', () => {
       'sales',
       'support',
       'shipping',
+      'notification',
+      'audit',
       'event-store',
       'operator',
       'postgres-exporter',

@@ -72,7 +72,7 @@ describe('the Tiltfile (run in a real Starlark interpreter with recording Tilt s
     expect(calls(all, 'local')[0]?.args.command).toMatch(/charts\.mjs prepare/);
   });
 
-  it('port-forwards the gateway (8080), Grafana, Tempo and NATS monitoring to container ports that exist', async () => {
+  it('port-forwards the gateway (8080), Mailpit, Grafana, Tempo, Alertmanager and NATS monitoring to container ports that exist', async () => {
     const all = await lintTiltfile();
     const chart = calls(all, 'helm')[0]!.args;
     const objects = await helmTemplate(helm, join(charts, 'jetsaga'), {
@@ -86,7 +86,7 @@ describe('the Tiltfile (run in a real Starlark interpreter with recording Tilt s
         .map((object) => [object.metadata.name, object]),
     );
     const byName = new Map(resources(all).map((resource) => [resource.name, resource]));
-    const expected: Record<string, number> = { gateway: 8080, grafana: 3000, tempo: 3200, nats: 8222 };
+    const expected: Record<string, number> = { gateway: 8080, mailpit: 8025, grafana: 3000, tempo: 3200, alertmanager: 9093, nats: 8222 };
     for (const [name, port] of Object.entries(expected)) {
       const resource = byName.get(name);
       expect(resource?.forwards, name).toContainEqual({ local: port, container: port });
@@ -117,7 +117,7 @@ describe('the Tiltfile (run in a real Starlark interpreter with recording Tilt s
     expect(deps('order')).toEqual(['nats', 'postgres', 'operator']);
     expect(deps('operator')).toEqual(['nats']);
     expect(deps('gateway')).toEqual(
-      expect.arrayContaining(['order', 'inventory', 'payment', 'sales', 'support', 'shipping', 'event-store']),
+      expect.arrayContaining(['order', 'inventory', 'payment', 'sales', 'support', 'shipping', 'notification', 'audit', 'event-store']),
     );
     // Acyclic: a topological order exists.
     const done = new Set<string>();
@@ -135,7 +135,7 @@ describe('the Tiltfile (run in a real Starlark interpreter with recording Tilt s
   it('leaves the observability stack out with --observability=false', async () => {
     const all = await lintTiltfile(undefined, ['observability=false']);
     expect(resources(all).map((resource) => resource.name)).not.toEqual(expect.arrayContaining(['grafana']));
-    expect(resources(all).some((resource) => ['grafana', 'tempo', 'prometheus'].includes(resource.name))).toBe(false);
+    expect(resources(all).some((resource) => ['grafana', 'tempo', 'prometheus', 'alertmanager'].includes(resource.name))).toBe(false);
     expect(calls(all, 'helm')[0]?.args.values).toEqual(['charts/jetsaga/values.yaml']);
   });
 

@@ -21,8 +21,10 @@ export function recordSmtp(outcome: string, seconds: number, traceId: string | u
 /** Notifications by status, read at each scrape (every replica reports the same figures: take the max). */
 export function watchNotifications(db: Db): void {
   const figures = sharedRead(async () => {
-    const { rows } = await db.query<{ status: string; count: number }>(
-      'SELECT status, count(*)::int AS count FROM notifications GROUP BY status',
+    const { rows } = await db.query<{ status: string; count: number; unknown: number; oldest_unknown_seconds: number | null }>(
+      `SELECT status, count(*)::int AS count, (count(*) FILTER (WHERE outcome_unknown))::int AS unknown,
+              extract(epoch FROM now() - min(updated_at) FILTER (WHERE outcome_unknown))::float8 AS oldest_unknown_seconds
+         FROM notifications GROUP BY status`,
     );
     return rows;
   });
@@ -34,6 +36,25 @@ export function watchNotifications(db: Db): void {
       this.reset();
       for (const status of ['PENDING', 'SENT', 'FAILED', 'SUPPRESSED']) this.set({ status }, 0);
       for (const row of await figures()) this.set({ status: row.status }, row.count);
+    },
+  });
+  gauge({
+    name: 'jetsaga_notifications_outcome_unknown',
+    help: 'Emails whose last SMTP attempt has no known outcome (being sent, or the server went silent after accepting): PENDING ones wait for their retry and its look-up, FAILED ones were dead-lettered that way (ADR 0050).',
+    labelNames: ['status'] as const,
+    async collect() {
+      this.reset();
+      for (const status of ['PENDING', 'FAILED']) this.set({ status }, 0);
+      for (const row of await figures())
+        if (row.status === 'PENDING' || row.status === 'FAILED') this.set({ status: row.status }, row.unknown);
+    },
+  });
+  gauge({
+    name: 'jetsaga_notifications_outcome_unknown_oldest_age_seconds',
+    help: 'Seconds since the oldest email of unknown outcome was last attempted (0 when none).',
+    async collect() {
+      const ages = (await figures()).map((row) => row.oldest_unknown_seconds ?? 0);
+      this.set(Math.max(0, ...ages));
     },
   });
 }
