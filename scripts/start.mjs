@@ -252,7 +252,9 @@ function sayTraces(gatewayUrl, env) {
     say('  traces    off: set OTEL_EXPORTER_OTLP_ENDPOINT (npm run jaeger prints it; README, Observability)');
     return;
   }
-  say(`  traces    spans to ${env.OTEL_EXPORTER_OTLP_ENDPOINT}; a saga's: ${gatewayUrl}/api/sagas/<correlationId>/trace`);
+  say(`  traces    spans to ${env.OTEL_EXPORTER_OTLP_ENDPOINT}`);
+  say(`            a saga's waterfall in the console: ${gatewayUrl}/ops/sagas/<correlationId>#trace (Sagas, then a saga)`);
+  say(`            its spans as JSON: ${gatewayUrl}/api/sagas/<correlationId>/trace`);
   if (env.TRACE_QUERY_URL) {
     say(`            read back from ${env.TRACE_BACKEND ?? 'jaeger'} at ${env.TRACE_QUERY_URL}/api/traces/<traceId> (an HTTP API, no UI)`);
   } else {

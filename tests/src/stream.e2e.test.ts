@@ -150,6 +150,27 @@ describe('the live event stream', () => {
     expect((await open(`?correlationId=${order.correlationId}&from=start`, {}, api.as('agent', 'agent-1'))).response.status).toBe(200);
   });
 
+  it("lets a customer follow their own parcel by its aggregate (an agent's dispatch is a correlation of its own): 403 for another's", async () => {
+    const customer = await api.customer(10_000);
+    const product = await api.product(10, 1_000);
+    const owner = api.as('customer', customer.id);
+    const order = await api.terminal(await owner.buy(customer.id, product.id, 1));
+    const parcel = await waitFor('the parcel of the order', async () => {
+      const { body } = await api.call<{ shipments: { id: string }[] }>('GET', `/api/shipments?orderId=${order.id}`);
+      return body.shipments[0];
+    });
+    const own = await open(`?aggregateType=shipment&aggregateId=${parcel.id}&from=start`, {}, owner);
+    expect(own.response.status).toBe(200);
+    await own.until('the owner sees the parcel created', (c) => c.envelopes().some((f) => f.event === 'ShipmentCreated'));
+    expect(own.envelopes().every((f) => f.envelope.aggregateType === 'shipment' && f.envelope.aggregateId === parcel.id)).toBe(true);
+
+    const stranger = api.as('customer', (await api.customer(10_000)).id);
+    expectProblem(await stranger.call('GET', `/api/stream/events?aggregateType=shipment&aggregateId=${parcel.id}`), 403);
+    // A parcel is named by its aggregate type and id: any other aggregate, or none, is still refused.
+    expectProblem(await owner.call('GET', `/api/stream/events?aggregateType=order&aggregateId=${order.id}`), 403);
+    expectProblem(await owner.call('GET', '/api/stream/events?aggregateType=shipment'), 403);
+  });
+
   it('frees the ordered consumer when the client goes away, and caps the streams of one principal (429)', async () => {
     // Streams of earlier tests may still be closing.
     await waitFor('earlier streams to close', async () => (await gatewayConsumers()).length === 0, 30_000, 100);

@@ -20,7 +20,7 @@ import { docsRoutes } from './docs.js';
 import { HARDENING_CONFIG, hardening } from './hardening/index.js';
 import { forward, ROUTES, type Upstream, upstreamFor } from './proxy.js';
 import { STREAM_CONFIG, streamLimits } from './stream/config.js';
-import { sagaOwnership } from './stream/ownership.js';
+import { sagaOwnership, shipmentOwnership } from './stream/ownership.js';
 import { streamRoutes } from './stream/routes.js';
 
 const config = loadConfig(
@@ -102,7 +102,8 @@ app.use('/api/*', limits.perPrincipal);
 // timeout (it is answered here and lasts as long as the client stays), capped per principal instead.
 let nc: NatsConnection | undefined;
 const ownsSaga = sagaOwnership(config.EVENT_STORE_URL);
-const live = streamRoutes({ nc: () => nc, log, limits: streamLimits(config), ownsSaga });
+const ownsShipment = shipmentOwnership(config.SHIPPING_URL);
+const live = streamRoutes({ nc: () => nc, log, limits: streamLimits(config), ownsSaga, ownsShipment });
 app.route('/', live.app);
 
 app.use(

@@ -1,6 +1,4 @@
 import { useQuery } from '@tanstack/react-query';
-import { ApiError } from './api.js';
-import { useSession } from './session.js';
 
 export type ConsoleConfig = { devSignIn: boolean; links: { jaeger: string | null; grafana: string | null } };
 
@@ -28,27 +26,3 @@ export function useLinks(): { jaeger: string | null; grafana: string | null } {
 export function saveLinks(links: { jaeger: string; grafana: string }) {
   localStorage.setItem(LINKS_KEY, JSON.stringify(links));
 }
-
-/**
- * Whether a context's routes are there (audit, notification: built beside the console): a section appears when its
- * route answers anything but the gateway's 404 for an unknown route.
- */
-export function useRouteExists(path: string) {
-  const session = useSession();
-  return (
-    useQuery({
-      queryKey: ['route-exists', path, session?.role],
-      enabled: session !== null,
-      staleTime: 60_000,
-      retry: false,
-      queryFn: async () => {
-        const response = await fetch(path, { headers: { authorization: `Bearer ${session!.token}`, accept: 'application/json' } });
-        if (response.status !== 404) return true;
-        const problem = (await response.json().catch(() => ({}))) as { detail?: string };
-        return !/no route/.test(problem.detail ?? '');
-      },
-    }).data === true
-  );
-}
-
-export const isNotFound = (error: unknown) => error instanceof ApiError && error.status === 404;

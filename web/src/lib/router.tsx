@@ -17,15 +17,15 @@ export function navigate(to: string, options: { replace?: boolean } = {}): void 
   notify();
 }
 
-const snapshot = () => location.pathname + location.search;
+const snapshot = () => location.pathname + location.search + location.hash;
 
-export function useLocation(): { path: string; search: URLSearchParams; href: string } {
+export function useLocation(): { path: string; search: URLSearchParams; hash: string; href: string } {
   const href = useSyncExternalStore((listener) => {
     listeners.add(listener);
     return () => listeners.delete(listener);
   }, snapshot);
   const url = new URL(href, location.origin);
-  return { path: url.pathname, search: url.searchParams, href };
+  return { path: url.pathname, search: url.searchParams, hash: url.hash, href };
 }
 
 /** `/ops/sagas/:id` against `/ops/sagas/42` -> `{id: '42'}`; undefined when it does not match. */

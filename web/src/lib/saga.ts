@@ -21,6 +21,7 @@ export const STEP_LABELS: Record<string, string> = {
   ComplaintOpened: 'complaint opened',
   ComplaintResolved: 'complaint resolved',
   RefundRequested: 'refund requested',
+  NotificationSent: 'email sent',
 };
 
 export const COMPENSATIONS = new Set([

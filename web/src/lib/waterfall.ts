@@ -30,11 +30,17 @@ export type WaterfallRow = {
   hop?: { from: string; waitMs: number };
   logs: { offsetMs: number; attributes: Record<string, unknown> }[];
   error: boolean;
+  /** A database query (a `db.*` span): many per handler, hidden by default in the waterfall. */
+  database: boolean;
 };
 
 export type Waterfall = { lanes: string[]; rows: WaterfallRow[]; totalMs: number };
 
 const ms = (nanos: bigint) => Number(nanos) / 1e6;
+
+/** A database client span (OpenTelemetry's pg instrumentation: `db.system`, or a `pg.` name). */
+export const isDatabase = (span: TraceSpan) =>
+  span.kind === 'CLIENT' && ('db.system' in span.attributes || 'db.system.name' in span.attributes || span.name.startsWith('pg.'));
 
 /**
  * Lays a trace out for the waterfall: rows in causal order (depth first from the roots, siblings by start time, so a
@@ -69,6 +75,7 @@ export function layout(spans: readonly TraceSpan[]): Waterfall {
         .filter((event) => event.name === 'log')
         .map((event) => ({ offsetMs: ms(BigInt(event.timeUnixNano) - origin), attributes: event.attributes })),
       error: span.status.code === 'ERROR',
+      database: isDatabase(span),
     };
     if (parent && parent.service !== span.service) {
       const gap = start(span) - end(parent);

@@ -57,4 +57,17 @@ describe('waterfall layout', () => {
       ['x', 0],
     ]);
   });
+
+  it('marks database queries (hidden by default) and nothing else', () => {
+    const { rows } = layout([
+      span('a', null, 'order', 0, 10, { kind: 'CONSUMER', name: 'process events.order.*.OrderPlaced' }),
+      span('b', 'a', 'order', 1, 2, { kind: 'CLIENT', name: 'pg.query:INSERT jetsaga', attributes: { 'db.system': 'postgresql' } }),
+      span('c', 'a', 'order', 3, 4, { kind: 'PRODUCER', name: 'send events.order.*.OrderCompleted' }),
+    ]);
+    expect(rows.map((row) => [row.span.spanId, row.database])).toEqual([
+      ['a', false],
+      ['b', true],
+      ['c', false],
+    ]);
+  });
 });

@@ -14,13 +14,21 @@ async function devToken(role: Role, sub?: string): Promise<string> {
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
-/** A new customer with a starting balance, made with an admin token of the development issuer, then signed in as them. */
+/**
+ * A new customer with a starting balance and a postal address (so their parcels can be dispatched), made with an admin
+ * token of the development issuer, then signed in as them.
+ */
 async function newCustomer(name: string, email: string): Promise<string> {
   const admin = await devToken('admin');
   const response = await fetch('/api/customers', {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-    body: JSON.stringify({ name, email, balanceCents: 100_000 }),
+    body: JSON.stringify({
+      name,
+      email,
+      balanceCents: 100_000,
+      address: { line1: '12 Analytical Row', city: 'London', postalCode: 'N1 9GU', country: 'GB' },
+    }),
   });
   if (!response.ok) throw new Error(`the customer could not be created (${response.status})`);
   const { id } = (await response.json()) as { id: string };

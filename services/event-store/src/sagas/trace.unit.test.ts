@@ -64,6 +64,13 @@ describe('trace normalization', () => {
     expect(normalizeTrace('tempo', asTempo(otlp))).toEqual(fromOtlp(otlp));
   });
 
+  it("gives the same spans for Tempo's answer and Jaeger's answer of one trace, whichever backend is configured", () => {
+    const fromTempo = normalizeTrace('tempo', asTempo(otlp));
+    const fromJaegerApi = normalizeTrace('jaeger', jaeger);
+    expect(fromTempo.length).toBe(fromJaegerApi.length);
+    expect(toMicros(fromTempo)).toEqual(toMicros(fromJaegerApi));
+  });
+
   it('gives every span of the saga its service, kind, parent and the messaging attributes', () => {
     const spans = fromOtlp(otlp);
     const services = new Set(spans.map((span) => span.service));

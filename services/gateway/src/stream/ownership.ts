@@ -26,3 +26,21 @@ export function sagaOwnership(eventStoreUrl: string, patienceMs = READ_MODEL_PAT
     }
   };
 }
+
+/**
+ * Whether a parcel is one of the caller's: shipping answers a customer their own parcel only (another's is a 403), so
+ * its answer to the caller's own token says. Dispatch and delivery are an agent's commands, each a correlation of its
+ * own: a customer follows their parcel by its aggregate (`aggregateType=shipment&aggregateId=<id>`).
+ */
+export function shipmentOwnership(shippingUrl: string) {
+  return async function ownsShipment(authorization: string, shipmentId: string): Promise<boolean> {
+    const response = await fetch(new URL(`/api/shipments/${encodeURIComponent(shipmentId)}`, shippingUrl), {
+      headers: { authorization },
+      signal: AbortSignal.timeout(5000),
+    });
+    await response.body?.cancel();
+    if (response.ok) return true;
+    if (response.status === 403 || response.status === 404 || response.status === 400) return false;
+    throw new Error(`shipping answered ${response.status} for parcel ${shipmentId}`);
+  };
+}

@@ -36,6 +36,8 @@ export type StreamDeps = {
   limits: StreamLimits;
   /** Whether the saga of `correlationId` is one of the caller's own orders (asked of the service that knows). */
   ownsSaga: (authorization: string, correlationId: string) => Promise<boolean>;
+  /** Whether the parcel `shipmentId` is one of the caller's own (asked of shipping). */
+  ownsShipment: (authorization: string, shipmentId: string) => Promise<boolean>;
 };
 
 export class TooManyStreamsError extends HttpError {
@@ -87,7 +89,8 @@ export function streamRoutes(deps: StreamDeps): Routes {
     ].join('\n\n'),
     tags: ['events'],
     roles: ['customer', 'agent', 'admin'],
-    ownership: 'A customer must name the `correlationId` of one of their own orders.',
+    ownership:
+      'A customer must name the `correlationId` of one of their own orders, or one of their parcels (`aggregateType=shipment` and its id as `aggregateId`).',
     query: streamQuery,
     responses: {
       200: {
@@ -97,19 +100,27 @@ export function streamRoutes(deps: StreamDeps): Routes {
       },
     },
     problems: {
-      502: 'the event store could not say whose order the saga is',
+      502: 'the event store (or shipping) could not say whose order the saga (or the parcel) is',
       429: 'too many open streams for this principal',
       503: 'NATS is not reachable, or the gateway holds its maximum of streams',
     },
     handler: async (c, { query, principal }) => {
       if (principal.role === 'customer') {
-        if (!query.correlationId)
-          throw new ForbiddenError('a customer follows the events of one of their own orders only: give its correlationId');
-        const owned = await deps.ownsSaga(c.req.header('authorization') ?? '', query.correlationId).catch((error: unknown) => {
-          throw new UpstreamError('the event store did not say whose order this saga is', { cause: error });
-        });
-        if (!owned) {
-          throw new ForbiddenError(`saga ${query.correlationId} is not one of your orders`);
+        const authorization = c.req.header('authorization') ?? '';
+        if (query.correlationId) {
+          const owned = await deps.ownsSaga(authorization, query.correlationId).catch((error: unknown) => {
+            throw new UpstreamError('the event store did not say whose order this saga is', { cause: error });
+          });
+          if (!owned) throw new ForbiddenError(`saga ${query.correlationId} is not one of your orders`);
+        } else if (query.aggregateType === 'shipment' && query.aggregateId) {
+          const owned = await deps.ownsShipment(authorization, query.aggregateId).catch((error: unknown) => {
+            throw new UpstreamError('shipping did not say whose parcel this is', { cause: error });
+          });
+          if (!owned) throw new ForbiddenError(`parcel ${query.aggregateId} is not one of yours`);
+        } else {
+          throw new ForbiddenError(
+            'a customer follows the events of one of their own orders (its correlationId) or parcels (aggregateType=shipment and its aggregateId) only',
+          );
         }
       }
       const nc = deps.nc();

@@ -10,10 +10,11 @@ import {
   type Routes,
   routes,
   type ServiceDeps,
+  ValidationError,
 } from '@jetsaga/platform';
 import { z } from 'zod';
 import { type CreateProduct, decideProduct, evolveProduct, type Product } from './product.js';
-import { loadProduct, loadProducts, productView } from './store.js';
+import { listProducts, loadProduct, loadProducts, productView } from './store.js';
 
 const createProductBody = z.strictObject({
   sku: z.string().trim().min(1).max(64),
@@ -49,6 +50,23 @@ const productSchema = z.object({
   reserved: z.number().int().meta({ description: 'units held by orders whose saga has not ended' }),
 });
 
+const listQuery = z.strictObject({
+  after: z.string().min(1).max(200).optional().meta({ description: 'the `next` cursor of the previous page' }),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+const encodeCursor = (id: string) => Buffer.from(JSON.stringify({ p: id })).toString('base64url');
+
+function decodeCursor(cursor: string): string {
+  try {
+    const { p } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { p: unknown };
+    if (typeof p === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(p)) return p;
+  } catch {
+    // reported below
+  }
+  throw new ValidationError('the cursor is not one this API returned', [{ field: 'after', reason: 'invalid cursor' }]);
+}
+
 export function productRoutes(deps: ServiceDeps): Routes {
   const { db } = deps;
   return routes()
@@ -68,6 +86,27 @@ export function productRoutes(deps: ServiceDeps): Routes {
         const { state } = await handleCommand(db, products, { id: productId, command, meta }, deps);
         if (state.status === 'NONE') throw new Error('unreachable: a created product is active');
         return c.json(productView(state), 201);
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/api/products',
+      summary: 'The catalogue, oldest product first, in pages (what the shop lists)',
+      tags: ['products'],
+      roles: ANY_ROLE,
+      query: listQuery,
+      responses: {
+        200: {
+          description: 'A page of products; `next` is the cursor of the following page (null on the last)',
+          schema: z.object({ products: z.array(productSchema), next: z.string().nullable() }),
+        },
+      },
+      handler: async (c, { query }) => {
+        const after = query.after === undefined ? undefined : decodeCursor(query.after);
+        const page = await listProducts(db, { ...(after ? { after } : {}), limit: query.limit + 1 });
+        const shown = page.slice(0, query.limit).flatMap((product) => (product.status === 'ACTIVE' ? [productView(product)] : []));
+        const last = shown[shown.length - 1];
+        return c.json({ products: shown, next: page.length > query.limit && last ? encodeCursor(last.id) : null });
       },
     })
     .add({

@@ -25,6 +25,15 @@ export function loadProducts(tx: Tx, ids: readonly string[]): Promise<Map<string
   return lockRows(tx, { table: 'products', key: 'id', columns: 'id, sku, name, price_cents, available, reserved' }, ids, fromRow);
 }
 
+/** A page of the catalogue in id order (ids are time-ordered UUIDv7: oldest first), after a product id. */
+export async function listProducts(db: Pick<Tx, 'query'>, options: { after?: string; limit: number }): Promise<Product[]> {
+  const { rows } = await db.query<ProductRow>(`${SELECT} WHERE ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT $2`, [
+    options.after ?? null,
+    options.limit,
+  ]);
+  return rows.map(fromRow);
+}
+
 /** Locks the rows in id order, so two reservations over the same products never deadlock. */
 export async function lockStock(tx: Tx, productIds: readonly string[]): Promise<Map<string, StockLevel>> {
   const { rows } = await tx.query<{ id: string; available: number; reserved: number }>(

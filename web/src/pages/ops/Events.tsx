@@ -18,20 +18,25 @@ export default function Events() {
   const [events, setEvents] = useState<StreamEvent[]>([]);
   const [paused, setPaused] = useState(false);
   const held = useRef<StreamEvent[]>([]);
+  const [heldCount, setHeldCount] = useState(0);
   const [selected, setSelected] = useState<StreamEvent | null>(null);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
   const onEvent = useCallback((event: StreamEvent) => {
     if (pausedRef.current) {
       held.current.push(event);
+      setHeldCount(held.current.length);
       return;
     }
     setEvents((previous) => [event, ...previous].slice(0, KEEP));
   }, []);
   const stream = useEventStream(Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== '')), onEvent);
   const resume = () => {
-    setEvents((previous) => [...held.current.reverse(), ...previous].slice(0, KEEP));
+    // Taken now: the state update runs later, when the list is already emptied for the next pause.
+    const waiting = held.current.reverse();
     held.current = [];
+    setEvents((previous) => [...waiting, ...previous].slice(0, KEEP));
+    setHeldCount(0);
     setPaused(false);
   };
   return (
@@ -75,7 +80,7 @@ export default function Events() {
             </span>
             {paused ? (
               <button type="button" onClick={resume}>
-                Resume ({held.current.length} waiting)
+                Resume ({heldCount} waiting)
               </button>
             ) : (
               <button type="button" onClick={() => setPaused(true)}>

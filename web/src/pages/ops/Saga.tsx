@@ -1,11 +1,12 @@
 import { useQuery } from '@tanstack/react-query';
+import { useEffect, useRef } from 'react';
 import { Mermaid } from '../../components/Mermaid.js';
 import { Badge, ErrorNote, Section } from '../../components/ui.js';
 import { Waterfall } from '../../components/Waterfall.js';
 import { api, ApiError } from '../../lib/api.js';
 import { useLinks } from '../../lib/config.js';
 import { duration, time } from '../../lib/format.js';
-import { Link } from '../../lib/router.js';
+import { Link, useLocation } from '../../lib/router.js';
 import { COMPENSATIONS } from '../../lib/saga.js';
 import type { Trace } from '../../lib/waterfall.js';
 
@@ -45,6 +46,51 @@ function grafanaLinks(base: string, saga: Saga, traceId: string | undefined) {
   return { dashboard, explore };
 }
 
+/** The saga's trace through the event store (Jaeger or Tempo behind it); asked again while the saga runs. */
+function useTrace(correlationId: string, pending: boolean) {
+  return useQuery({
+    queryKey: ['saga-trace', correlationId],
+    queryFn: () => api<Trace>(`/api/sagas/${correlationId}/trace`),
+    retry: false,
+    refetchInterval: pending ? 3000 : false,
+  });
+}
+
+/** The span waterfall beside the timeline: the console's own trace view (locally Jaeger has no UI, ADR 0053). */
+function TraceSection({ correlationId, pending }: { correlationId: string; pending: boolean }) {
+  const trace = useTrace(correlationId, pending);
+  const { hash } = useLocation();
+  const anchor = useRef<HTMLDivElement>(null);
+  const loaded = trace.data !== undefined;
+  useEffect(() => {
+    if (hash === '#trace' && loaded) anchor.current?.scrollIntoView();
+  }, [hash, loaded]);
+  return (
+    <div id="trace" ref={anchor}>
+      <Section
+        title="Trace"
+        actions={
+          <button type="button" onClick={() => void trace.refetch()} disabled={trace.isFetching}>
+            Reload the trace
+          </button>
+        }
+      >
+        {trace.data ? <Waterfall trace={trace.data} /> : null}
+        {trace.isPending ? <p aria-busy="true">Loading the trace…</p> : null}
+        {trace.error instanceof ApiError && trace.error.status === 503 ? (
+          <p>Tracing is off in this system (no Jaeger or Tempo configured: README, Observability).</p>
+        ) : null}
+        {trace.error instanceof ApiError && trace.error.status === 404 ? (
+          <p>No trace for this saga (not sampled, or expired from the trace store).</p>
+        ) : null}
+        {trace.error && !(trace.error instanceof ApiError && [503, 404].includes(trace.error.status)) ? (
+          <ErrorNote error={trace.error} />
+        ) : null}
+      </Section>
+    </div>
+  );
+}
+
 export default function SagaPage({ correlationId }: { correlationId: string }) {
   const links = useLinks();
   const saga = useQuery({ queryKey: ['saga', correlationId], queryFn: () => api<Saga>(`/api/sagas/${correlationId}`) });
@@ -52,11 +98,7 @@ export default function SagaPage({ correlationId }: { correlationId: string }) {
     queryKey: ['saga-mermaid', correlationId],
     queryFn: () => api<string>(`/api/sagas/${correlationId}?format=mermaid`, { text: true }),
   });
-  const trace = useQuery({
-    queryKey: ['saga-trace', correlationId],
-    queryFn: () => api<Trace>(`/api/sagas/${correlationId}/trace`),
-    retry: false,
-  });
+  const trace = useTrace(correlationId, false);
   const traceId = trace.data?.traceId;
   const grafana = links.grafana && saga.data ? grafanaLinks(links.grafana, saga.data, traceId) : undefined;
   return (
@@ -78,9 +120,16 @@ export default function SagaPage({ correlationId }: { correlationId: string }) {
             {grafana ? <a href={grafana.dashboard}>Saga dashboard in Grafana</a> : null}
             {!links.jaeger && !links.grafana ? <Link href="/ops/settings">Set the Jaeger and Grafana addresses</Link> : null}
           </p>
-          <div>
+          <div className="saga-views">
             <Section title="Timeline across services">
-              <div className="timeline" style={{ gridTemplateColumns: `7rem repeat(${saga.data.services.length}, minmax(6rem, 1fr))` }}>
+              <div
+                className="timeline"
+                // Focusable: it scrolls sideways when the services do not fit.
+                tabIndex={0}
+                role="region"
+                aria-label="Steps by service"
+                style={{ gridTemplateColumns: `6rem repeat(${saga.data.services.length}, minmax(5.5rem, 1fr))` }}
+              >
                 <span className="timeline-head">since start</span>
                 {saga.data.services.map((service) => (
                   <span key={service} className="timeline-head">
@@ -101,29 +150,17 @@ export default function SagaPage({ correlationId }: { correlationId: string }) {
                 ))}
               </div>
             </Section>
-            <Section title="Sequence diagram">
-              {diagram.data ? (
-                <Mermaid source={diagram.data} label={`Sequence diagram of saga ${correlationId}`} />
-              ) : (
-                <ErrorNote error={diagram.error} />
-              )}
-            </Section>
+            <TraceSection correlationId={correlationId} pending={saga.data.outcome === 'PENDING'} />
           </div>
+          <Section title="Sequence diagram">
+            {diagram.data ? (
+              <Mermaid source={diagram.data} label={`Sequence diagram of saga ${correlationId}`} />
+            ) : (
+              <ErrorNote error={diagram.error} />
+            )}
+          </Section>
         </>
       ) : null}
-      <Section title="Trace">
-        {trace.data ? <Waterfall trace={trace.data} /> : null}
-        {trace.isPending ? <p aria-busy="true">Loading the trace…</p> : null}
-        {trace.error instanceof ApiError && trace.error.status === 503 ? (
-          <p>Tracing is off in this system (no Jaeger or Tempo configured).</p>
-        ) : null}
-        {trace.error instanceof ApiError && trace.error.status === 404 ? (
-          <p>No trace for this saga (not sampled, or expired from the trace store).</p>
-        ) : null}
-        {trace.error && !(trace.error instanceof ApiError && [503, 404].includes(trace.error.status)) ? (
-          <ErrorNote error={trace.error} />
-        ) : null}
-      </Section>
     </>
   );
 }

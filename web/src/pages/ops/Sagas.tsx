@@ -65,6 +65,7 @@ export default function Sagas() {
               <th scope="col">Duration</th>
               <th scope="col">Steps</th>
               <th scope="col">Last step</th>
+              <th scope="col">Trace</th>
             </tr>
           </thead>
           <tbody>
@@ -82,6 +83,11 @@ export default function Sagas() {
                 <td>{duration(saga.durationMs)}</td>
                 <td>{saga.steps}</td>
                 <td>{saga.lastType}</td>
+                <td>
+                  <Link href={`/ops/sagas/${saga.correlationId}#trace`}>
+                    waterfall<span className="sr-only"> of saga {shortId(saga.correlationId)}</span>
+                  </Link>
+                </td>
               </tr>
             ))}
           </tbody>

@@ -12,7 +12,9 @@ export default function Settings() {
       <Section title="Where traces and dashboards are">
         <p className="hint">
           The saga page links to its trace and dashboards there. The gateway's defaults come from GATEWAY_CONSOLE_JAEGER_URL and
-          GATEWAY_CONSOLE_GRAFANA_URL; these are kept in this browser.
+          GATEWAY_CONSOLE_GRAFANA_URL; these are kept in this browser. The saga page draws the trace itself (a waterfall, from the trace
+          API): the Jaeger that <code>npm run jaeger</code> builds has no UI, so set a Jaeger address only for a Jaeger with its UI; on a
+          cluster, Grafana opens the trace in Tempo.
         </p>
         <form
           className="stack"

@@ -60,7 +60,20 @@ function useSagaSteps(order: Order | undefined) {
   );
   const all = new Map<string, StreamEvent>(historyEvents.map((event) => [event.id, { ...event, seq: event.position }]));
   for (const [id, event] of steps) all.set(id, event);
-  return { steps: [...all.values()].sort((a, b) => a.seq - b.seq), stream };
+  return { steps: [...all.values()].sort((a, b) => a.seq - b.seq), stream, onEvent };
+}
+
+/**
+ * A parcel's events as they arrive. Dispatch and delivery are an agent's commands, each with a correlation of its own:
+ * they are followed by the parcel's aggregate (the gateway lets a customer follow their own parcels), from its start.
+ */
+function FollowParcel({ shipmentId, onEvent }: { shipmentId: string; onEvent: (event: StreamEvent) => void }) {
+  const stream = useEventStream({ aggregateType: 'shipment', aggregateId: shipmentId, from: 'start' }, onEvent);
+  return (
+    <span className={`live ${stream.state}`} data-testid="parcel-stream">
+      parcel {stream.state}
+    </span>
+  );
 }
 
 export function OrderPage({ orderId }: { orderId: string }) {
@@ -71,7 +84,7 @@ export function OrderPage({ orderId }: { orderId: string }) {
     // The stream refreshes it on every step; this only covers a stream that cannot connect.
     refetchInterval: (query) => (query.state.data?.status === 'PENDING' ? 3000 : false),
   });
-  const { steps, stream } = useSagaSteps(order.data);
+  const { steps, stream, onEvent } = useSagaSteps(order.data);
   const parcels = useQuery({
     queryKey: ['parcels', orderId],
     enabled: order.data?.status === 'COMPLETED',
@@ -122,7 +135,19 @@ export function OrderPage({ orderId }: { orderId: string }) {
               Open a complaint about this order
             </Link>
           </Section>
-          <Section title="Saga, live" actions={<span className={`live ${stream.state}`}>{stream.state}</span>}>
+          <Section
+            title="Saga, live"
+            actions={
+              <span className="actions">
+                <span className={`live ${stream.state}`} data-testid="saga-stream">
+                  {stream.state}
+                </span>
+                {parcels.data?.shipments.map((parcel) => (
+                  <FollowParcel key={parcel.id} shipmentId={parcel.id} onEvent={onEvent} />
+                ))}
+              </span>
+            }
+          >
             <ol className="steps" aria-label="Saga steps" aria-live="polite">
               {steps.map((step) => (
                 <li key={step.id} data-type={step.type} className={COMPENSATIONS.has(step.type) ? 'compensation' : undefined}>

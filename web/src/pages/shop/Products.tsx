@@ -1,9 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
-import { ErrorNote, Field, Section } from '../../components/ui.js';
-import { api } from '../../lib/api.js';
+import { ErrorNote, Field, Section, useCursor } from '../../components/ui.js';
+import { api, query } from '../../lib/api.js';
 import { money } from '../../lib/format.js';
-import { navigate, useLocation } from '../../lib/router.js';
+import { Link, navigate, useLocation } from '../../lib/router.js';
 import { isOperator, useSession } from '../../lib/session.js';
 import { addToCart, useCartId } from './cart-state.js';
 
@@ -49,12 +49,55 @@ function Buy({ product }: { product: { id: string; available: number } }) {
   );
 }
 
+/** The catalogue as a shopper sees it: inventory's product list, a page at a time (the server's cursor). */
+function ShopCatalogue() {
+  const cursor = useCursor();
+  const list = useQuery({
+    queryKey: ['products', cursor.after],
+    queryFn: () => api<{ products: Product[]; next: string | null }>(`/api/products${query({ after: cursor.after, limit: 25 })}`),
+    placeholderData: (previous) => previous,
+  });
+  return (
+    <Section title="Products">
+      <ErrorNote error={list.error} />
+      <table aria-label="Products">
+        <thead>
+          <tr>
+            <th scope="col">Product</th>
+            <th scope="col">Price</th>
+            <th scope="col">Available</th>
+            <th scope="col">
+              <span className="sr-only">Buy</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.data?.products.map((product) => (
+            <tr key={product.id}>
+              <td>
+                <Link href={`/?product=${product.id}`}>{product.name}</Link>
+              </td>
+              <td>{money(product.priceCents)}</td>
+              <td>{product.available}</td>
+              <td>
+                <Buy product={product} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {list.data?.products.length === 0 ? <p>No products yet.</p> : null}
+      {cursor.pager(list.data?.next)}
+    </Section>
+  );
+}
+
 function Catalogue() {
   const stock = useQuery({ queryKey: ['stock'], queryFn: () => api<{ products: StockRow[] }>('/api/reports/stock') });
   return (
     <Section title="Products">
       <ErrorNote error={stock.error} />
-      <table>
+      <table aria-label="Products">
         <thead>
           <tr>
             <th scope="col">Product</th>
@@ -87,7 +130,7 @@ function Catalogue() {
   );
 }
 
-/** A customer may not list the catalogue (the stock report is for operations): they open a product by its id. */
+/** One product, opened from the list or by its id (a link shared with a customer). */
 function ProductById({ id }: { id: string }) {
   const product = useQuery({ queryKey: ['product', id], queryFn: () => api<Product>(`/api/products/${id}`) });
   if (product.error) return <ErrorNote error={product.error} />;
@@ -152,8 +195,16 @@ export function Products() {
   return (
     <>
       <h1>Shop</h1>
-      {productId ? <ProductById id={productId} /> : null}
-      {isOperator(session) ? <Catalogue /> : null}
+      {productId ? (
+        <>
+          <ProductById id={productId} />
+          <Link href="/">All products</Link>
+        </>
+      ) : isOperator(session) ? (
+        <Catalogue />
+      ) : (
+        <ShopCatalogue />
+      )}
       {session?.role === 'admin' ? <NewProduct /> : null}
       {!isOperator(session) && !productId ? (
         <Section title="Find a product">
