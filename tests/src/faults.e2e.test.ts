@@ -21,7 +21,8 @@ describe(`fault injection (${options.sagas} sagas, seed ${options.seed}${options
     console.log(
       `[faults] seed ${options.seed}: ${options.sagas} sagas in ${Math.round(report.durationMs / 1000)} s; outcomes ${JSON.stringify(report.outcomes)}\n` +
         `[faults] support: ${JSON.stringify(report.support)}\n` +
-        `[faults] injected: ${JSON.stringify(report.faults)}\n${formatTable(report.invariants)}`,
+        `[faults] injected: ${JSON.stringify(report.faults)}\n` +
+        `[faults] emails: ${JSON.stringify(report.emails)}; audit: ${JSON.stringify(report.audit)}\n${formatTable(report.invariants)}`,
     );
     // Kept for `npm run report`, passed or not: a failed run is the one most worth reading.
     console.log(`[faults] recorded in ${await recordFaultRun(report)}`);

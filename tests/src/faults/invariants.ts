@@ -4,6 +4,27 @@ export type Invariant = { name: string; ok: boolean; detail: string; offending: 
 
 type Sql = Pick<pg.Pool, 'query'>;
 
+/** The events that email their customer (services/notification/src/notifications/notification.ts). */
+export const NOTIFIABLE_EVENT_TYPES = [
+  'OrderCompleted',
+  'OrderCancelled',
+  'ShipmentDispatched',
+  'ShipmentDelivered',
+  'IncidentReported',
+  'ComplaintOpened',
+  'ComplaintAssigned',
+  'ComplaintResolved',
+  'ComplaintClosed',
+  'PaymentRefunded',
+] as const;
+
+/** What the fault run read from outside the database: Mailpit's messages and the audit trail's own verification. */
+export type Outside = {
+  /** The Message-ID of every message Mailpit holds (one entry per message). */
+  mailpitMessageIds: string[];
+  auditVerify: { ok: boolean; checked: number; to: number; firstBroken: unknown };
+};
+
 async function rows<T extends pg.QueryResultRow>(sql: Sql, text: string, params: unknown[] = []): Promise<T[]> {
   return (await sql.query<T>(text, params)).rows;
 }
@@ -21,6 +42,7 @@ export async function checkInvariants(
   expected: { orders: number; stock: Map<string, number>; openedCents: number; poison: Set<string> },
   mirror: { ok: boolean; missing: number[]; extra: number[]; count: number },
   deadLetters: Array<{ reason: string | null; payload: unknown }>,
+  outside: Outside,
 ): Promise<Invariant[]> {
   const results: Invariant[] = [];
 
@@ -215,6 +237,66 @@ export async function checkInvariants(
       'every completed order has exactly one live parcel (or a refund), no cancelled order has one',
       parcelBroken,
       `${parcels.filter((o) => o.live + o.refunded > 0).length} orders with a parcel`,
+    ),
+  );
+  // Exactly one email per notifiable event: each such event of the store has one notification, settled (SENT, or
+  // SUPPRESSED for want of an address or consent), and each SENT one is exactly one message in Mailpit, found by its
+  // Message-ID; Mailpit holds nothing else.
+  const notified = await rows<{ event_id: string; type: string; notifications: number; unsettled: number; sent_ids: string[] | null }>(
+    sql,
+    `SELECT e.id::text AS event_id, e.type, count(n.id)::int AS notifications,
+            count(n.id) FILTER (WHERE n.status NOT IN ('SENT', 'SUPPRESSED'))::int AS unsettled,
+            array_agg(n.message_id) FILTER (WHERE n.status = 'SENT') AS sent_ids
+       FROM eventstore.events e LEFT JOIN notification.notifications n ON n.source_event_id = e.id
+      WHERE e.valid AND e.type = ANY($1::text[]) GROUP BY e.id, e.type`,
+    [[...NOTIFIABLE_EVENT_TYPES]],
+  );
+  const inMailpit = new Map<string, number>();
+  for (const id of outside.mailpitMessageIds) inMailpit.set(id, (inMailpit.get(id) ?? 0) + 1);
+  const sentIds = new Set(notified.flatMap((event) => event.sent_ids ?? []));
+  const emailBroken = [
+    ...notified.filter((event) => event.notifications !== 1).map((e) => `${e.type} ${e.event_id}: ${e.notifications} notifications`),
+    ...notified.filter((event) => event.unsettled > 0).map((e) => `${e.type} ${e.event_id}: not SENT or SUPPRESSED`),
+    ...[...sentIds].filter((id) => inMailpit.get(id) !== 1).map((id) => `${id}: ${inMailpit.get(id) ?? 0} messages in Mailpit`),
+    ...[...inMailpit.keys()].filter((id) => !sentIds.has(id)).map((id) => `${id}: in Mailpit, no SENT notification`),
+  ];
+  results.push(
+    invariant(
+      'exactly one email per notifiable event (Mailpit, by Message-ID)',
+      emailBroken,
+      `${notified.length} notifiable events, ${sentIds.size} emails sent, ${outside.mailpitMessageIds.length} in Mailpit`,
+    ),
+  );
+
+  results.push(
+    invariant(
+      'the audit chain verifies (hashes and checkpoint signatures)',
+      outside.auditVerify.ok ? [] : [`first broken: ${JSON.stringify(outside.auditVerify.firstBroken)}`],
+      `${outside.auditVerify.checked} entries checked`,
+    ),
+  );
+
+  // The audit trail holds every event of the stream once (the mirror, verified against the stream above): the same
+  // event id at the same stream sequence, nothing missing, nothing more.
+  const auditGaps = await rows<{ problem: string }>(
+    sql,
+    `SELECT 'missing ' || e.position || ' ' || e.id AS problem FROM eventstore.events e
+       LEFT JOIN audit.entries a ON a.event_id = e.id AND a.stream_sequence = e.position
+      WHERE e.valid AND a.event_id IS NULL
+     UNION ALL
+     SELECT 'not in the stream ' || a.stream_sequence || ' ' || a.event_id FROM audit.entries a
+       LEFT JOIN eventstore.events e ON e.id = a.event_id AND e.position = a.stream_sequence AND e.valid
+      WHERE e.id IS NULL
+     UNION ALL
+     SELECT 'stream sequence ' || stream_sequence || ' appended ' || count(*) || ' times' FROM audit.entries
+      GROUP BY stream_sequence HAVING count(*) > 1`,
+  );
+  const [auditCount] = await rows<{ entries: number }>(sql, 'SELECT count(*)::int AS entries FROM audit.entries');
+  results.push(
+    invariant(
+      'the audit trail holds every acknowledged event exactly once (against the mirror)',
+      auditGaps.map((gap) => gap.problem),
+      `${auditCount?.entries ?? 0} entries`,
     ),
   );
   return results;

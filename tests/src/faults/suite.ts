@@ -2,13 +2,16 @@ import { chmod, mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  ensureMailpit,
   ensureNatsServer,
+  type MailpitServer,
   natsAuthFor,
   type NatsCluster,
   type NatsServer,
   type PostgresServer,
   type RunningSystem,
   startNatsCluster,
+  startMailpit,
   startNatsServer,
   startPostgres,
   startSystem,
@@ -21,8 +24,9 @@ import pg from 'pg';
 import { apiClient } from '../support/api.js';
 import { shippingApi } from '../support/shipping.js';
 import { testAuthEnv } from '../support/tokens.js';
-import { applyTestTopology } from '../support/harness.js';
-import { checkInvariants, type Invariant } from './invariants.js';
+import { applyTestTopology, mailEnv } from '../support/harness.js';
+import { mailbox } from '../support/notification.js';
+import { checkInvariants, type Invariant, NOTIFIABLE_EVENT_TYPES } from './invariants.js';
 import { seeded } from './random.js';
 
 export type FaultOptions = {
@@ -44,11 +48,29 @@ export type FaultReport = {
   support?: Record<string, number>;
   /** Steps of the parcel and complaint load that failed for good (each was retried for two minutes). */
   loadErrors?: string[];
+  /**
+   * Emails: notifications SENT (each one message in Mailpit), of those found in Mailpit by Message-ID after an attempt
+   * of unknown outcome instead of being sent again, SUPPRESSED (no address or opted out), and the messages Mailpit holds.
+   */
+  emails?: { sent: number; foundAfterUnknownOutcome: number; suppressed: number; inMailpit: number; notifiableEvents: number };
+  /** The audit trail after the run: entries, and what its verification checked. */
+  audit?: { entries: number; verified: number; checkpoints: number };
   invariants: Invariant[];
   durationMs: number;
 };
 
-const KILLABLE = ['order', 'inventory', 'payment', 'sales', 'shipping', 'support', 'event-store', 'gateway'] as const;
+const KILLABLE = [
+  'order',
+  'inventory',
+  'payment',
+  'sales',
+  'shipping',
+  'support',
+  'notification',
+  'audit',
+  'event-store',
+  'gateway',
+] as const;
 
 /**
  * Runs many sagas against real servers while a seeded scheduler kills service processes (-9), restarts nats-server
@@ -71,6 +93,8 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
   else nats = await startNatsServer({ bin, dir: join(dir, 'nats'), auth: natsAuth });
   const natsUrl = cluster?.url ?? (nats as NatsServer).url;
   const databaseUrl = await postgres.createDatabase('faults');
+  // Every customer-facing event emails its customer: counted in this Mailpit against the store's notifiable events.
+  const mailpit: MailpitServer = await startMailpit({ bin: await ensureMailpit(), dir: join(dir, 'mailpit') });
   const nc: NatsConnection = await applyTestTopology(natsUrl, natsAuth, { replicas: options.cluster ? 3 : 1 });
   const logDir = join(dir, 'logs');
   await mkdir(logDir);
@@ -82,6 +106,7 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     // CRITICAL complaints (the fault load's) escalate 4 s after they open if still unanswered.
     env: {
       ...testAuthEnv(),
+      ...mailEnv(mailpit),
       SAGA_DEADLINE_MS: '8000',
       COMPLAINT_DEADLINE_CRITICAL_MS: '4000',
       // The complaints lost and damaged parcels open by themselves (HIGH, MEDIUM) escalate as fast when nobody answers.
@@ -355,6 +380,8 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
           'support-incidents',
           'support-refunds',
           'support-refund-outcomes',
+          'notification',
+          'audit',
         ])
           if (!(await idle(EVENTS_STREAM, durable))) return false;
         for (const durable of ['order-deadlines', 'support-deadlines', 'shipping-deadlines'])
@@ -363,7 +390,10 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
           `SELECT ((SELECT count(*) FROM orders.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL)
                  + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) + (SELECT count(*) FROM sales.outbox WHERE published_at IS NULL)
                  + (SELECT count(*) FROM shipping.outbox WHERE published_at IS NULL)
-                 + (SELECT count(*) FROM support.outbox WHERE published_at IS NULL))::int AS n,
+                 + (SELECT count(*) FROM support.outbox WHERE published_at IS NULL)
+                 + (SELECT count(*) FROM notification.outbox WHERE published_at IS NULL)
+                 -- An email waiting for its retry (its consumer holds the event unacknowledged until then).
+                 + (SELECT count(*) FROM notification.notifications WHERE status = 'PENDING'))::int AS n,
                   -- An unanswered complaint waits for its deadline (4 s) to escalate.
                   (SELECT count(*) FROM support.complaints WHERE status NOT IN ('RESOLVED', 'CLOSED') AND escalation IS NULL)::int AS waiting`,
         );
@@ -400,11 +430,17 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
       deadLetters.push(...page.body.messages);
       next = page.body.next;
     } while (next);
+    // The audit trail's own verification of its chain and signatures (the whole trail), as an admin would ask for it.
+    type AuditVerification = { ok: boolean; checked: number; checkpoints: number; to: number; firstBroken: unknown };
+    await api.call('POST', '/api/audit/checkpoints');
+    const auditVerify = (await api.call<AuditVerification>('GET', '/api/audit/verify')).body;
+    const mail = await mailbox(mailpit.httpUrl).all();
     const invariants = await checkInvariants(
       sql,
       { orders: carts.length, stock, openedCents, poison },
       { ok: verify.ok, missing: verify.missing, extra: verify.extra, count: verify.stream?.count ?? 0 },
       deadLetters,
+      { mailpitMessageIds: mail.map((message) => message.MessageID), auditVerify },
     );
     for (const name of KILLABLE) {
       const text = await readFile(join(logDir, `${name}.log`), 'utf8').catch(() => '');
@@ -418,9 +454,26 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
        UNION ALL SELECT 'refund ' || status || coalesce('/' || rejection_reason, ''), count(*)::int FROM support.refunds GROUP BY 1
        UNION ALL SELECT 'parcel ' || status, count(*)::int FROM shipping.shipments GROUP BY 1 ORDER BY 1`,
     );
+    const [emailRows] = (
+      await sql.query<{ sent: number; found: number; suppressed: number; notifiable: number }>(
+        `SELECT count(*) FILTER (WHERE status = 'SENT')::int AS sent, count(*) FILTER (WHERE status = 'SENT' AND deduplicated)::int AS found,
+                count(*) FILTER (WHERE status = 'SUPPRESSED')::int AS suppressed,
+                (SELECT count(*) FROM eventstore.events WHERE valid AND type = ANY($1::text[]))::int AS notifiable
+           FROM notification.notifications WHERE template <> 'alert'`,
+        [[...NOTIFIABLE_EVENT_TYPES]],
+      )
+    ).rows;
     return {
       options,
       faults,
+      emails: {
+        sent: emailRows?.sent ?? 0,
+        foundAfterUnknownOutcome: emailRows?.found ?? 0,
+        suppressed: emailRows?.suppressed ?? 0,
+        inMailpit: mail.length,
+        notifiableEvents: emailRows?.notifiable ?? 0,
+      },
+      audit: { entries: auditVerify.to, verified: auditVerify.checked, checkpoints: auditVerify.checkpoints },
       outcomes: Object.fromEntries(outcomeRows.map((row) => [row.outcome, row.n])),
       support: Object.fromEntries(supportRows.map((row) => [row.outcome, row.n])),
       loadErrors,
@@ -434,5 +487,6 @@ export async function runFaultSuite(options: FaultOptions): Promise<FaultReport>
     await cluster?.stop();
     await nats?.stop();
     await postgres.stop();
+    await mailpit.stop();
   }
 }

@@ -83,6 +83,8 @@ export function notificationConsumer(options: NotificationConsumerOptions): Cons
     handleBatch: async (items: readonly BatchItem<DomainEvent>[]) => {
       const failures = new Map<number, unknown>();
       const planned = await withTransaction(db, async (tx) => {
+        // A transaction retried (serialization failure) decides again from scratch.
+        failures.clear();
         await saveReadModelRows(tx, readModelRows(items.map((item) => item.message)));
         const seen = new Set<string>();
         const notifiable = items.flatMap((item, index) => {
@@ -112,6 +114,21 @@ export function notificationConsumer(options: NotificationConsumerOptions): Cons
           const intent = intentFor(n.event, lookups);
           return intent ? [{ ...n, intent }] : [];
         });
+        // Every notifiable event asks for an email; one without an intent is about an order or complaint the read
+        // models have not seen yet: its earlier event (OrderPlaced, ComplaintOpened) failed once and waits for its
+        // retry while this one came through. It is retried after it, not dropped; only on its last attempt is it let
+        // go (an order this consumer can never know), so that the DLQ holds real failures only.
+        const addressed = new Set(wanted.map((w) => w.index));
+        const unseen = new Set<string>();
+        for (const n of open) {
+          if (addressed.has(n.index)) continue;
+          if (items[n.index]!.delivery.deliveryCount >= maxAttempts) {
+            log.warn({ eventId: n.event.id, eventType: n.event.type }, 'no email: its order or complaint was never seen');
+            continue;
+          }
+          unseen.add(n.event.id);
+          failures.set(n.index, new Error(`${n.event.type} ${n.event.id}: its order or complaint is not in the read model yet`));
+        }
         const { recipients, wantsEmail } = await loadRecipients(tx, [...new Set(wanted.map((w) => w.intent.customerId))]);
         const plans: Planned[] = wanted.map(({ index, event, intent }) => {
           const recipient = recipients.get(intent.customerId);
@@ -158,7 +175,7 @@ export function notificationConsumer(options: NotificationConsumerOptions): Cons
         await claimEvents(
           tx,
           NOTIFICATION_CONSUMER,
-          open.filter((n) => !sendingIds.has(n.event.id)).map((n) => ({ id: n.event.id, type: n.event.type })),
+          open.filter((n) => !sendingIds.has(n.event.id) && !unseen.has(n.event.id)).map((n) => ({ id: n.event.id, type: n.event.type })),
         );
         return sending.map((p) => ({ ...p, before: before.get(p.row.id)! }));
       });
