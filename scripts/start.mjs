@@ -12,6 +12,7 @@ import {
   generatePasswords,
   natsAuthFor,
   newAuditSigningKey,
+  newKeyEncryptionKey,
   natsUsers,
   loadTopologyConsumers,
   preferredPort,
@@ -92,6 +93,21 @@ async function auditSigningKey() {
   const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (kept) return kept;
   const key = newAuditSigningKey();
+  await writeFile(file, `${key}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return key;
+}
+
+/**
+ * The master key of customers' data keys (ADR 0052), made once per data directory and kept there (0600): the key
+ * store in the embedded Postgres is unreadable without it, so a new one each start would erase everyone.
+ */
+async function keyEncryptionKey() {
+  if (process.env.KEY_ENCRYPTION_KEY) return process.env.KEY_ENCRYPTION_KEY;
+  const file = join(dataDir, 'key-encryption-key');
+  const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (kept) return kept;
+  const key = newKeyEncryptionKey();
   await writeFile(file, `${key}\n`, { mode: 0o600 });
   await chmod(file, 0o600);
   return key;
@@ -197,6 +213,7 @@ try {
     databaseUrl,
     ports: 'preferred',
     auditSigningKey: await auditSigningKey(),
+    keyEncryptionKey: await keyEncryptionKey(),
     // The console's development sign-in asks this issuer for tokens through the gateway (GATEWAY_DEV_TOKEN_URL).
     env: { ...mailEnv, ...(issuer ? { ...issuer.env, GATEWAY_DEV_TOKEN_URL: issuer.tokenUrl } : {}), ...traceEnv },
     output: { kind: 'lines', onLine: (name, line) => console.log(`${name.padEnd(11)} | ${line}`) },

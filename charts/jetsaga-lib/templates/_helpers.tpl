@@ -172,6 +172,17 @@ token mounted from a Secret as a file (re-read on each call), or OAuth2 client c
 {{- (($global.auth | default dict).existingSecret) | default (printf "%s-nats-auth" .Release.Name) -}}
 {{- end -}}
 
+{{/* The master key of customers' data keys (ADR 0052): global.gdpr.existingSecret, else the umbrella's generated <release>-gdpr. */}}
+{{- define "jetsaga-lib.gdprSecret" -}}
+{{- $global := (.Values.global | default dict).gdpr | default dict -}}
+{{- $global.existingSecret | default (printf "%s-gdpr" .Release.Name) -}}
+{{- end -}}
+
+{{- define "jetsaga-lib.gdprSecretKey" -}}
+{{- $global := (.Values.global | default dict).gdpr | default dict -}}
+{{- $global.secretKey | default "master-key" -}}
+{{- end -}}
+
 {{/* TLS to NATS: the Secret whose ca.crt the workload verifies the servers by, or empty without TLS. */}}
 {{- define "jetsaga-lib.natsTlsSecret" -}}
 {{- $tls := ((.Values.global | default dict).nats | default dict).tls | default dict -}}

@@ -145,6 +145,13 @@ spec:
                   key: {{ include "jetsaga-lib.databaseSecretKey" . }}
             - name: DB_POOL_MAX
               value: {{ .Values.database.poolMax | quote }}
+            # Every service with a database seals (and may open) personal data with customers' data keys, which
+            # this master key wraps (ADR 0052).
+            - name: KEY_ENCRYPTION_KEY
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "jetsaga-lib.gdprSecret" . }}
+                  key: {{ include "jetsaga-lib.gdprSecretKey" . }}
             {{- end }}
             {{- with include "jetsaga-lib.authEnv" . | trim }}
             {{- . | nindent 12 }}

@@ -71,6 +71,7 @@ export {
   DEFAULT_PORTS,
   METRICS_PORT_OFFSET,
   newAuditSigningKey,
+  newKeyEncryptionKey,
   REPO_ROOT,
   type RunningSystem,
   SERVICES,

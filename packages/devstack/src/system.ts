@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { credentialsOf, type NatsAuth, NATS_SERVICES } from './nats-auth.js';
 import { freePort, isPortFree, waitFor } from './ports.js';
@@ -54,6 +54,8 @@ export type SystemOptions = {
   readyTimeoutMs?: number;
   /** The audit trail's Ed25519 checkpoint key (AUDIT_SIGNING_KEY); a new one for this run when not given. */
   auditSigningKey?: string;
+  /** The master key of customers' data keys (KEY_ENCRYPTION_KEY, ADR 0052); a new one for this run when not given. */
+  keyEncryptionKey?: string;
 };
 
 export type RunningSystem = {
@@ -111,6 +113,7 @@ export const LAUNCHER_VARIABLES = [
   'NOTIFICATION_URL',
   'AUDIT_URL',
   'AUDIT_SIGNING_KEY',
+  'KEY_ENCRYPTION_KEY',
   'OTEL_SERVICE_NAME',
 ] as const;
 
@@ -182,6 +185,11 @@ export function newAuditSigningKey(): string {
   return generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
 }
 
+/** A new master key for customers' data keys (KEY_ENCRYPTION_KEY): 32 random bytes, base64. */
+export function newKeyEncryptionKey(): string {
+  return randomBytes(32).toString('base64');
+}
+
 /** Starts every service as its own supervised process and waits until the gateway reports all of them ready. */
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
   // HOST and METRICS_HOST are the services' bind addresses; ports are probed, and peers reached, there.
@@ -213,6 +221,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   >;
   const supervisor = new Supervisor({ output: options.output, onEvent: options.onEvent });
   const auditSigningKey = options.auditSigningKey ?? options.env?.AUDIT_SIGNING_KEY ?? newAuditSigningKey();
+  // One master key for every service of the run: they all read the same key store (ADR 0052).
+  const keyEncryptionKey = options.keyEncryptionKey ?? options.env?.KEY_ENCRYPTION_KEY ?? newKeyEncryptionKey();
   for (const name of SERVICES) {
     supervisor.add({
       name,
@@ -227,7 +237,11 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
         urls,
         port: ports[name],
         metricsPort: metricsPorts[name],
-        overrides: name === 'audit' ? { ...options.env, AUDIT_SIGNING_KEY: auditSigningKey } : options.env,
+        overrides: {
+          ...options.env,
+          KEY_ENCRYPTION_KEY: keyEncryptionKey,
+          ...(name === 'audit' ? { AUDIT_SIGNING_KEY: auditSigningKey } : {}),
+        },
       }),
       cwd: REPO_ROOT,
     });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Envelope, type EventMeta, envelopeSchema, InvalidEventError, zodIssues } from './envelope.js';
+import { type PersonalPath, personal, personalPaths } from './personal.js';
 
 /**
  * One declaration per event type gives its TypeScript type, its runtime validation and its JSON Schema.
@@ -42,6 +43,18 @@ export const addressSchema = z.object({
 });
 export type Address = z.infer<typeof addressSchema>;
 
+/**
+ * An address as events carry it: every line of it is personal data (sealed in the log, `[erased]` after an erasure);
+ * the country alone is kept, as it identifies no one.
+ */
+export const personalAddressSchema = z.object({
+  line1: personal(addressSchema.shape.line1),
+  line2: personal(z.string().trim().min(1).max(200)).optional(),
+  city: personal(addressSchema.shape.city),
+  postalCode: personal(addressSchema.shape.postalCode),
+  country: addressSchema.shape.country,
+});
+
 export const CANCELLATION_REASONS = ['OUT_OF_STOCK', 'PAYMENT_REFUSED', 'DEADLINE_EXCEEDED'] as const;
 export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
 
@@ -73,10 +86,10 @@ export const catalog = [
       'A customer account was opened with an initial balance and, optionally, a postal address (CompteClientCree); locale is the language their emails are written in (absent: en).',
     data: z.object({
       customerId: z.uuid(),
-      name: z.string(),
-      email: z.string(),
+      name: personal(z.string()),
+      email: personal(z.string()),
       balanceCents: cents,
-      address: addressSchema.optional(),
+      address: personalAddressSchema.optional(),
       locale: z.enum(LOCALES).optional(),
     }),
   }),
@@ -136,7 +149,7 @@ export const catalog = [
       lines: z.array(orderLineSchema).min(1),
       totalCents: cents,
       deadlineAt: z.iso.datetime({ offset: true }),
-      shippingAddress: addressSchema.optional(),
+      shippingAddress: personalAddressSchema.optional(),
     }),
   }),
   defineEvent({
@@ -269,7 +282,7 @@ export const catalog = [
       orderId: z.uuid(),
       customerId: z.uuid(),
       lines: z.array(orderLineSchema).min(1),
-      address: addressSchema.optional(),
+      address: personalAddressSchema.optional(),
       replacesShipmentId: z.uuid().optional(),
     }),
   }),
@@ -538,6 +551,18 @@ export function eventDefinition(type: string): Definition | undefined {
 }
 
 export const EVENT_TYPES: readonly EventType[] = catalog.map((definition) => definition.type);
+
+const personalByType = new Map<string, readonly PersonalPath[]>(
+  catalog.map((definition) => [definition.type, personalPaths(definition.data as z.ZodType)]),
+);
+
+/**
+ * The personal fields of an event type (paths into its data), empty for most: what is sealed with the customer's
+ * data key (`data.customerId`) when the event is written, and opened by the readers that hold it.
+ */
+export function personalFieldsOf(type: string): readonly PersonalPath[] {
+  return personalByType.get(type) ?? [];
+}
 
 /** Builds an envelope for a known event type; the data is checked against its schema. */
 export function createEvent<T extends EventType>(type: T, aggregateId: string, data: EventData<T>, meta: EventMeta): EventOfType<T> {

@@ -121,3 +121,32 @@ describe('aggregate owners', () => {
     expect([...types].filter((type) => !AGGREGATE_OWNERS[type])).toEqual([]);
   });
 });
+
+describe('personal data in the catalogue', () => {
+  it('marks the customer name, email and address lines personal, and every such event names its customer', async () => {
+    const { personalFieldsOf } = await import('./catalog.js');
+    const marked = catalog.filter((definition) => personalFieldsOf(definition.type).length > 0).map((definition) => definition.type);
+    expect(marked).toEqual(['CustomerRegistered', 'OrderPlaced', 'ShipmentCreated']);
+    // The customer's data key seals the fields: an event with personal data that named no customer could not be sealed.
+    for (const type of marked) {
+      const definition = catalog.find((candidate) => candidate.type === type);
+      expect(Object.keys((definition?.data as unknown as { shape: object }).shape)).toContain('customerId');
+    }
+    expect(personalFieldsOf('OrderPlaced')).toContainEqual(['shippingAddress', 'city']);
+  });
+
+  it('accepts a sealed value and [erased] where personal data was, and still checks plaintext', () => {
+    const customerId = uuidv7();
+    const sealed = `enc:v1:${crypto.randomUUID()}:AAAAAAAAAAAAAAAA:${'B'.repeat(30)}`;
+    const data = {
+      customerId,
+      name: sealed,
+      email: '[erased]',
+      balanceCents: 0,
+      address: { line1: sealed, city: '[erased]', postalCode: sealed, country: 'FR' },
+    };
+    expect(parseEvent(createEvent('CustomerRegistered', customerId, data, meta())).data).toEqual(data);
+    const long = { ...data, address: { ...data.address, city: 'x'.repeat(101) } };
+    expect(() => createEvent('CustomerRegistered', customerId, long, meta())).toThrow(InvalidEventError);
+  });
+});

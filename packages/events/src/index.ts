@@ -28,11 +28,24 @@ export {
   V1_SAGA_TIMEOUT_MS,
   orderLineSchema,
   parseEvent,
+  personalAddressSchema,
+  personalFieldsOf,
   REFUND_REJECTION_REASONS,
   type RefundRejectionReason,
 } from './catalog.js';
 export { type Envelope, type EventMeta, envelopeSchema, InvalidEventError, zodIssues } from './envelope.js';
 export { isUuid, uuidv7 } from './ids.js';
+export {
+  ERASED,
+  isSealed,
+  mapPersonal,
+  personal,
+  type PersonalPath,
+  personalPaths,
+  personalValues,
+  SEALED_PREFIX,
+  SEALED_VALUE,
+} from './personal.js';
 export { AGGREGATE_OWNERS, aggregateTypesOf, OPEN_AGGREGATE_TYPES, serviceOf } from './owners.js';
 export {
   aggregateFilter,

@@ -35,6 +35,14 @@ const RETRYABLE = new Set(['40001', '40P01']);
 /** Work a transaction asked to run once it committed (publishing its outbox rows), by transaction. */
 const commitHooks = new WeakMap<Tx, Array<(db: Db) => void>>();
 
+/** The pool each open transaction of withTransaction came from (what enqueue seals personal data with). */
+const transactionPools = new WeakMap<Tx, Db>();
+
+/** The pool of a transaction of withTransaction (undefined for any other client). */
+export function poolOf(tx: Tx): Db | undefined {
+  return transactionPools.get(tx);
+}
+
 /**
  * Runs `hook` (with the pool) right after the transaction of `tx` commits (never when it rolls back). Returns false when `tx` is not
  * a transaction of withTransaction: the caller then leaves the work to whatever sweeps up after it.
@@ -58,6 +66,7 @@ export async function withTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, att
     try {
       await tx.query('BEGIN');
       commitHooks.set(tx, hooks);
+      transactionPools.set(tx, db);
       result = await fn(tx);
       await tx.query('COMMIT');
     } catch (error) {
@@ -67,6 +76,7 @@ export async function withTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, att
       throw error;
     } finally {
       commitHooks.delete(tx);
+      transactionPools.delete(tx);
       tx.release();
     }
     // Committed: what the transaction asked for afterwards runs now, in commit order.

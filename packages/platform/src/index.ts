@@ -62,7 +62,7 @@ export {
   readDeadLetter,
 } from './dead-letter.js';
 export { bodyLimit, DEFAULT_MAX_BODY_BYTES, PayloadTooLargeError } from './body-limit.js';
-export { afterCommit, createPool, type Db, type Migration, migrate, type Tx, withTransaction } from './db.js';
+export { afterCommit, createPool, type Db, type Migration, migrate, poolOf, type Tx, withTransaction } from './db.js';
 export { type Decider, given, type Outcome } from './decider.js';
 export {
   ConflictError,
@@ -116,7 +116,24 @@ export {
   runCommand,
 } from './pipeline.js';
 export { createLogger, type Logger } from './log.js';
-export { REDACTED, redactUrl, scrubSecrets } from './redact.js';
+export { assertNoPlaintext, Keyring, KEYRING_SCHEMA, keyringMigrations, keyringOf, PlaintextPersonalDataError } from './keyring.js';
+export {
+  customerOf,
+  type DataKey,
+  hasPlaintextPersonalData,
+  keyIdOf,
+  keyIdsOf,
+  newDataKey,
+  newKeyEncryptionKey,
+  openEvent,
+  openValue,
+  parseKeyEncryptionKey,
+  sealEvent,
+  sealValue,
+  unwrapDataKey,
+  wrapDataKey,
+} from './sealing.js';
+export { EMAIL_REDACTED, REDACTED, redactUrl, scrubLine, scrubPersonalData, scrubSecrets } from './redact.js';
 export { processObserved, publishObserved, watchConsumers, watchOutbox } from './messaging-metrics.js';
 export {
   counter,
@@ -161,6 +178,7 @@ export {
 export {
   type ConsumerDefinition,
   decodeEvent,
+  openingPersonalData,
   type RunningService,
   runService,
   type ServiceDefinition,

@@ -1,5 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
-import { REDACT_PATHS, REDACTED, scrubSecrets } from './redact.js';
+import { REDACT_PATHS, REDACTED, scrubLine } from './redact.js';
 import { logToActiveSpan } from './log-events.js';
 import { logFacts } from './telemetry.js';
 
@@ -9,7 +9,7 @@ export type { Logger };
  * JSON logs, object first. Inside a processed message every line carries its correlation_id and causation_id, and,
  * with tracing on, trace_id and span_id (added by the pino instrumentation), so logs and traces find each other.
  * Credentials never appear (redact.ts): fields named for them are censored, and every line is scrubbed of URL
- * passwords, bearer tokens and JWTs before it is written. A line written inside an active span is also an event
+ * passwords, bearer tokens, JWTs and email addresses (ADR 0052) before it is written. A line written inside an active span is also an event
  * `log` on that span (log-events.ts), so the trace carries the saga's log lines.
  */
 export function createLogger(service: string, level = 'info', destination?: DestinationStream): Logger {
@@ -21,7 +21,7 @@ export function createLogger(service: string, level = 'info', destination?: Dest
     mixin: () => logFacts() ?? {},
     redact: { paths: REDACT_PATHS, censor: REDACTED },
     hooks: {
-      streamWrite: scrubSecrets,
+      streamWrite: scrubLine,
       logMethod(args, method, level) {
         const [first, second] = args as unknown[];
         const fields =

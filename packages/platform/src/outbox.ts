@@ -2,7 +2,8 @@ import { type DomainEvent, eventSubject } from '@jetsaga/events';
 import { JetStreamApiError, type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/nats-core';
 import type pg from 'pg';
-import { afterCommit, type Db, type Tx } from './db.js';
+import { afterCommit, type Db, poolOf, type Tx } from './db.js';
+import { assertNoPlaintext, keyringOf } from './keyring.js';
 import { buildDeadLetter, publishDeadLetter } from './dead-letter.js';
 import type { Logger } from './log.js';
 import { publishObserved } from './messaging-metrics.js';
@@ -64,8 +65,12 @@ export function eventMessage(event: DomainEvent): OutboxMessage {
  * The current trace context is stored with each message, so the relay's send, which happens later and elsewhere,
  * continues the trace of the request or handler that caused it.
  */
-export async function enqueue(tx: Tx, messages: readonly OutboxMessage[]): Promise<void> {
-  if (messages.length === 0) return;
+export async function enqueue(tx: Tx, unsealed: readonly OutboxMessage[]): Promise<void> {
+  if (unsealed.length === 0) return;
+  // Personal data is sealed here, the one place every event is written from (ADR 0052), or not written at all.
+  const keyring = keyringOf(poolOf(tx));
+  const messages = keyring ? await keyring.seal(tx, unsealed) : unsealed;
+  assertNoPlaintext(messages);
   const values: unknown[] = [];
   const rows = messages.map((message, index) => {
     // A message the pipeline built for a consumed message already carries that message's trace.

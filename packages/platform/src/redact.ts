@@ -54,6 +54,26 @@ export function scrubSecrets(text: string): string {
     .replace(BEARER, `$1$2${REDACTED}`);
 }
 
+/** What an email address in a log line becomes (ADR 0052: logs carry no personal data). */
+export const EMAIL_REDACTED = '[email]';
+const EMAIL = /(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/g;
+const MESSAGE_ID_LOCAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}@/i;
+
+/**
+ * The text with every email address replaced, wherever it is (an SMTP error quoting its recipient, say): customers'
+ * names and addresses are never logged, and an email address is the one a library may still quote. Message-IDs
+ * (`<uuid>@domain`) are kept: they identify messages, not people.
+ */
+export function scrubPersonalData(text: string): string {
+  if (!text.includes('@')) return text;
+  return text.replace(EMAIL, (found) => (MESSAGE_ID_LOCAL.test(found) ? found : EMAIL_REDACTED));
+}
+
+/** A log line as written: no secrets, no email addresses. */
+export function scrubLine(text: string): string {
+  return scrubPersonalData(scrubSecrets(text));
+}
+
 /** A URL with its password (if any) replaced, for a log line that must say which server it is. */
 export function redactUrl(url: string): string {
   try {
@@ -81,7 +101,7 @@ function attributeValue(value: unknown): string | number | boolean {
       text = String(value);
     }
   }
-  text = scrubSecrets(text);
+  text = scrubLine(text);
   return text.length > MAX_ATTRIBUTE_CHARS ? `${text.slice(0, MAX_ATTRIBUTE_CHARS)}…` : text;
 }
 

@@ -66,3 +66,22 @@ describe('secrets in logs', () => {
     expect(redactUrl('nats://127.0.0.1:4222')).toBe('nats://127.0.0.1:4222');
   });
 });
+
+describe('personal data in logs', () => {
+  it('replaces email addresses wherever they are, and keeps Message-IDs, hosts and URLs', async () => {
+    const { scrubLine, EMAIL_REDACTED } = await import('./redact.js');
+    const line = JSON.stringify({
+      msg: 'email not sent',
+      err: { message: "Can't send mail - all recipients were rejected: 550 5.1.1 <ada.lovelace+shop@example.org>: no such user" },
+      messageId: '<0190a2b4-1c2d-7e3f-8a9b-0c1d2e3f4a5b@jetsaga.local>',
+      nats: 'nats://payment@127.0.0.1:4222',
+      db: 'postgres://app:secret@db.example.org:5432/jetsaga',
+    });
+    const scrubbed = scrubLine(line);
+    expect(scrubbed).not.toContain('ada.lovelace');
+    expect(scrubbed).toContain(`<${EMAIL_REDACTED}>`);
+    expect(scrubbed).toContain('<0190a2b4-1c2d-7e3f-8a9b-0c1d2e3f4a5b@jetsaga.local>');
+    expect(scrubbed).toContain('nats://payment@127.0.0.1:4222');
+    expect(scrubbed).toContain(`postgres://app:${REDACTED}@db.example.org:5432/jetsaga`);
+  });
+});

@@ -7,11 +7,13 @@ import { type BatchFailures, type BatchItem, type ConsumerSpec, type Delivery, E
 import { createPool, type Db, type Migration, migrate } from './db.js';
 import { createHttpApp, startHttpServer } from './http.js';
 import { inboxMigration } from './inbox.js';
+import { KEYRING_SCHEMA, Keyring, keyringMigrations } from './keyring.js';
 import { createLogger, type Logger } from './log.js';
 import { connectNats, type NatsAccess, type NatsConnection } from './nats.js';
 import { watchOutbox } from './messaging-metrics.js';
 import { initMetrics, startMetricsServer } from './metrics.js';
 import { OutboxPublisher, OutboxRelay, outboxMigration, outboxPublishAfterCommitMigration } from './outbox.js';
+import { parseKeyEncryptionKey } from './sealing.js';
 import { stopTelemetry } from './telemetry.js';
 
 /** What every handler and route gets: I/O comes in as plain values, never from globals. */
@@ -22,6 +24,11 @@ export type ServiceDeps = {
   now: () => Date;
   newId: () => string;
   env: NodeJS.ProcessEnv;
+  /**
+   * Customers' data keys (ADR 0052): the events this service writes are sealed with them by the outbox; a consumer
+   * that needs plaintext personal data asks for it (`personalData: deps.keyring`).
+   */
+  keyring: Keyring;
 };
 
 /**
@@ -34,6 +41,11 @@ export type ConsumerDefinition<T = DomainEvent> = {
   handle?: (message: T, delivery: Delivery) => Promise<void>;
   handleBatch?: (items: readonly BatchItem<T>[]) => Promise<BatchFailures | void>;
   maxBatch?: number;
+  /**
+   * Opens the personal fields of each event before it is handled (plaintext, or `[erased]`); without it the handler sees
+   * them sealed, as most services need nothing else (ADR 0052).
+   */
+  personalData?: Keyring;
 };
 
 export type Worker = { start(): void | Promise<void>; stop(): Promise<void> };
@@ -68,6 +80,14 @@ const baseConfig = z.object({
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
   /** Fault injection for the fault suite: the share of handler attempts that fail as a transient error would. */
   FAULT_HANDLER_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
+  /** The master key that wraps customers' data keys (ADR 0052): 32 bytes, base64 (a Kubernetes Secret in the chart). */
+  KEY_ENCRYPTION_KEY: z.string().superRefine((value, ctx) => {
+    try {
+      parseKeyEncryptionKey(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  }),
 });
 
 function natsAccess(config: z.infer<typeof baseConfig>): NatsAccess {
@@ -112,32 +132,36 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
   const applied = await retry('postgres', log, () =>
     migrate(db, definition.schema, [outboxMigration, inboxMigration, outboxPublishAfterCommitMigration, ...definition.migrations]),
   );
+  const keyring = new Keyring(parseKeyEncryptionKey(config.KEY_ENCRYPTION_KEY)).attach(db);
+  applied.push(...(await retry('postgres', log, () => migrate(db, KEYRING_SCHEMA, keyringMigrations))));
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
   const nc = await retry('nats', log, () => connectNats(config.NATS_URL, definition.name, natsAccess(config)));
   if (!config.NATS_USER) log.warn('NATS_USER is not set: connecting without credentials, which a secured server refuses');
   // Streams and consumers are the topology step's (npm start, the test set-up) or the operator's: this service's NATS
   // user may not create them, and its consumers wait until theirs exist.
 
-  const deps: ServiceDeps = { db, nc, log, now: () => new Date(), newId: () => uuidv7(), env };
+  const deps: ServiceDeps = { db, nc, log, now: () => new Date(), newId: () => uuidv7(), env, keyring };
   // What this process commits it publishes itself, right after the commit; the relay sweeps up after crashes.
   const publisher = new OutboxPublisher({ db, nc, log }).attach();
   const relay = new OutboxRelay({ db, nc, schema: definition.schema, log });
   relay.start();
   watchOutbox(db, definition.schema, log);
 
-  const consumers = (definition.consumers?.(deps) ?? []).map(
-    (consumer) =>
-      new EventConsumer({
-        nc,
-        log,
-        spec: consumer.spec,
-        decode: consumer.decode ?? decodeEvent,
-        ...(consumer.handle ? { handle: consumer.handle } : {}),
-        ...(consumer.handleBatch ? { handleBatch: consumer.handleBatch } : {}),
-        ...(consumer.maxBatch ? { maxBatch: consumer.maxBatch } : {}),
-        injectFault: config.FAULT_HANDLER_ERROR_RATE > 0 ? () => Math.random() < config.FAULT_HANDLER_ERROR_RATE : undefined,
-      }),
-  );
+  const consumers = (definition.consumers?.(deps) ?? [])
+    .map((declared) => (declared.personalData ? openingPersonalData(declared, declared.personalData, db) : declared))
+    .map(
+      (consumer) =>
+        new EventConsumer({
+          nc,
+          log,
+          spec: consumer.spec,
+          decode: consumer.decode ?? decodeEvent,
+          ...(consumer.handle ? { handle: consumer.handle } : {}),
+          ...(consumer.handleBatch ? { handleBatch: consumer.handleBatch } : {}),
+          ...(consumer.maxBatch ? { maxBatch: consumer.maxBatch } : {}),
+          injectFault: config.FAULT_HANDLER_ERROR_RATE > 0 ? () => Math.random() < config.FAULT_HANDLER_ERROR_RATE : undefined,
+        }),
+    );
   for (const consumer of consumers) await retry('consumer', log, () => consumer.start());
   const workers = definition.workers?.(deps) ?? [];
   for (const worker of workers) await worker.start();
@@ -188,6 +212,33 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, shutdown);
   watchParent(env, log, shutdown);
   return { port: server.port, metricsPort: metrics.port, stop, deps };
+}
+
+/** The consumer with its messages' personal fields opened before they are handled (one key look-up per batch). */
+export function openingPersonalData<T>(consumer: ConsumerDefinition<T>, keyring: Keyring, db: Db): ConsumerDefinition<T> {
+  const { handle, handleBatch } = consumer;
+  return {
+    ...consumer,
+    ...(handle
+      ? {
+          handle: async (message: T, delivery: Delivery) => {
+            const [opened] = await keyring.open(db, [message]);
+            return handle(opened as T, delivery);
+          },
+        }
+      : {}),
+    ...(handleBatch
+      ? {
+          handleBatch: async (items: readonly BatchItem<T>[]) => {
+            const opened = await keyring.open(
+              db,
+              items.map((item) => item.message),
+            );
+            return handleBatch(items.map((item, index) => ({ ...item, message: opened[index] as T })));
+          },
+        }
+      : {}),
+  };
 }
 
 /**

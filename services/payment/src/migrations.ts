@@ -38,4 +38,10 @@ export const migrations: Migration[] = [
         ADD CONSTRAINT payments_refunds_within_payment CHECK (refunded_cents >= 0 AND refunded_cents <= amount_cents);
     `,
   },
+  {
+    // Erasure (ADR 0052): the name, email and address of an erased customer are overwritten; the row, its balance and
+    // the time of the erasure stay (payments and refunds still need the balance).
+    id: 'payment/101_customer_erasure',
+    sql: `ALTER TABLE customers ADD COLUMN erased_at timestamptz;`,
+  },
 ];

@@ -45,4 +45,10 @@ export const migrations: Migration[] = [
       CREATE TABLE order_addresses (order_id uuid PRIMARY KEY, address jsonb NOT NULL);
     `,
   },
+  {
+    // Erasure (ADR 0052): a checkout's address is found by its customer, even for an order that never got a parcel.
+    id: 'shipping/101_order_address_customer',
+    sql: `ALTER TABLE order_addresses ADD COLUMN customer_id uuid;
+          CREATE INDEX order_addresses_customer ON order_addresses (customer_id);`,
+  },
 ];

@@ -62,10 +62,23 @@ describe('secrets in the production values', () => {
     ]);
     const env = podSpec(find(objects, 'Deployment', 'acme-order')).containers[0]!.env ?? [];
     expect(env.find((variable) => variable.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'pg-url', key: 'url' });
+    // The personal-data master key (ADR 0052) reaches every service with a database from the named Secret.
+    expect(env.find((variable) => variable.name === 'KEY_ENCRYPTION_KEY')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'g',
+      key: 'master-key',
+    });
   });
 
   it('the local profile needs none of them (a laptop cluster, the well-known local password)', async () => {
     const objects = await helmTemplate(helm, chart, { release: 'acme', namespace: 'shop' });
     find(objects, 'Secret', 'acme-database');
+    // A master key of 32 random bytes, made on install and kept (helm lookup) across upgrades.
+    const gdpr = find(objects, 'Secret', 'acme-gdpr') as KubeObject & { data: Record<string, string> };
+    expect(Buffer.from(Buffer.from(gdpr.data['master-key']!, 'base64').toString(), 'base64')).toHaveLength(32);
+    const env = podSpec(find(objects, 'Deployment', 'acme-payment')).containers[0]!.env ?? [];
+    expect(env.find((variable) => variable.name === 'KEY_ENCRYPTION_KEY')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'acme-gdpr',
+      key: 'master-key',
+    });
   });
 });

@@ -60,7 +60,7 @@ export const REBUILDERS: Record<string, Rebuilder> = {
 };
 
 /** Replays events up to a version or an instant. Older schema versions are upcast on the way. */
-export function stateRoutes(deps: Pick<ServiceDeps, 'db'>): Routes {
+export function stateRoutes(deps: Pick<ServiceDeps, 'db' | 'keyring'>): Routes {
   return routes().add({
     method: 'get',
     path: '/api/aggregates/:aggregateType/:aggregateId/state',
@@ -103,7 +103,9 @@ export function stateRoutes(deps: Pick<ServiceDeps, 'db'>): Routes {
         upTo = stored.filter((event) => Date.parse(event.occurredAt) <= asOf);
         if (upTo.length === 0) throw new NotFoundError(`${aggregateType} ${aggregateId} did not exist at ${query.asOf}`);
       }
-      const events = upTo.map(asCurrent).filter((event): event is DomainEvent & { position: number } => event !== undefined);
+      // A rebuild is a reader that holds the keys: personal fields read in plaintext, `[erased]` after an erasure (ADR 0052).
+      const opened = await deps.keyring.open(deps.db, upTo);
+      const events = opened.map(asCurrent).filter((event): event is DomainEvent & { position: number } => event !== undefined);
       return c.json({ aggregateType, aggregateId, version: upTo.length, state: replay(rebuilder.fold(aggregateId.toLowerCase()), events) });
     },
   });

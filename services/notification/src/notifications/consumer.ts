@@ -50,6 +50,8 @@ export type NotificationConsumerOptions = Pick<ServiceDeps, 'db' | 'now' | 'newI
   /** The domain of Message-IDs (`<notification id>@<domain>`). */
   messageIdDomain: string;
   backoffMs?: readonly number[];
+  /** Opens the names and addresses emails go to (ADR 0052); without it they stay sealed. */
+  keyring?: ServiceDeps['keyring'];
 };
 
 type Planned = {
@@ -79,6 +81,7 @@ export function notificationConsumer(options: NotificationConsumerOptions): Cons
   const { db, log } = options;
   return {
     spec,
+    ...(options.keyring ? { personalData: options.keyring } : {}),
     maxBatch: 32,
     handleBatch: async (items: readonly BatchItem<DomainEvent>[]) => {
       const failures = new Map<number, unknown>();

@@ -88,6 +88,12 @@ export async function saveReadModelRows(tx: Pick<Tx, 'query'>, rows: ReadModelRo
   if (rows.erased.size > 0) {
     const ids = [...rows.erased];
     await tx.query('DELETE FROM recipients WHERE customer_id = ANY($1::uuid[])', [ids]);
-    await tx.query('UPDATE notifications SET to_address = $2, updated_at = now() WHERE customer_id = ANY($1::uuid[])', [ids, ERASED]);
+    // The address also goes from what the SMTP server answered or failed with, should it have quoted it.
+    await tx.query(
+      `UPDATE notifications SET to_address = $2, last_error = replace(last_error, to_address, $2),
+         smtp_response = replace(smtp_response, to_address, $2), updated_at = now()
+       WHERE customer_id = ANY($1::uuid[]) AND to_address <> $2`,
+      [ids, ERASED],
+    );
   }
 }

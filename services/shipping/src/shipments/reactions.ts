@@ -145,12 +145,14 @@ export const deadlineReaction: Reaction<DeliveryDeadline, Shipment, ShipmentComm
  * replacement a reservation opens is applied from the same messages, under an inbox name of its own.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the deadline consumer decodes its own message type
-export function shippingConsumers(deps: Pick<ServiceDeps, 'db' | 'now' | 'newId'>): ConsumerDefinition<any>[] {
+export function shippingConsumers(deps: Pick<ServiceDeps, 'db' | 'now' | 'newId' | 'keyring'>): ConsumerDefinition<any>[] {
   const parcels = reactor(deps, shipmentReaction);
   const replacements = reactor(deps, replacementReaction);
   return [
     {
       spec: shipmentReaction.spec,
+      // Parcels go to addresses: this consumer reads them in plaintext (`[erased]` once their customer is).
+      personalData: deps.keyring,
       handleBatch: async (items) => {
         await saveAddressRows(deps.db, addressRows(items.map((item) => item.message)));
         const failures = new Map(await parcels.handleBatch(items));
