@@ -7,7 +7,7 @@
 //   ENTRIES (default 100000), CHECKPOINT_EVERY (default 1000), ROUNDS (default 3)
 // Everything runs on loopback and stops by itself. Prints one line per round and the median.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -63,6 +63,8 @@ function arrival(sequence) {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'jetsaga-audit-bench-'));
+// Postgres runs as its own user (when we are root): it must be able to reach its directory inside this one.
+await chmod(dir, 0o755);
 const postgres = await startPostgres({ dir: join(dir, 'pg'), ephemeral: true, fast: true });
 const db = createPool(await postgres.createDatabase('audit_bench'), 'audit', { max: 2 });
 try {
