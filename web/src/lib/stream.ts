@@ -27,6 +27,11 @@ export type StreamOptions = StreamFilter & {
   from?: 'start' | 'now';
   onEvent: (event: StreamEvent) => void;
   onState?: (state: StreamState, detail?: string) => void;
+  /**
+   * How many 403s to take for a "not yet": a customer's just-placed order reaches the read model the gateway checks
+   * ownership against a moment later, and on a busy system that may be more than the gateway waits.
+   */
+  forbiddenRetries?: number;
   signal: AbortSignal;
 };
 
@@ -41,6 +46,7 @@ export async function followEvents(options: StreamOptions): Promise<void> {
   const { signal } = options;
   let lastId = options.after !== undefined ? String(options.after) : undefined;
   let attempt = 0;
+  let forbiddenRetries = options.forbiddenRetries ?? 0;
   while (!signal.aborted) {
     options.onState?.(attempt === 0 ? 'connecting' : 'retrying');
     const params = new URLSearchParams();
@@ -55,6 +61,11 @@ export async function followEvents(options: StreamOptions): Promise<void> {
     if (lastId !== undefined) headers['last-event-id'] = lastId;
     try {
       const response = await fetch(`/api/stream/events?${params}`, { headers, signal, cache: 'no-store' });
+      if (response.status === 403 && forbiddenRetries > 0) {
+        forbiddenRetries -= 1;
+        await response.body?.cancel();
+        throw new Error('the stream answered 403 (the order may not be in the read model yet)');
+      }
       if (response.status === 401 || response.status === 403) {
         options.onState?.('forbidden', `${response.status}`);
         return;
@@ -97,7 +108,7 @@ export async function followEvents(options: StreamOptions): Promise<void> {
 
 /** Follows the stream while the component is mounted (and the filter unchanged); `enabled: false` waits. */
 export function useEventStream(
-  filter: StreamFilter & { after?: number; from?: 'start' | 'now'; enabled?: boolean },
+  filter: StreamFilter & { after?: number; from?: 'start' | 'now'; enabled?: boolean; forbiddenRetries?: number },
   onEvent: (event: StreamEvent) => void,
 ) {
   const [state, setState] = useState<{ state: StreamState; detail?: string }>({ state: 'connecting' });

@@ -55,6 +55,8 @@ function useSagaSteps(order: Order | undefined) {
       correlationId: order?.correlationId,
       ...(after === undefined ? { from: 'start' as const } : { after }),
       enabled: order !== undefined && (!operator || history.isSuccess),
+      // A customer's order just placed may reach the read model the gateway asks after its patience: ask again.
+      forbiddenRetries: 4,
     },
     onEvent,
   );
@@ -68,7 +70,7 @@ function useSagaSteps(order: Order | undefined) {
  * they are followed by the parcel's aggregate (the gateway lets a customer follow their own parcels), from its start.
  */
 function FollowParcel({ shipmentId, onEvent }: { shipmentId: string; onEvent: (event: StreamEvent) => void }) {
-  const stream = useEventStream({ aggregateType: 'shipment', aggregateId: shipmentId, from: 'start' }, onEvent);
+  const stream = useEventStream({ aggregateType: 'shipment', aggregateId: shipmentId, from: 'start', forbiddenRetries: 2 }, onEvent);
   return (
     <span className={`live ${stream.state}`} data-testid="parcel-stream">
       parcel {stream.state}
