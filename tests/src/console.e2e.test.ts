@@ -89,7 +89,8 @@ describe('shop', () => {
     await page.getByRole('button', { name: 'Register and sign in' }).click();
     await page.getByRole('heading', { name: 'Shop' }).waitFor();
     // The shop lists the catalogue to a customer too.
-    await page.getByRole('table', { name: 'Products' }).waitFor();
+    await page.getByRole('table', { name: 'Products' }).locator(`a[href="/?product=${product.id}"]`).waitFor();
+    await expectAccessible('shop, as a customer');
     await page.goto(`/?product=${product.id}`);
     await page.getByRole('button', { name: 'Add to cart' }).click();
     await page.getByRole('heading', { name: 'Cart', exact: true }).waitFor();
