@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { ensureK6, ensureNatsCli, ensureNatsServer, ensureTemporalCli, TEMPORAL_CLI_VERSION } from '../packages/devstack/dist/index.js';
+import {
+  ensureK6,
+  ensureMailpit,
+  ensureNatsCli,
+  ensureNatsServer,
+  ensureTemporalCli,
+  TEMPORAL_CLI_VERSION,
+} from '../packages/devstack/dist/index.js';
 import { PEERS } from '../bench/lib/peers.mjs';
 import { runBench } from '../bench/lib/harness.mjs';
 import { markdown, svg } from '../bench/lib/report.mjs';
@@ -129,7 +136,7 @@ for (const peer of peers) {
 }
 
 const natsBin = await ensureNatsServer(say);
-const tools = { natsBin, k6: await ensureK6(say), natsCli: await ensureNatsCli(say) };
+const tools = { natsBin, k6: await ensureK6(say), natsCli: await ensureNatsCli(say), mailpitBin: await ensureMailpit(say) };
 if (peers.includes('temporal')) {
   tools.temporal = await ensureTemporalCli(say);
   tools.temporalVersion = /(\d+\.\d+\.\d+)/.exec(execFileSync(tools.temporal, ['--version']).toString())?.[1] ?? TEMPORAL_CLI_VERSION;

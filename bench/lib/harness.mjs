@@ -16,6 +16,7 @@ import {
   natsAuthFor,
   startDevIssuer,
   startNatsServer,
+  startMailpit,
   startPostgres,
   startSystem,
   waitFor,
@@ -429,6 +430,9 @@ async function pass(shared, { syncAlways, full }) {
     if (profiling) await mkdir(profileDir, { recursive: true });
     const logDir = join(work, 'logs');
     await mkdir(logDir, { recursive: true });
+    // The customers' emails go to a Mailpit, as with npm start: the mail provider, outside the system measured.
+    const mailpit = await startMailpit({ bin: shared.mailpitBin, dir: join(work, 'mailpit') });
+    cleanups.push(() => mailpit.stop());
     say(`${label}: starting the system (nats-server sync_interval ${syncAlways ? 'always' : 'default (2 min)'})`);
     const system = await startSystem({
       natsUrl: nats.url,
@@ -438,6 +442,9 @@ async function pass(shared, { syncAlways, full }) {
       env: {
         ...shared.issuer.env,
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+        SMTP_HOST: mailpit.smtpHost,
+        SMTP_PORT: String(mailpit.smtpPort),
+        MAIL_LOOKUP_URL: mailpit.httpUrl,
         // The gateway's admission bounds (GATEWAY_MAX_INFLIGHT_CHECKOUTS and the others), to try other values.
         ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('GATEWAY_'))),
         ...(profiling ? { NODE_OPTIONS: `--import ${CPU_PROFILE_PRELOAD}`, JETSAGA_CPU_PROFILE_DIR: profileDir } : {}),

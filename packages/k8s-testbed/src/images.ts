@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -173,17 +173,42 @@ async function rootfsImage(ref: string, say: Say, assemble: (rootfs: string) => 
   return ref;
 }
 
+/**
+ * The rest of glibc that a Debian slim image carries beside what node itself links: native addons load them (the
+ * console's bundler, rolldown, needs librt.so.1 to build web/dist inside the image), and name resolution needs NSS.
+ */
+const GLIBC_COMPANIONS = ['librt.so.1', 'libresolv.so.2', 'libutil.so.1', 'libanl.so.1', 'libnss_files.so.2', 'libnss_dns.so.2'];
+
+async function glibcCompanions(node: string): Promise<string[]> {
+  const libc = (await libraries(node)).find((path) => /\/libc\.so\.6$/.test(path));
+  if (!libc) return [];
+  const found: string[] = [];
+  for (const name of GLIBC_COMPANIONS) {
+    const path = join(dirname(libc), name);
+    if (
+      await access(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      found.push(path);
+  }
+  return found;
+}
+
 /** This machine's node and npm as a base image: what the Dockerfile's NODE_IMAGE argument asks for. */
 async function nodeImage(say: Say): Promise<string> {
   const node = process.execPath;
   const npmDir = join(dirname(dirname(node)), 'lib', 'node_modules', 'npm');
   const { version: npmVersion } = JSON.parse(await readFile(join(npmDir, 'package.json'), 'utf8')) as { version: string };
-  const tag = await contentTag(process.version.slice(1), [node, '/bin/busybox', '/bin/dash', '/usr/bin/find'], npmVersion);
+  const companions = await glibcCompanions(node);
+  const tag = await contentTag(process.version.slice(1), [node, '/bin/busybox', '/bin/dash', '/usr/bin/find', ...companions], npmVersion);
   return rootfsImage(
     `localhost/jetsaga/node:${tag}`,
     say,
     async (rootfs) => {
       await addBinary(rootfs, node, '/usr/bin/node');
+      for (const library of companions) await addBinary(rootfs, library, library);
       await addBinary(rootfs, '/usr/bin/find', '/usr/bin/find');
       await addShell(rootfs);
       await cp(npmDir, join(rootfs, 'usr', 'lib', 'node_modules', 'npm'), { recursive: true, verbatimSymlinks: true });
