@@ -75,8 +75,9 @@ describe('helm install of the umbrella chart with values-ci.yaml', () => {
     const selects = (selector: { matchLabels?: Record<string, string> }, pod: Pod) =>
       Object.entries(selector.matchLabels ?? {}).every(([key, value]) => pod.metadata.labels[key] === value);
     for (const pod of await pods(cluster)) {
-      // The chart's single Postgres is for local clusters only (production uses an external one): no budget.
-      const budgeted = pod.metadata.labels['app.kubernetes.io/name'] !== 'postgres';
+      // The chart's single Postgres and its Mailpit are for local clusters only (production uses an external database
+      // and a real mail provider): no budget.
+      const budgeted = !['postgres', 'mailpit'].includes(pod.metadata.labels['app.kubernetes.io/name'] ?? '');
       expect(
         budgets.some((budget) => selects(budget.spec.selector, pod)),
         `PDB for ${pod.metadata.name}`,

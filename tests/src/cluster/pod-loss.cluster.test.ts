@@ -198,6 +198,9 @@ describe('pod loss during 240 sagas: a NATS server, a service and the operator',
       180_000,
       1_000,
     );
+    // Nothing dead-lettered (named by consumer, reason and error when something was, to be read from the failure).
+    const letters = ((await api.call('GET', '/api/dlq?limit=100')).body?.messages ?? []) as Array<Record<string, unknown>>;
+    expect(letters.map((letter) => `${letter.consumer} ${letter.reason} ${letter.subject}: ${letter.error}`)).toEqual([]);
     expect((await jsm.streams.info('DLQ')).state.messages).toBe(0);
 
     // Nothing acknowledged by JetStream is missing from the Postgres mirror.
