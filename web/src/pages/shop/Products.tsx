@@ -7,7 +7,6 @@ import { Link, navigate, useLocation } from '../../lib/router.js';
 import { isOperator, useSession } from '../../lib/session.js';
 import { addToCart, useCartId } from './cart-state.js';
 
-type StockRow = { productId: string; sku: string; name: string; priceCents: number; available: number; reserved: number; sold: number };
 type Product = { id: string; sku: string; name: string; priceCents: number; available: number; reserved: number };
 
 function Buy({ product }: { product: { id: string; available: number } }) {
@@ -49,8 +48,11 @@ function Buy({ product }: { product: { id: string; available: number } }) {
   );
 }
 
-/** The catalogue as a shopper sees it: inventory's product list, a page at a time (the server's cursor). */
-function ShopCatalogue() {
+/**
+ * The catalogue: inventory's product list, a page at a time (the server's cursor); operators see the SKU and the units
+ * held by pending orders too (sold units per product are in the stock report, GET /api/reports/stock).
+ */
+function Catalogue({ operator }: { operator: boolean }) {
   const cursor = useCursor();
   const list = useQuery({
     queryKey: ['products', cursor.after],
@@ -64,8 +66,10 @@ function ShopCatalogue() {
         <thead>
           <tr>
             <th scope="col">Product</th>
+            {operator ? <th scope="col">SKU</th> : null}
             <th scope="col">Price</th>
             <th scope="col">Available</th>
+            {operator ? <th scope="col">Reserved</th> : null}
             <th scope="col">
               <span className="sr-only">Buy</span>
             </th>
@@ -77,8 +81,14 @@ function ShopCatalogue() {
               <td>
                 <Link href={`/?product=${product.id}`}>{product.name}</Link>
               </td>
+              {operator ? (
+                <td>
+                  <code>{product.sku}</code>
+                </td>
+              ) : null}
               <td>{money(product.priceCents)}</td>
               <td>{product.available}</td>
+              {operator ? <td>{product.reserved}</td> : null}
               <td>
                 <Buy product={product} />
               </td>
@@ -88,44 +98,6 @@ function ShopCatalogue() {
       </table>
       {list.data?.products.length === 0 ? <p>No products yet.</p> : null}
       {cursor.pager(list.data?.next)}
-    </Section>
-  );
-}
-
-function Catalogue() {
-  const stock = useQuery({ queryKey: ['stock'], queryFn: () => api<{ products: StockRow[] }>('/api/reports/stock') });
-  return (
-    <Section title="Products">
-      <ErrorNote error={stock.error} />
-      <table aria-label="Products">
-        <thead>
-          <tr>
-            <th scope="col">Product</th>
-            <th scope="col">SKU</th>
-            <th scope="col">Price</th>
-            <th scope="col">Available</th>
-            <th scope="col">
-              <span className="sr-only">Buy</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {stock.data?.products.map((product) => (
-            <tr key={product.productId}>
-              <td>{product.name}</td>
-              <td>
-                <code>{product.sku}</code>
-              </td>
-              <td>{money(product.priceCents)}</td>
-              <td>{product.available}</td>
-              <td>
-                <Buy product={{ id: product.productId, available: product.available }} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {stock.data?.products.length === 0 ? <p>No products yet.</p> : null}
     </Section>
   );
 }
@@ -156,7 +128,7 @@ function NewProduct() {
       }),
     onSuccess: () => {
       setForm({ ...form, sku: '', name: '' });
-      void client.invalidateQueries({ queryKey: ['stock'] });
+      void client.invalidateQueries({ queryKey: ['products'] });
     },
   });
   const submit = (event: FormEvent) => {
@@ -200,10 +172,8 @@ export function Products() {
           <ProductById id={productId} />
           <Link href="/">All products</Link>
         </>
-      ) : isOperator(session) ? (
-        <Catalogue />
       ) : (
-        <ShopCatalogue />
+        <Catalogue operator={isOperator(session)} />
       )}
       {session?.role === 'admin' ? <NewProduct /> : null}
       {!isOperator(session) && !productId ? (
