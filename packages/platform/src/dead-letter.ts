@@ -1,6 +1,7 @@
 import { dlqRedriveSubject, dlqSubject } from '@jetsaga/events';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
+import { scrubPersonalData } from './redact.js';
 
 /**
  * Dead letters, built in one place for every path that makes them: a consumer giving up on a message, the outbox
@@ -54,10 +55,13 @@ export type DeadLetterInput = {
 
 export type DeadLetterMessage = { subject: string; headers: Record<string, string>; payload: Uint8Array; messageId: string };
 
-/** Header values cannot hold line breaks, and an error message is no place for a stack trace's worth of text. */
+/**
+ * Header values cannot hold line breaks, and an error message is no place for a stack trace's worth of text, nor
+ * for the email address a mail server's refusal quotes (the DLQ keeps it as long as the message: ADR 0052).
+ */
 function errorText(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/[\r\n]+/g, ' ').slice(0, 1024);
+  return scrubPersonalData(message.replace(/[\r\n]+/g, ' ')).slice(0, 1024);
 }
 
 export function buildDeadLetter(input: DeadLetterInput): DeadLetterMessage {

@@ -46,6 +46,12 @@ describe('dead-letter builder', () => {
     });
   });
 
+  it('keeps no email address a mail server quoted in the error it records (ADR 0052)', () => {
+    const error = new Error("Can't send mail - all recipients were rejected: 550 5.1.1 <ada@example.org>: unknown");
+    const letter = buildDeadLetter(consumerFailure({ error }));
+    expect(letter.headers[DLQ_HEADERS.error]).toBe("Can't send mail - all recipients were rejected: 550 5.1.1 <[email]>: unknown");
+  });
+
   it("never publishes the original's JetStream headers as such, so the server cannot act on them for the dead letter", () => {
     const letter = buildDeadLetter(
       consumerFailure({

@@ -1,3 +1,4 @@
+import { catalog, personalFieldsOf } from '@jetsaga/events';
 import { describe, expect, it } from 'vitest';
 import { csvField, toCsv } from './csv.js';
 import { COMPLIANCE_TAGS, TAG_RULES, type TagRule, tagsFor } from './rules.js';
@@ -7,6 +8,18 @@ describe('compliance tags', () => {
     expect(tagsFor('PaymentAccepted', { orderId: 'o', amountCents: 100 })).toEqual(['FINANCIAL', 'PCI']);
     expect(tagsFor('PaymentRefused', { orderId: 'o', reason: 'INSUFFICIENT_FUNDS' })).toEqual(['PCI']);
     expect(tagsFor('PaymentRefunded', { amountCents: 5 })).toEqual(['FINANCIAL', 'PCI']);
+  });
+
+  it('tags GDPR every field the catalogue marks personal (ADR 0052), so a field marked later is not missed', () => {
+    for (const { type } of catalog) {
+      const fields = new Set(personalFieldsOf(type).map((path) => path[0]));
+      if (fields.size === 0) continue;
+      const covered = TAG_RULES.filter((rule) => rule.tag === 'GDPR' && rule.types.includes(type)).flatMap((rule) => rule.fields ?? []);
+      expect(
+        [...fields].filter((field) => !covered.includes(field!)),
+        type,
+      ).toEqual([]);
+    }
   });
 
   it('tags personal data GDPR only when the event carries it', () => {

@@ -8,6 +8,7 @@ import {
   DEFAULT_BACKOFF_MS,
   enqueueEvents,
   PermanentError,
+  scrubPersonalData,
   type ServiceDeps,
   withTransaction,
 } from '@jetsaga/platform';
@@ -245,7 +246,8 @@ export function notificationConsumer(options: NotificationConsumerOptions): Cons
                 sourceEventId: f.event.id,
                 template: f.row.template,
                 customerId: f.intent.customerId,
-                reason: f.outcome.error.slice(0, 500),
+                // The event log keeps it for good: no recipient address the SMTP server quoted (ADR 0052).
+                reason: scrubPersonalData(f.outcome.error).slice(0, 500),
                 attempts: f.before.attempts + 1,
               },
               { id: options.newId(), ...causedBy(f.event, options, ACTOR) },
