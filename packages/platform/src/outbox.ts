@@ -117,6 +117,21 @@ async function deleteSent(db: Pick<Db, 'query'>, positions: readonly number[]): 
   await db.query(`BEGIN; SET LOCAL synchronous_commit = off; DELETE FROM outbox WHERE position IN (${positions.join(',')}); COMMIT;`);
 }
 
+/** JetStream's answer while a message with the same Nats-Msg-Id is still being stored (JSStreamDuplicateMessageConflict). */
+const DUPLICATE_IN_PROCESS = 10158;
+
+/**
+ * Whether JetStream refused a message for good: an API error that retrying cannot change. Not a refusal: a server-side
+ * 5xx, or the same id still in process, which the cluster answers while an earlier publish of the row (the publisher
+ * after commit, or a previous relay attempt before a leader change) is being replicated; the next attempt gets the
+ * duplicate acknowledgement. Dead-lettering that one would report a false refusal, and lose the event if the earlier
+ * publish then failed, since the row would be gone.
+ */
+export function refusedForGood(error: unknown): boolean {
+  if (!(error instanceof JetStreamApiError)) return false;
+  return error.code !== DUPLICATE_IN_PROCESS && error.status < 500;
+}
+
 function publishRow(js: JetStreamClient, row: OutboxRow) {
   const message = {
     subject: row.subject,
@@ -369,8 +384,9 @@ export class OutboxRelay {
     const failures = results.flatMap((result, index) =>
       result.status === 'rejected' ? [{ row: rows[index] as OutboxRow, error: result.reason }] : [],
     );
-    // A connection problem or a timeout: nothing is deleted, the whole batch is tried again (duplicates are dropped by id).
-    const transient = failures.find((failure) => !(failure.error instanceof JetStreamApiError));
+    // A connection problem, a timeout, or the same id still in process: nothing is deleted, the whole batch is tried
+    // again (duplicates are dropped by id).
+    const transient = failures.find((failure) => !refusedForGood(failure.error));
     if (transient) throw transient.error;
     // The server refused a message outright: retrying cannot help, and it must not block the rows behind it.
     for (const failure of failures) await this.deadLetter(failure.row, failure.error as Error);
