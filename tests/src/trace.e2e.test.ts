@@ -183,7 +183,7 @@ describe("a saga's trace", () => {
       urls: t.system.urls,
       port,
       metricsPort: await freePort(),
-      overrides: { ...t.authEnv, LOG_LEVEL: 'warn' },
+      overrides: { ...t.authEnv, LOG_LEVEL: 'warn', KEY_ENCRYPTION_KEY: t.system.keyEncryptionKey },
     });
     const child = spawn(process.execPath, [serviceEntry('event-store')], { env, stdio: 'ignore' });
     untraced = { child, api: apiClient(`http://127.0.0.1:${port}`) };

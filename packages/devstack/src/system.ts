@@ -64,6 +64,8 @@ export type RunningSystem = {
   /** Each service's Prometheus endpoint (`.../metrics`). */
   metricsUrls: Record<ServiceName, string>;
   supervisor: Supervisor;
+  /** The run's master key (KEY_ENCRYPTION_KEY): what another process of the run needs to read the key store. */
+  keyEncryptionKey: string;
   stop(): Promise<void>;
 };
 
@@ -257,5 +259,5 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     await supervisor.stop();
     throw error;
   }
-  return { gatewayUrl: urls.gateway, urls, metricsUrls, supervisor, stop: () => supervisor.stop() };
+  return { gatewayUrl: urls.gateway, urls, metricsUrls, supervisor, keyEncryptionKey, stop: () => supervisor.stop() };
 }
