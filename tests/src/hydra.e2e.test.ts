@@ -14,8 +14,15 @@ let hydra: HydraServer;
 let t: TestSystem;
 let admin: { clientId: string; clientSecret: string };
 
+let bin: string;
+
+// Hydra is built from its Go module once per machine (about a minute alone, several on a busy fresh machine): a hook
+// of its own with room for that build, so the system's start below keeps the usual bound.
 beforeAll(async () => {
-  const bin = await ensureHydra((message) => console.log(`[hydra] ${message}`));
+  bin = await ensureHydra((message) => console.log(`[hydra] ${message}`));
+}, 15 * 60_000);
+
+beforeAll(async () => {
   hydra = await startHydra({ bin, postgresUrl: inject('postgresUrl') });
   t = await startTestSystem({ ...hydra.env });
   admin = await hydra.createClient({ scopes: ['jetsaga:admin'], audiences: ['jetsaga'] });
