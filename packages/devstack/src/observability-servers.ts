@@ -33,12 +33,31 @@ function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   });
 }
 
-function launch(bin: string, args: string[], logFile: string): ChildProcess {
+/**
+ * Starts `bin` with its output appended to `dir/<name>.log` and waits until `readyUrl` answers 2xx; a server that exits
+ * or never answers is stopped and named in the error with its log.
+ */
+async function launchUntilReady(name: string, bin: string, args: string[], dir: string, readyUrl: string): Promise<ChildProcess> {
+  const logFile = join(dir, `${name}.log`);
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(logFile, { flags: 'a' });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   child.once('exit', () => log.end());
+  try {
+    await waitFor(
+      `${name} to be ready`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}; see ${logFile}`);
+        return (await fetch(readyUrl, { signal: AbortSignal.timeout(1000) })).ok;
+      },
+      30_000,
+      100,
+    );
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
   return child;
 }
 
@@ -98,22 +117,8 @@ exporters:
     trace_storage: memstore
 `,
   );
-  const child = launch(options.bin, ['--config', config], join(options.dir, 'jaeger.log'));
   const queryUrl = `http://${host}:${ports.query}`;
-  try {
-    await waitFor(
-      'jaeger to answer queries',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`jaeger exited with ${child.exitCode}; see ${join(options.dir, 'jaeger.log')}`);
-        return (await fetch(`${queryUrl}/api/services`, { signal: AbortSignal.timeout(1000) })).ok;
-      },
-      30_000,
-      100,
-    );
-  } catch (error) {
-    await stopChild(child);
-    throw error;
-  }
+  const child = await launchUntilReady('jaeger', options.bin, ['--config', config], options.dir, `${queryUrl}/api/services`);
   return { otlpHttpUrl: `http://${host}:${ports.otlpHttp}`, queryUrl, stop: () => stopChild(child) };
 }
 
@@ -136,7 +141,9 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
   await mkdir(options.dir, { recursive: true });
   const config = join(options.dir, 'prometheus.yml');
   await writeFile(config, options.config);
-  const child = launch(
+  const url = `http://${host}:${port}`;
+  const child = await launchUntilReady(
+    'prometheus',
     options.bin,
     [
       `--config.file=${config}`,
@@ -145,24 +152,9 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       '--enable-feature=exemplar-storage',
       '--web.enable-lifecycle',
     ],
-    join(options.dir, 'prometheus.log'),
+    options.dir,
+    `${url}/-/ready`,
   );
-  const url = `http://${host}:${port}`;
-  try {
-    await waitFor(
-      'prometheus to be ready',
-      async () => {
-        if (child.exitCode !== null)
-          throw new Error(`prometheus exited with ${child.exitCode}; see ${join(options.dir, 'prometheus.log')}`);
-        return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok;
-      },
-      30_000,
-      100,
-    );
-  } catch (error) {
-    await stopChild(child);
-    throw error;
-  }
   return { url, stop: () => stopChild(child) };
 }
 
@@ -186,7 +178,9 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<A
   const config = join(options.dir, 'alertmanager.yml');
   // The config may hold the webhook's credentials.
   await writeFile(config, options.config, { mode: 0o600 });
-  const child = launch(
+  const url = `http://${host}:${port}`;
+  const child = await launchUntilReady(
+    'alertmanager',
     options.bin,
     [
       `--config.file=${config}`,
@@ -194,23 +188,8 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<A
       `--web.listen-address=${host}:${port}`,
       '--cluster.listen-address=',
     ],
-    join(options.dir, 'alertmanager.log'),
+    options.dir,
+    `${url}/-/ready`,
   );
-  const url = `http://${host}:${port}`;
-  try {
-    await waitFor(
-      'alertmanager to be ready',
-      async () => {
-        if (child.exitCode !== null)
-          throw new Error(`alertmanager exited with ${child.exitCode}; see ${join(options.dir, 'alertmanager.log')}`);
-        return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok;
-      },
-      30_000,
-      100,
-    );
-  } catch (error) {
-    await stopChild(child);
-    throw error;
-  }
   return { url, stop: () => stopChild(child) };
 }

@@ -1,5 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { ApiError } from '../lib/api.js';
+import { setSearch } from '../lib/router.js';
 
 export function ErrorNote({ error }: { error: unknown }) {
   if (!error) return null;
@@ -92,5 +93,42 @@ export function Field({ label, children }: { label: string; children: ReactNode 
       <span>{label}</span>
       {children}
     </label>
+  );
+}
+
+type Cursor = ReturnType<typeof useCursor>;
+
+/** A select bound to the search parameter `name`: a new choice goes back to the first page. */
+export function SearchSelect(props: { label: string; name: string; value: string; options: readonly string[]; cursor: Cursor }) {
+  return (
+    <Field label={props.label}>
+      <select
+        value={props.value}
+        onChange={(event) => {
+          props.cursor.reset();
+          setSearch({ [props.name]: event.target.value });
+        }}
+      >
+        <option value="">any</option>
+        {props.options.map((option) => (
+          <option key={option}>{option}</option>
+        ))}
+      </select>
+    </Field>
+  );
+}
+
+/** A text input bound to the search parameter `name`, applied when it loses focus, from the first page. */
+export function SearchInput(props: { label: string; name: string; value: string; cursor: Cursor }) {
+  return (
+    <Field label={props.label}>
+      <input
+        defaultValue={props.value}
+        onBlur={(event) => {
+          props.cursor.reset();
+          setSearch({ [props.name]: event.target.value.trim() });
+        }}
+      />
+    </Field>
   );
 }

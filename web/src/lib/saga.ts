@@ -36,3 +36,6 @@ export const COMPENSATIONS = new Set([
 ]);
 
 export const stepLabel = (type: string) => STEP_LABELS[type] ?? type;
+
+/** An order's (and its saga's) outcomes, as the read models filter them. */
+export const ORDER_STATUSES = ['PENDING', 'COMPLETED', 'CANCELLED'] as const;

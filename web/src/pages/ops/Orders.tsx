@@ -1,7 +1,8 @@
 import { useQuery } from '@tanstack/react-query';
-import { ErrorNote, Field, Section, useCursor } from '../../components/ui.js';
+import { ErrorNote, SearchInput, SearchSelect, Section, useCursor } from '../../components/ui.js';
 import { api, query } from '../../lib/api.js';
-import { setSearch, useLocation } from '../../lib/router.js';
+import { useLocation } from '../../lib/router.js';
+import { ORDER_STATUSES } from '../../lib/saga.js';
 import { type OrderSummary, OrdersTable } from '../shop/MyOrders.js';
 
 export default function Orders() {
@@ -20,29 +21,8 @@ export default function Orders() {
       <h1>Orders</h1>
       <Section title="Filters">
         <form className="row" onSubmit={(event) => event.preventDefault()}>
-          <Field label="Status">
-            <select
-              value={status}
-              onChange={(event) => {
-                cursor.reset();
-                setSearch({ status: event.target.value });
-              }}
-            >
-              <option value="">any</option>
-              <option>PENDING</option>
-              <option>COMPLETED</option>
-              <option>CANCELLED</option>
-            </select>
-          </Field>
-          <Field label="Customer id">
-            <input
-              defaultValue={customerId}
-              onBlur={(event) => {
-                cursor.reset();
-                setSearch({ customerId: event.target.value.trim() });
-              }}
-            />
-          </Field>
+          <SearchSelect label="Status" name="status" value={status} options={ORDER_STATUSES} cursor={cursor} />
+          <SearchInput label="Customer id" name="customerId" value={customerId} cursor={cursor} />
         </form>
       </Section>
       <Section title="Orders (order-summaries read model)">

@@ -1,8 +1,9 @@
 import { useQuery } from '@tanstack/react-query';
-import { Badge, ErrorNote, Field, Section, useCursor } from '../../components/ui.js';
+import { Badge, ErrorNote, Field, SearchSelect, Section, useCursor } from '../../components/ui.js';
 import { api, query } from '../../lib/api.js';
 import { duration, shortId, time } from '../../lib/format.js';
 import { Link, setSearch, useLocation } from '../../lib/router.js';
+import { ORDER_STATUSES } from '../../lib/saga.js';
 
 type SagaSummary = {
   correlationId: string;
@@ -32,20 +33,7 @@ export default function Sagas() {
       <h1>Sagas</h1>
       <Section title="Filters">
         <form className="row" onSubmit={(event) => event.preventDefault()}>
-          <Field label="Outcome">
-            <select
-              value={outcome}
-              onChange={(event) => {
-                cursor.reset();
-                setSearch({ outcome: event.target.value });
-              }}
-            >
-              <option value="">any</option>
-              <option>PENDING</option>
-              <option>COMPLETED</option>
-              <option>CANCELLED</option>
-            </select>
-          </Field>
+          <SearchSelect label="Outcome" name="outcome" value={outcome} options={ORDER_STATUSES} cursor={cursor} />
           <Field label="Order of this page">
             <select value={sort} onChange={(event) => setSearch({ sort: event.target.value })}>
               <option value="">by correlation id</option>

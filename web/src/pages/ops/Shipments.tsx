@@ -1,9 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { Badge, ErrorNote, Field, Section, useCursor } from '../../components/ui.js';
+import { Badge, ErrorNote, SearchInput, SearchSelect, Section, useCursor } from '../../components/ui.js';
 import { api, query } from '../../lib/api.js';
 import { shortId } from '../../lib/format.js';
-import { Link, setSearch, useLocation } from '../../lib/router.js';
+import { Link, useLocation } from '../../lib/router.js';
 
 type Shipment = {
   id: string;
@@ -70,23 +70,8 @@ export default function Shipments() {
       <h1>Shipments</h1>
       <Section title="Filters">
         <form className="row" onSubmit={(event) => event.preventDefault()}>
-          <Field label="Status">
-            <select
-              value={status}
-              onChange={(event) => {
-                cursor.reset();
-                setSearch({ status: event.target.value });
-              }}
-            >
-              <option value="">any</option>
-              {STATUSES.map((value) => (
-                <option key={value}>{value}</option>
-              ))}
-            </select>
-          </Field>
-          <Field label="Order id">
-            <input defaultValue={orderId} onBlur={(event) => setSearch({ orderId: event.target.value.trim() })} />
-          </Field>
+          <SearchSelect label="Status" name="status" value={status} options={STATUSES} cursor={cursor} />
+          <SearchInput label="Order id" name="orderId" value={orderId} cursor={cursor} />
         </form>
       </Section>
       <Section title="Parcels">
