@@ -115,6 +115,9 @@ spec:
               value: {{ .Values.ports.metrics | quote }}
             - name: LOG_LEVEL
               value: {{ .Values.logLevel | quote }}
+            {{- /* SIGTERM comes after the pre-stop sleep: the drain gets what is left of the grace period, less 10 s for consumers, NATS and the pools (ADR 0055). */}}
+            - name: DRAIN_TIMEOUT_MS
+              value: {{ mul (max 1 (sub (sub (int .Values.terminationGracePeriodSeconds) (int (.Values.preStopSleepSeconds | default 0))) 10)) 1000 | quote }}
             - name: OTEL_SERVICE_NAME
               value: {{ .Values.service | quote }}
             {{- with include "jetsaga-lib.otlpEndpoint" . }}

@@ -87,6 +87,8 @@ export const PASSED_VARIABLES = [
   'NOTIFY_RETRY_BACKOFF_MS',
   'AUDIT_CHECKPOINT_EVERY',
   'AUDIT_VERIFY_INTERVAL_MS',
+  'SHUTDOWN_DELAY_MS',
+  'DRAIN_TIMEOUT_MS',
 ] as const;
 // AUTH_*: which token issuer every service trusts (issuer, audience, its keys), the same for all of them.
 // SMTP_* and MAIL_*: the mail server notification sends through (npm start and the tests point them at Mailpit).
@@ -192,7 +194,7 @@ export function newKeyEncryptionKey(): string {
   return randomBytes(32).toString('base64');
 }
 
-/** Starts every service as its own supervised process and waits until the gateway reports all of them ready. */
+/** Starts every service as its own supervised process and waits until each of them reports itself ready. */
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
   // HOST and METRICS_HOST are the services' bind addresses; ports are probed, and peers reached, there.
   const settings = { ...process.env, ...options.env };
@@ -249,9 +251,12 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     });
   }
   try {
+    // Each service's own readiness (the gateway's no longer includes its upstreams': ADR 0055), asked all at once.
+    const ready = async (name: ServiceName) =>
+      (await fetch(`${urls[name]}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined))?.ok === true;
     await waitFor(
       'every service to be ready',
-      async () => (await fetch(`${urls.gateway}/readyz`, { signal: AbortSignal.timeout(2000) })).ok,
+      async () => (await Promise.all(SERVICES.map(ready))).every(Boolean),
       options.readyTimeoutMs ?? 60_000,
       100,
     );

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { isUuid, uuidv7 } from '@jetsaga/events';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { type AuthOptions, authenticate, type TokenVerifier } from './auth.js';
 import { bodyLimit } from './body-limit.js';
 import { type FieldError, HttpError, InvalidTokenError, NotFoundError, ValidationError } from './errors.js';
@@ -52,10 +52,74 @@ export function problemResponse(c: Context, error: HttpError): Response {
   return c.body(JSON.stringify(body), error.status, headers);
 }
 
+/**
+ * One readiness or diagnosis check: resolves when the dependency answers, rejects with the reason. `signal` aborts when
+ * its deadline passes (the check is then reported failed whether or not it honours the signal).
+ */
+export type Check = (signal: AbortSignal) => Promise<void>;
+
+/** Each check's own deadline: well under the readiness probe's timeout (3 s in the charts), so /readyz always answers. */
+export const DEFAULT_CHECK_TIMEOUT_MS = 1000;
+
+export type CheckResult = { ok: boolean; detail: string; ms: number };
+
+/** Runs one check against its deadline; never rejects. */
+export async function runCheck(check: Check, timeoutMs: number): Promise<CheckResult> {
+  const started = performance.now();
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  const ms = () => Math.round(performance.now() - started);
+  try {
+    const running = Promise.resolve().then(() => check(controller.signal));
+    running.catch(() => undefined);
+    await Promise.race([running, deadline]);
+    return { ok: true, detail: 'ok', ms: ms() };
+  } catch (error) {
+    return { ok: false, detail: error instanceof Error ? error.message : String(error), ms: ms() };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs every check at once, each against its own deadline: the slowest one bounds the answer, not their sum. */
+export async function runChecks(checks: Record<string, Check>, timeoutMs: number): Promise<Record<string, CheckResult>> {
+  const entries = Object.entries(checks);
+  const results = await Promise.all(entries.map(([, check]) => runCheck(check, timeoutMs)));
+  return Object.fromEntries(entries.map(([name], index) => [name, results[index]!]));
+}
+
+/**
+ * How a process leaves on SIGTERM (ADR 0055): readiness answers 503 at once, requests are still served for
+ * SHUTDOWN_DELAY_MS (the chart's pre-stop sleep usually covers that window, so 0 by default), then the server stops
+ * accepting and in-flight requests get up to DRAIN_TIMEOUT_MS to finish before the remaining connections are cut.
+ */
+export const DRAIN_CONFIG = {
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+};
+
 export type HttpAppOptions = {
   log: Logger;
-  /** Named readiness checks; /readyz answers 503 while any of them fails. */
-  readiness?: Record<string, () => Promise<void>>;
+  /**
+   * What this pod needs to serve: /readyz answers 503 while any of them fails. All run at once, each within
+   * `checkTimeoutMs`.
+   */
+  readiness?: Record<string, Check>;
+  /**
+   * Dependencies shown for diagnosis only (`/readyz?verbose`, `/readyz/<name>`): their failure does not take the pod
+   * out of its Service, as every pod shares them and none would serve better (ADR 0055).
+   */
+  dependencies?: Record<string, Check>;
+  /** Each check's deadline; default DEFAULT_CHECK_TIMEOUT_MS. */
+  checkTimeoutMs?: number;
+  /** True once the process drains (SIGTERM): /readyz answers 503 at once and responses close their connections. */
+  draining?: () => boolean;
   /** The largest request body accepted (413 above it); default DEFAULT_MAX_BODY_BYTES (body-limit.ts). */
   maxBodyBytes?: number;
   /** Middleware run on every request before any route, probes included (the gateway's headers, CORS, limits). */
@@ -80,20 +144,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   app.use(bodyLimit(options.maxBodyBytes));
   if (options.auth) app.use('/api/*', authenticate({ ...options.auth, log }));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
-    const checks: Record<string, string> = {};
-    let ready = true;
-    for (const [name, check] of Object.entries(options.readiness ?? {})) {
-      try {
-        await check();
-        checks[name] = 'ok';
-      } catch (error) {
-        ready = false;
-        checks[name] = error instanceof Error ? error.message : String(error);
-      }
-    }
-    return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
-  });
+  readinessRoutes(app, options);
   app.notFound((c) => problemResponse(c, new NotFoundError(`no route for ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
     if (error instanceof HttpError) return problemResponse(c, error);
@@ -103,6 +154,46 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     return problemResponse(c, new HttpError(500, 'Internal error', 'the request failed; see the logs with its request id'));
   });
   return app;
+}
+
+function readinessRoutes(app: Hono, options: HttpAppOptions): void {
+  const required = options.readiness ?? {};
+  const diagnosis = options.dependencies ?? {};
+  const timeoutMs = options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+  const draining = options.draining ?? (() => false);
+  const summary = (results: Record<string, CheckResult>) =>
+    Object.fromEntries(Object.entries(results).map(([name, result]) => [name, result.detail]));
+  if (options.draining) {
+    // While draining, every response asks its client to open a new connection (to a pod that is not leaving).
+    app.use(async (c, next) => {
+      await next();
+      if (draining()) c.header('Connection', 'close');
+    });
+  }
+  // /readyz: may this pod get traffic? `?verbose` adds each dependency's state and every check's time, for people.
+  app.get('/readyz', async (c) => {
+    const verbose = c.req.query('verbose') !== undefined;
+    if (draining() && !verbose) return c.json({ status: 'draining', checks: {} }, 503);
+    const [checks, dependencies] = await Promise.all([runChecks(required, timeoutMs), verbose ? runChecks(diagnosis, timeoutMs) : {}]);
+    const ready = !draining() && Object.values(checks).every((result) => result.ok);
+    const status = draining() ? 'draining' : ready ? 'ready' : 'not ready';
+    const body = verbose ? { status, checks, dependencies, timeoutMs } : { status, checks: summary(checks) };
+    return c.json(body, ready ? 200 : 503);
+  });
+  // /readyz/<name>: one check or dependency alone, 200 when it answers, 503 with its reason when it does not.
+  app.get('/readyz/:name', async (c) => {
+    const name = c.req.param('name');
+    const check = Object.hasOwn(required, name) ? required[name] : Object.hasOwn(diagnosis, name) ? diagnosis[name] : undefined;
+    if (!check) {
+      const known = [...Object.keys(required), ...Object.keys(diagnosis)].join(', ') || 'none';
+      throw new NotFoundError(`no readiness check or dependency named ${name} (known: ${known})`);
+    }
+    const result = await runCheck(check, timeoutMs);
+    return c.json(
+      { name, required: Object.hasOwn(required, name), status: result.ok ? 'ok' : 'failing', detail: result.detail, ms: result.ms },
+      result.ok ? 200 : 503,
+    );
+  });
 }
 
 function issueToFieldErrors(issue: z.core.$ZodIssue): FieldError[] {
@@ -149,20 +240,63 @@ export function uuidParam(c: Context, name: string, what: string): string {
   return value.toLowerCase();
 }
 
-export type RunningServer = { port: number; close(): Promise<void> };
+export type RunningServer = {
+  port: number;
+  /**
+   * Stops accepting connections, closes idle keep-alive ones, lets in-flight requests finish and resolves when the
+   * last connection is gone; after `drainTimeoutMs` (default: no bound) the ones still open are cut.
+   */
+  close(drainTimeoutMs?: number): Promise<void>;
+  /** Requests being served right now. */
+  inFlight(): number;
+};
 
 export function startHttpServer(app: Hono, port: number, hostname = '127.0.0.1'): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
+    let inFlight = 0;
     const server = serve({ fetch: app.fetch, port, hostname }, (info: AddressInfo) => {
       resolve({
         port: info.port,
-        close: () =>
+        inFlight: () => inFlight,
+        close: (drainTimeoutMs?: number) =>
           new Promise<void>((done) => {
-            server.close(() => done());
+            let timer: NodeJS.Timeout | undefined;
+            server.close(() => {
+              clearTimeout(timer);
+              done();
+            });
             if ('closeIdleConnections' in server) server.closeIdleConnections();
+            if (drainTimeoutMs !== undefined && 'closeAllConnections' in server) {
+              timer = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
+              timer.unref();
+            }
           }),
       });
     });
+    server.on('request', (_request, response: { once(event: 'close', listener: () => void): void }) => {
+      inFlight++;
+      response.once('close', () => inFlight--);
+    });
     server.once('error', reject);
   });
+}
+
+/**
+ * Graceful drain (ADR 0055): flips `draining` (readiness 503 at once, responses close their connections), serves on
+ * for `delayMs`, then closes the server within `timeoutMs` and resolves.
+ */
+export async function drainHttpServer(
+  server: RunningServer,
+  options: { delayMs: number; timeoutMs: number; log: Logger; markDraining: () => void },
+): Promise<void> {
+  options.markDraining();
+  options.log.info(
+    { delayMs: options.delayMs, timeoutMs: options.timeoutMs, inFlight: server.inFlight() },
+    'draining: not ready, still serving',
+  );
+  if (options.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+  const started = Date.now();
+  const inFlight = server.inFlight();
+  await server.close(options.timeoutMs);
+  options.log.info({ inFlight, ms: Date.now() - started, cut: Date.now() - started >= options.timeoutMs }, 'HTTP server closed');
 }

@@ -5,7 +5,7 @@ import { loadAuthConfig } from './auth.js';
 import { configFields, loadConfig } from './config.js';
 import { type BatchFailures, type BatchItem, type ConsumerSpec, type Delivery, EventConsumer } from './consumer.js';
 import { createPool, type Db, type Migration, migrate } from './db.js';
-import { createHttpApp, startHttpServer } from './http.js';
+import { createHttpApp, DRAIN_CONFIG, drainHttpServer, startHttpServer } from './http.js';
 import { inboxMigration } from './inbox.js';
 import { KEYRING_SCHEMA, Keyring, keyringMigrations } from './keyring.js';
 import { createLogger, type Logger } from './log.js';
@@ -80,6 +80,7 @@ const baseConfig = z.object({
   DB_POOL_MAX: z.coerce.number().int().positive().default(10),
   /** Fault injection for the fault suite: the share of handler attempts that fail as a transient error would. */
   FAULT_HANDLER_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
+  ...DRAIN_CONFIG,
   /** The master key that wraps customers' data keys (ADR 0052): 32 bytes, base64 (a Kubernetes Secret in the chart). */
   KEY_ENCRYPTION_KEY: z.string().superRefine((value, ctx) => {
     try {
@@ -120,7 +121,8 @@ export type RunningService = { port: number; metricsPort: number; stop(): Promis
 
 /**
  * Starts one bounded context: migrations, its NATS connection (as its own user), the outbox relay, its consumers and its HTTP API,
- * and stops them in reverse order on SIGTERM/SIGINT (in-flight handlers finish, NATS drains, pools close).
+ * and stops them in reverse order on SIGTERM/SIGINT: readiness turns 503 at once, the HTTP server drains (in-flight
+ * requests finish), then in-flight handlers finish, NATS drains and pools close.
  */
 export async function runService(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env): Promise<RunningService> {
   const config = loadConfig(baseConfig, env);
@@ -166,13 +168,20 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
   const workers = definition.workers?.(deps) ?? [];
   for (const worker of workers) await worker.start();
 
+  let draining = false;
+  // Ready means this pod can serve (ADR 0055): every route needs its database, so Postgres is checked (the probe's
+  // failureThreshold rides out a blip); NATS is shown for diagnosis only, as requests are served without it (what
+  // they commit waits in the outbox) and every pod shares it.
   const app = createHttpApp({
     log,
     auth,
+    draining: () => draining,
     readiness: {
       postgres: async () => {
         await db.query('SELECT 1');
       },
+    },
+    dependencies: {
       nats: async () => {
         if (nc.isClosed()) throw new Error('connection closed');
         await nc.flush();
@@ -188,7 +197,15 @@ export async function runService(definition: ServiceDefinition, env: NodeJS.Proc
   const stop = () => {
     stopping ??= (async () => {
       log.info('shutting down');
-      await server.close();
+      // Readiness 503 at once, requests served through the delay, then in-flight ones finish (bounded) before the rest stops.
+      await drainHttpServer(server, {
+        delayMs: config.SHUTDOWN_DELAY_MS,
+        timeoutMs: config.DRAIN_TIMEOUT_MS,
+        log,
+        markDraining: () => {
+          draining = true;
+        },
+      });
       await metrics.close();
       for (const consumer of consumers) await consumer.stop();
       for (const worker of workers) await worker.stop();

@@ -3,6 +3,8 @@ import {
   connectNats,
   createHttpApp,
   createLogger,
+  DRAIN_CONFIG,
+  drainHttpServer,
   initMetrics,
   loadAuthConfig,
   loadConfig,
@@ -53,6 +55,7 @@ const config = loadConfig(
     NATS_PASSWORD: z.string().min(1).optional(),
     NATS_TLS_CA: z.string().min(1).optional(),
     NATS_TLS: configFields.flag(),
+    ...DRAIN_CONFIG,
     ...STREAM_CONFIG,
     ...HARDENING_CONFIG,
     ...CONSOLE_CONFIG,
@@ -73,21 +76,33 @@ const upstreams: Record<Upstream, string> = {
 
 const log = createLogger('gateway', config.LOG_LEVEL);
 initMetrics('gateway');
-const readiness = Object.fromEntries(
-  Object.entries(upstreams).map(([name, url]) => [
-    name,
-    async () => {
-      const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
-      if (!response.ok) throw new Error(`${name} answered ${response.status}`);
-    },
-  ]),
-);
+// Ready means this gateway pod can serve (ADR 0055): it is not draining. Its upstreams and its own NATS connection are
+// dependencies shown for diagnosis (/readyz?verbose, /readyz/<name>): a request to an upstream that is down gets a
+// 502/503 problem, the live stream a 503 while NATS is away, and the other routes go on being served.
+let draining = false;
+const dependencies = {
+  nats: async () => {
+    if (!nc) throw new Error('not connected yet');
+    if (nc.isClosed()) throw new Error('connection closed');
+    await nc.flush();
+  },
+  ...Object.fromEntries(
+    Object.entries(upstreams).map(([name, url]) => [
+      name,
+      async (signal: AbortSignal) => {
+        const response = await fetch(`${url}/readyz`, { signal });
+        if (!response.ok) throw new Error(`${name} answered ${response.status}`);
+      },
+    ]),
+  ),
+};
 const limits = hardening(config);
 // The gateway refuses requests without a valid token before they take an admission slot; it forwards the Authorization
 // header unchanged and each service verifies it again.
 const app = createHttpApp({
   log,
-  readiness,
+  dependencies,
+  draining: () => draining,
   edge: limits.edge,
   maxBodyBytes: config.GATEWAY_MAX_BODY_BYTES,
   auth: loadAuthConfig(process.env),
@@ -165,9 +180,20 @@ void (async () => {
   }
 })();
 
+// SIGTERM: readiness 503 at once, requests served through SHUTDOWN_DELAY_MS, in-flight ones (open event streams
+// included) get DRAIN_TIMEOUT_MS to finish; then NATS drains.
+let stopping: Promise<void> | undefined;
 const shutdown = () =>
-  void Promise.all([server.close(), metrics.close(), nc?.drain().catch(() => undefined)])
+  void (stopping ??= drainHttpServer(server, {
+    delayMs: config.SHUTDOWN_DELAY_MS,
+    timeoutMs: config.DRAIN_TIMEOUT_MS,
+    log,
+    markDraining: () => {
+      draining = true;
+    },
+  })
+    .then(() => Promise.all([metrics.close(), nc?.drain().catch(() => undefined)]))
     .then(() => stopTelemetry())
-    .then(() => process.exit(0));
+    .then(() => process.exit(0)));
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, shutdown);
 watchParent(process.env, log, shutdown);

@@ -315,8 +315,12 @@ describe('the values a real cluster needs', () => {
     expect(byKind(await render([], ['values-production.yaml']), 'StatefulSet').map((set) => set.metadata.name)).toEqual(['acme-nats']);
   });
 
-  it('gives every service a pre-stop delay inside its grace period, and readiness probe settings from values', async () => {
-    const objects = await render(['gateway.probes.readinessTimeoutSeconds=6', 'order.preStopSleepSeconds=0']);
+  it('gives every service a pre-stop delay and a drain timeout inside its grace period, and readiness probe settings from values', async () => {
+    const objects = await render([
+      'gateway.probes.readinessTimeoutSeconds=6',
+      'order.preStopSleepSeconds=0',
+      'audit.terminationGracePeriodSeconds=60',
+    ]);
     for (const name of SERVICE_CHARTS) {
       const pod = podSpec(find(objects, 'Deployment', `acme-${name}`)) as ReturnType<typeof podSpec> & {
         terminationGracePeriodSeconds: number;
@@ -331,6 +335,11 @@ describe('the values a real cluster needs', () => {
         expect(pod.terminationGracePeriodSeconds, name).toBeGreaterThan(5);
       }
       expect(container.readinessProbe.timeoutSeconds, name).toBe(name === 'gateway' ? 6 : 3);
+      // The drain (after the pre-stop sleep) ends 10 s before the grace period does, leaving room for the rest of the stop.
+      const drainMs = Number(container.env?.find((variable) => variable.name === 'DRAIN_TIMEOUT_MS')?.value);
+      const preStop = container.lifecycle?.preStop.sleep.seconds ?? 0;
+      expect(drainMs, name).toBe((pod.terminationGracePeriodSeconds - preStop - 10) * 1000);
+      expect(drainMs, name).toBe(name === 'order' ? 20_000 : name === 'audit' ? 45_000 : 15_000);
     }
   });
 });
