@@ -9,7 +9,8 @@ import { SseClient } from './support/sse.js';
 
 /**
  * The live event stream (GET /api/stream/events, docs/adr/0054-live-event-stream.md) against the running system:
- * a real nats-server behind the gateway, one ordered consumer per client.
+ * a real nats-server behind the gateway, one shared ordered consumer (the live tail) for every client that follows
+ * live, and a short-lived one of its own for a client that catches up.
  */
 let t: TestSystem;
 let api: Api;
@@ -171,14 +172,25 @@ describe('the live event stream', () => {
     expectProblem(await owner.call('GET', '/api/stream/events?aggregateType=shipment'), 403);
   });
 
-  it('frees the ordered consumer when the client goes away, and caps the streams of one principal (429)', async () => {
+  it('serves every open stream from one consumer on EVENTS, frees it with the last client, and caps the streams of one principal (429)', async () => {
     // Streams of earlier tests may still be closing.
     await waitFor('earlier streams to close', async () => (await gatewayConsumers()).length === 0, 30_000, 100);
     const agent = api.as('agent', `agent-${Date.now()}`);
     const held: SseClient[] = [];
     for (let i = 0; i < MAX_STREAMS_PER_PRINCIPAL; i++) held.push(await open('', {}, agent));
     expect(held.every((client) => client.response.status === 200)).toBe(true);
-    await waitFor('one consumer per open stream', async () => (await gatewayConsumers()).length === MAX_STREAMS_PER_PRINCIPAL, 10_000, 50);
+    // Filtered or not, live streams share the gateway's one live tail: one consumer on the server, not one each.
+    const filtered = await open(`?type=OrderCompleted`, {}, api.as('agent', `filtered-${Date.now()}`));
+    expect(filtered.response.status).toBe(200);
+    const consumers = await gatewayConsumers();
+    expect(consumers).toHaveLength(1);
+    expect(consumers[0]).toMatch(/^sse_tail_/);
+    const { order } = await completedSaga();
+    // Each stream carries every step of the saga, once, in order; the filtered one its completion alone.
+    for (const client of held) await framesMatchSteps(client, order.correlationId);
+    await filtered.until('the completion', (c) => c.envelopes().some((f) => f.envelope.correlationId === order.correlationId));
+    expect(filtered.envelopes().every((f) => f.event === 'OrderCompleted')).toBe(true);
+    filtered.close();
 
     const refused = await agent.call('GET', '/api/stream/events');
     expectProblem(refused, 429, 'stream');
@@ -188,9 +200,10 @@ describe('the live event stream', () => {
     other.close();
 
     for (const client of held) client.close();
-    await waitFor('every consumer deleted', async () => (await gatewayConsumers()).length === 0, 10_000, 50);
+    await waitFor('the live tail deleted with its last client', async () => (await gatewayConsumers()).length === 0, 10_000, 50);
     const again = await open('', {}, agent);
     expect(again.response.status).toBe(200);
+    expect(await gatewayConsumers()).toHaveLength(1);
     again.close();
     await waitFor('the last consumer deleted', async () => (await gatewayConsumers()).length === 0, 10_000, 50);
   });

@@ -106,8 +106,8 @@ function serviceUser(service: string, consumers: readonly TopologyConsumer[], ow
 }
 
 /**
- * The gateway reads EVENTS and nothing else: one ordered (ephemeral) consumer per open event stream, which it creates,
- * pulls from and deletes itself. It publishes no event, deadline or dead letter (it owns no aggregate type and pulls
+ * The gateway reads EVENTS and nothing else: ordered (ephemeral) consumers for its event stream (one live tail, and a
+ * catch-up per resuming client), which it creates, pulls from and deletes itself. It publishes no event, deadline or dead letter (it owns no aggregate type and pulls
  * from no durable), may not touch a stream, and may not create or delete a consumer that k8s/topology declares.
  */
 function gatewayUser(base: NatsUser, consumers: readonly TopologyConsumer[]): NatsUser {

@@ -75,3 +75,26 @@ export function payloadFilter(query: Pick<StreamQuery, 'correlationId'>): ((payl
     }
   };
 }
+
+/** What the in-process match of a live event needs (tail.ts: TailEvent). */
+export type MatchableEvent = {
+  aggregateType: string;
+  aggregateId: string;
+  eventType: string;
+  correlationId(): string | undefined;
+};
+
+/**
+ * The query as a match over one event of the shared live tail: the same events its subject filters and payload
+ * filter select on a consumer of its own (`subjectsOf`, `payloadFilter`), decided in the gateway instead.
+ */
+export function eventMatcher(query: Pick<StreamQuery, 'type' | 'aggregateType' | 'aggregateId' | 'correlationId'>) {
+  const types = query.type ? new Set(query.type) : undefined;
+  const { aggregateType, aggregateId, correlationId } = query;
+  return function matches(event: MatchableEvent): boolean {
+    if (types && !types.has(event.eventType)) return false;
+    if (aggregateType !== undefined && event.aggregateType !== aggregateType) return false;
+    if (aggregateId !== undefined && event.aggregateId !== aggregateId) return false;
+    return correlationId === undefined || event.correlationId() === correlationId;
+  };
+}

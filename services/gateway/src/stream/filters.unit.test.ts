@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { payloadFilter, streamQuery, subjectsOf } from './filters.js';
+import { eventMatcher, payloadFilter, streamQuery, subjectsOf } from './filters.js';
 
 const parse = (query: Record<string, string>) => streamQuery.parse(query);
 const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
@@ -39,3 +39,55 @@ describe('stream filters', () => {
     expect(payloadFilter(parse({}))).toBeUndefined();
   });
 });
+
+describe('the live match', () => {
+  const event = (over: Partial<{ aggregateType: string; aggregateId: string; eventType: string; correlationId: string }> = {}) => {
+    const { correlationId, ...rest } = over;
+    return { aggregateType: 'order', aggregateId: 'o-1', eventType: 'OrderPlaced', ...rest, correlationId: () => correlationId };
+  };
+  const id = '0191d3a8-6f1e-7c3a-9b2d-4e5f6a7b8c9d';
+
+  it('selects what the subject and payload filters of the same query select', () => {
+    const cases: Array<[Record<string, string>, ReturnType<typeof event>, boolean]> = [
+      [{}, event(), true],
+      [{ type: 'OrderPlaced,OrderCompleted' }, event({ eventType: 'OrderCompleted' }), true],
+      [{ type: 'OrderCompleted' }, event(), false],
+      [{ aggregateType: 'order' }, event(), true],
+      [{ aggregateType: 'shipment' }, event(), false],
+      [{ aggregateId: 'o-1' }, event(), true],
+      [{ aggregateType: 'order', aggregateId: 'o-2' }, event(), false],
+      [{ correlationId: id.toUpperCase() }, event({ correlationId: id }), true],
+      [{ correlationId: id }, event(), false],
+      [{ correlationId: id, type: 'OrderPlaced' }, event({ correlationId: id, eventType: 'OrderCompleted' }), false],
+    ];
+    for (const [query, candidate, expected] of cases) {
+      const parsed = parse(query);
+      expect(eventMatcher(parsed)(candidate), JSON.stringify(query)).toBe(expected);
+      // The same answer as the consumer's subject filters would give, with the payload filter for the correlation.
+      const subject = `events.${candidate.aggregateType}.${candidate.aggregateId}.${candidate.eventType}`;
+      const bySubject = subjectsOf(parsed).some((filter) => subjectMatches(filter, subject));
+      const byPayload = payloadFilter(parsed)?.(bytes({ correlationId: candidate.correlationId() })) ?? true;
+      expect(bySubject && byPayload, JSON.stringify(query)).toBe(expected);
+    }
+  });
+
+  it('asks for the correlation id only when the query has one (the tail parses it on the first ask)', () => {
+    let asked = 0;
+    const candidate = { ...event(), correlationId: () => (asked++, id) };
+    eventMatcher(parse({ type: 'OrderPlaced' }))(candidate);
+    expect(asked).toBe(0);
+    eventMatcher(parse({ correlationId: id }))(candidate);
+    expect(asked).toBe(1);
+  });
+});
+
+/** NATS subject matching, `*` one token, `>` the rest. */
+function subjectMatches(filter: string, subject: string): boolean {
+  const f = filter.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return s.length > i;
+    if (f[i] !== '*' && f[i] !== s[i]) return false;
+  }
+  return f.length === s.length;
+}

@@ -13,8 +13,9 @@ import {
 } from '@jetsaga/platform';
 import { z } from 'zod';
 import { type EndReason, followEvents } from './follow.js';
-import { payloadFilter, streamQuery, subjectsOf } from './filters.js';
+import { eventMatcher, payloadFilter, streamQuery, subjectsOf } from './filters.js';
 import { resumeAfter } from './frames.js';
+import { LiveTail } from './tail.js';
 
 export const STREAM_PATH = '/api/stream/events';
 
@@ -77,6 +78,8 @@ export function streamRoutes(deps: StreamDeps): Routes {
   const m = metricSet;
   const open = new Map<string, number>();
   let total = 0;
+  // One ordered consumer of every new event for all the gateway's live clients (ADR 0054).
+  const tail = new LiveTail({ namePrefix: `sse_tail_${randomBytes(6).toString('hex')}`, log: deps.log });
   return routes().add({
     method: 'get',
     path: STREAM_PATH,
@@ -85,7 +88,7 @@ export function streamRoutes(deps: StreamDeps): Routes {
       'Each event is one SSE frame: `id:` its EVENTS stream sequence, `event:` its type, `data:` the envelope as published (JSON).',
       'Resume after a sequence with the `Last-Event-ID` header (what a reconnecting EventSource sends) or `?after=`; with neither, `from=start` replays the history and the default follows new events only.',
       'A `: ping` comment comes every 15 s. A client that stays too slow gets an `overflow` frame naming the last id it was sent (`data: {"lastEventId", "reason"}`) and the stream ends: resume from that id.',
-      'Type and aggregate filters are applied by NATS (subject filters); the correlation id by the gateway.',
+      'Live events come from one shared reader of the event log in the gateway, each filter matched there; a client that resumes reads what it missed first, then joins it, each event once.',
     ].join('\n\n'),
     tags: ['events'],
     roles: ['customer', 'agent', 'admin'],
@@ -149,10 +152,12 @@ export function streamRoutes(deps: StreamDeps): Routes {
       try {
         followed = await followEvents({
           nc,
+          tail,
           subjects: subjectsOf(query),
+          ...(query.correlationId ? { payloadMatches: payloadFilter(query)! } : {}),
+          matches: eventMatcher(query),
           ...(after !== undefined ? { after } : {}),
           fromStart: query.from === 'start',
-          ...(query.correlationId ? { matches: payloadFilter(query)! } : {}),
           bufferBytes: deps.limits.bufferBytes,
           stallMs: deps.limits.stallMs,
           pingMs: deps.limits.pingMs,
@@ -167,7 +172,7 @@ export function streamRoutes(deps: StreamDeps): Routes {
         release('error');
         throw new StreamUnavailableError('the event stream could not be opened on NATS; retry shortly', { cause: error });
       }
-      // Closing the connection cancels the body (and so deletes the consumer); the signal covers a client that leaves
+      // Closing the connection cancels the body (and so leaves the tail, deletes a catch-up consumer); the signal covers a client that leaves
       // before the first byte is written.
       c.req.raw.signal.addEventListener('abort', () => void followed.close(), { once: true });
       return new Response(followed.body, {
