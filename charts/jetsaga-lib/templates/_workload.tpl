@@ -115,9 +115,12 @@ spec:
               value: {{ .Values.ports.metrics | quote }}
             - name: LOG_LEVEL
               value: {{ .Values.logLevel | quote }}
-            {{- /* SIGTERM comes after the pre-stop sleep: the drain gets what is left of the grace period, less 10 s for consumers, NATS and the pools (ADR 0055). */}}
+            {{- /* After SIGTERM, as long again as the pre-stop sleep, the server keeps serving and every answer says Connection: close: a client's idle keep-alive connection carries one more request and closes, or expires on the client's side, before the server closes it (closing idle connections at once raced clients reusing them: 502s and resets in the cluster's rollout test). */}}
+            - name: SHUTDOWN_DELAY_MS
+              value: {{ mul (int (.Values.preStopSleepSeconds | default 0)) 1000 | quote }}
+            {{- /* SIGTERM comes after the pre-stop sleep: the drain gets what is left of the grace period after the shutdown delay, less 10 s for consumers, NATS and the pools (ADR 0055). */}}
             - name: DRAIN_TIMEOUT_MS
-              value: {{ mul (max 1 (sub (sub (int .Values.terminationGracePeriodSeconds) (int (.Values.preStopSleepSeconds | default 0))) 10)) 1000 | quote }}
+              value: {{ mul (max 1 (sub (sub (int .Values.terminationGracePeriodSeconds) (mul 2 (int (.Values.preStopSleepSeconds | default 0)))) 10)) 1000 | quote }}
             - name: OTEL_SERVICE_NAME
               value: {{ .Values.service | quote }}
             {{- with include "jetsaga-lib.otlpEndpoint" . }}

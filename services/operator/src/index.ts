@@ -24,6 +24,7 @@ export {
 } from './desired.js';
 export { InvalidDurationError, parseDuration } from './durations.js';
 export { deleteConsumer, deleteStream, reconcileConsumer, reconcileStream, type StepOutcome } from './jetstream.js';
+export { CRD_DIGEST_ANNOTATION, type CrdManifest, readCrdManifests, upgradeCrds } from './crds.js';
 export { kubeConfigFor } from './kube.js';
 export { type EventStoreClient, EventStoreError, httpEventStore, type ProjectionReport, reconcileProjection } from './projection.js';
 export { type OperatorOptions, type RunningOperator, startOperator } from './operator.js';

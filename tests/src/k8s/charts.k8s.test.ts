@@ -79,8 +79,9 @@ describe('helm lint --strict', () => {
     }
     const operator = JSON.parse(await readFile(join(REPO_ROOT, 'charts/operator/values.schema.json'), 'utf8'));
     // The operator's own values: its Role, its Lease and its credential for the event store's API.
-    const { leaseName, cleanupOnUninstall, apiToken, ...common } = operator.properties;
+    const { leaseName, cleanupOnUninstall, crdUpgrade, apiToken, ...common } = operator.properties;
     expect(cleanupOnUninstall).toMatchObject({ type: 'object' });
+    expect(crdUpgrade).toMatchObject({ type: 'object' });
     expect(apiToken).toMatchObject({ type: 'object' });
     expect(leaseName).toMatchObject({ type: 'string' });
     expect({ ...operator, title: shared.title, properties: { ...common, rbac: shared.properties.rbac } }).toEqual(shared);
@@ -213,7 +214,21 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
       const pod = podSpec(workload);
       if (!needsToken.has(pod.serviceAccountName ?? '')) expect(pod.automountServiceAccountToken, workload.metadata.name).toBe(false);
     }
-    expect(byKind(objects, 'ClusterRole')).toEqual([]);
+    // Cluster-wide only the CRD upgrade hook's (ADR 0060), deleted once it succeeded: update of the chart's CRDs alone.
+    const clusterRoles = byKind(objects, 'ClusterRole') as unknown as Array<{
+      metadata: { name: string; annotations: Record<string, string> };
+      rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[];
+    }>;
+    expect(clusterRoles.map((clusterRole) => clusterRole.metadata.name)).toEqual(['shop-jetsaga-operator-crds']);
+    expect(clusterRoles[0]?.metadata.annotations).toMatchObject({
+      'helm.sh/hook': 'pre-install,pre-upgrade',
+      'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded',
+    });
+    for (const rule of clusterRoles[0]?.rules ?? []) {
+      expect(rule.resources).toEqual(['customresourcedefinitions']);
+      if (rule.verbs.includes('update')) expect(rule.resourceNames?.every((name) => name.endsWith('.jetsaga.dev'))).toBe(true);
+      expect(rule.verbs).not.toContain('delete');
+    }
     const role = find(objects, 'Role', 'jetsaga-operator') as unknown as {
       rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[];
     };

@@ -335,11 +335,14 @@ describe('the values a real cluster needs', () => {
         expect(pod.terminationGracePeriodSeconds, name).toBeGreaterThan(5);
       }
       expect(container.readinessProbe.timeoutSeconds, name).toBe(name === 'gateway' ? 6 : 3);
-      // The drain (after the pre-stop sleep) ends 10 s before the grace period does, leaving room for the rest of the stop.
+      // The drain (after the pre-stop sleep and a shutdown delay as long) ends 10 s before the grace period does,
+      // leaving room for the rest of the stop.
       const drainMs = Number(container.env?.find((variable) => variable.name === 'DRAIN_TIMEOUT_MS')?.value);
+      const delayMs = Number(container.env?.find((variable) => variable.name === 'SHUTDOWN_DELAY_MS')?.value);
       const preStop = container.lifecycle?.preStop.sleep.seconds ?? 0;
-      expect(drainMs, name).toBe((pod.terminationGracePeriodSeconds - preStop - 10) * 1000);
-      expect(drainMs, name).toBe(name === 'order' ? 20_000 : name === 'audit' ? 45_000 : 15_000);
+      expect(delayMs, name).toBe(preStop * 1000);
+      expect(drainMs, name).toBe((pod.terminationGracePeriodSeconds - 2 * preStop - 10) * 1000);
+      expect(drainMs, name).toBe(name === 'order' ? 20_000 : name === 'audit' ? 40_000 : 10_000);
     }
   });
 });
