@@ -13,6 +13,9 @@ export const STREAM_CONFIG = {
   GATEWAY_SSE_STALL_MS: count(30_000),
   GATEWAY_SSE_PING_MS: count(15_000),
   GATEWAY_SSE_BATCH: count(64),
+  // How long the live tail gathers events before it writes them to its clients: one socket write per client per
+  // flush instead of per event; the delay a console page sees on top of the saga's.
+  GATEWAY_SSE_FLUSH_MS: z.coerce.number().int().min(0).max(1000).default(50),
 };
 
 type StreamConfig = z.infer<z.ZodObject<typeof STREAM_CONFIG>>;
@@ -25,5 +28,6 @@ export function streamLimits(config: StreamConfig) {
     stallMs: config.GATEWAY_SSE_STALL_MS,
     pingMs: config.GATEWAY_SSE_PING_MS,
     batch: config.GATEWAY_SSE_BATCH,
+    flushMs: config.GATEWAY_SSE_FLUSH_MS,
   };
 }

@@ -5,7 +5,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { eventMatcher, payloadFilter, subjectsOf } from './filters.js';
 import { type EndReason, followEvents, type FollowOptions } from './follow.js';
-import { LiveTail } from './tail.js';
+import { LiveTail, type TailEvent } from './tail.js';
 
 /**
  * Event streams against a real nats-server, connected as the gateway's own NATS user: the bodies are read (or not)
@@ -305,6 +305,35 @@ describe('many event streams, one live tail', () => {
     const more = await publish(aggregate, 3);
     for (const { reader } of resumed) await reader.until(more.at(-1)!);
     for (const { from, reader } of resumed) expect(reader.ids).toEqual(after([...published, ...more], from));
+  });
+
+  it('hands the events it read within its flush window to its subscribers together, in stream order', async () => {
+    const tail = new LiveTail({ namePrefix: `sse_tail_test_${++tailCount}`, log, flushMs: 300 });
+    const aggregate = uuidv7();
+    const bursts: number[][] = [];
+    let open = false;
+    const subscriber = {
+      deliver(event: TailEvent) {
+        if (event.aggregateId !== aggregate) return;
+        // Deliveries in one synchronous run are one burst; the microtask closes it.
+        if (!open) {
+          open = true;
+          bursts.push([]);
+          queueMicrotask(() => (open = false));
+        }
+        bursts.at(-1)!.push(event.seq);
+      },
+      fail() {},
+    };
+    await tail.join(gateway, subscriber);
+    const js = jetstream(admin);
+    const acks = await Promise.all(Array.from({ length: 10 }, () => js.publish(`events.order.${aggregate}.OrderPlaced`, '{}')));
+    const seqs = acks.map((ack) => ack.seq).sort((a, b) => a - b);
+    await waitFor('every event delivered', async () => bursts.flat().length === seqs.length, 10_000, 10);
+    expect(bursts.flat()).toEqual(seqs);
+    // Published at once, they leave in one flush (two if the window closed between them), not ten.
+    expect(bursts.length).toBeLessThanOrEqual(2);
+    tail.leave(subscriber);
   });
 
   it('lets a live client that stops reading fall behind without holding the tail, then catch up exactly once', async () => {

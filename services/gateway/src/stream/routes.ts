@@ -28,6 +28,8 @@ export type StreamLimits = {
   stallMs: number;
   pingMs: number;
   batch: number;
+  /** How long the live tail gathers events before it hands them to its clients. */
+  flushMs: number;
 };
 
 export type StreamDeps = {
@@ -79,7 +81,11 @@ export function streamRoutes(deps: StreamDeps): Routes {
   const open = new Map<string, number>();
   let total = 0;
   // One ordered consumer of every new event for all the gateway's live clients (ADR 0054).
-  const tail = new LiveTail({ namePrefix: `sse_tail_${randomBytes(6).toString('hex')}`, log: deps.log });
+  const tail = new LiveTail({
+    namePrefix: `sse_tail_${randomBytes(6).toString('hex')}`,
+    log: deps.log,
+    flushMs: deps.limits.flushMs,
+  });
   return routes().add({
     method: 'get',
     path: STREAM_PATH,

@@ -55,6 +55,8 @@ class Feed {
   consumer: Consumer | undefined;
   private messages: ConsumerMessages | undefined;
   private stopped = false;
+  private pending: TailEvent[] = [];
+  private flushing: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly nc: NatsConnection,
@@ -104,12 +106,26 @@ class Feed {
   private dispatch(msg: JsMsg) {
     const event = tailEvent(msg.seq, msg.subject, msg.data);
     if (!event) return;
-    for (const subscriber of this.subscribers) subscriber.deliver(event);
+    this.pending.push(event);
+    this.flushing ??= setTimeout(this.flush, this.options.flushMs ?? 0);
   }
+
+  /**
+   * Hands what was read since the last flush to every subscriber at once: the frames a client gets in one flush
+   * leave in one socket write (Node corks a response's writes within a tick), not one write per event.
+   */
+  private readonly flush = () => {
+    this.flushing = undefined;
+    const events = this.pending;
+    this.pending = [];
+    for (const subscriber of this.subscribers) for (const event of events) subscriber.deliver(event);
+  };
 
   private gone() {
     if (this.stopped) return;
     this.stopped = true;
+    clearTimeout(this.flushing);
+    this.pending = [];
     this.onGone(this);
   }
 
@@ -129,6 +145,8 @@ export type TailOptions = {
   log: Logger;
   /** How many messages the tail keeps asked for at once. */
   maxMessages?: number;
+  /** How long the tail gathers events before it hands them to its subscribers (0: at the next turn of the loop). */
+  flushMs?: number;
 };
 
 /**
