@@ -4,7 +4,7 @@ import { type Consumer, type ConsumerMessages, DeliverPolicy, jetstream } from '
 import { nanos } from '@nats-io/nats-core';
 import { comment, frame, retry } from './frames.js';
 import { Backlog, Cursor } from './handover.js';
-import type { LiveTail, TailEvent, TailSubscriber } from './tail.js';
+import { joinFrames, type LiveTail, type TailEvent, type TailSubscriber } from './tail.js';
 
 /**
  * One client's event stream (docs/adr/0054-live-event-stream.md). A client that follows new events joins the
@@ -14,10 +14,10 @@ import type { LiveTail, TailEvent, TailSubscriber } from './tail.js';
  * what it held, skipping what it was sent already (handover.ts), and follows the tail.
  *
  * Back-pressure: the response body is a ReadableStream with a byte bound (`bufferBytes`). Catching up, the next
- * message is pulled only while that buffer has room, one fetch at most `batch` messages. Live, an event that finds
- * the buffer full is not queued: the client leaves the tail and, once it reads again, catches up from its last id.
- * So a slow client holds at most the buffer plus one batch (plus, while catching up, at most `bufferBytes` of held
- * live events), however far behind it is. A client that takes nothing for `stallMs` while its buffer is full gets an
+ * message is pulled only while that buffer has room, one fetch at most `batch` messages. Live, a flush of the tail
+ * that finds the buffer full is not queued: the client leaves the tail and, once it reads again, catches up from its
+ * last id. So a slow client holds at most the buffer plus one batch or one flush (plus, while catching up, at most
+ * `bufferBytes` of held live events), however far behind it is. A client that takes nothing for `stallMs` while its buffer is full gets an
  * `overflow` frame naming the last id it was sent, and the stream ends: it resumes from there (`Last-Event-ID`).
  */
 export type FollowOptions = {
@@ -44,8 +44,8 @@ export type FollowOptions = {
   retryMs?: number;
   log: Logger;
   onEnd?: (reason: EndReason, sent: number) => void;
-  /** Each frame of an event as it is queued for the client (metrics). */
-  onEvent?: () => void;
+  /** Events queued for the client, by the chunk (metrics). */
+  onEvent?: (count: number) => void;
 };
 
 export type EndReason = 'client-closed' | 'overflow' | 'error';
@@ -142,10 +142,10 @@ export async function followEvents(options: FollowOptions): Promise<FollowedStre
       };
     });
 
-  const send = (bytes: Uint8Array) => {
-    sent += 1;
+  const send = (bytes: Uint8Array, count = 1) => {
+    sent += count;
     controller.enqueue(bytes);
-    options.onEvent?.();
+    options.onEvent?.(count);
   };
 
   /** A live event found the buffer full: leave the tail, and once the client reads again, catch up from its last id. */
@@ -165,15 +165,19 @@ export async function followEvents(options: FollowOptions): Promise<FollowedStre
   };
 
   const subscriber: TailSubscriber = {
-    deliver(event) {
-      if (closed || !options.matches(event)) return;
+    deliver(batch) {
+      if (closed) return;
       if (mode === 'live') {
-        if (cursor.last !== undefined && event.seq <= cursor.last) return;
-        if (!hasRoom()) return lag(event.seq);
-        cursor.take(event.seq);
-        send(event.frame);
+        const fresh: TailEvent[] = [];
+        for (const event of batch.events)
+          if (options.matches(event) && (cursor.last === undefined || event.seq > cursor.last)) fresh.push(event);
+        if (fresh.length === 0) return;
+        if (!hasRoom()) return lag(fresh[0]!.seq);
+        cursor.take(fresh[fresh.length - 1]!.seq);
+        // All of it: the batch's own bytes, shared with every client that takes all of it.
+        send(fresh.length === batch.events.length ? batch.bytes() : joinFrames(fresh), fresh.length);
       } else if (mode === 'catching-up') {
-        backlog.push(event);
+        for (const event of batch.events) if (options.matches(event)) backlog.push(event);
         // Too much held: let it go; the catch-up reads on and joins again when it has read all.
         if (!backlog.complete) leaveTail();
       }

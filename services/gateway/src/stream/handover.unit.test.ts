@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Backlog, Cursor } from './handover.js';
-import { tailEvent } from './tail.js';
+import { joinFrames, tailBatch, tailEvent } from './tail.js';
 
 const held = (seq: number, bytes = 10) => ({ seq, frame: new Uint8Array(bytes) });
 
@@ -63,5 +63,16 @@ describe('a live tail event', () => {
   it('has no correlation id when the payload names none or is no JSON', () => {
     expect(tailEvent(1, 'events.order.o-1.OrderPlaced', encode({ type: 'x' }))!.correlationId()).toBeUndefined();
     expect(tailEvent(1, 'events.order.o-1.OrderPlaced', new TextEncoder().encode('not json'))!.correlationId()).toBeUndefined();
+  });
+});
+
+describe('a flush of the live tail', () => {
+  it('joins its frames once, in order, and hands the same bytes to every ask', () => {
+    const events = [1, 2, 3].map((seq) => tailEvent(seq, `events.order.o-${seq}.OrderPlaced`, new TextEncoder().encode(`{"n":${seq}}`))!);
+    const batch = tailBatch(events);
+    const text = new TextDecoder().decode(batch.bytes());
+    expect(text).toBe(events.map((event) => new TextDecoder().decode(event.frame)).join(''));
+    expect(batch.bytes()).toBe(batch.bytes());
+    expect(joinFrames(events.slice(1, 2))).toBe(events[1]!.frame);
   });
 });

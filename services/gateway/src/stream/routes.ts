@@ -172,7 +172,7 @@ export function streamRoutes(deps: StreamDeps): Routes {
           retryMs: 1000,
           log: deps.log,
           onEnd: release,
-          onEvent: () => m.sent.inc(),
+          onEvent: (count) => m.sent.inc(count),
         });
       } catch (error) {
         release('error');

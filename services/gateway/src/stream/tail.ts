@@ -18,12 +18,36 @@ export type TailEvent = {
   correlationId(): string | undefined;
 };
 
+/** What the tail read since its last flush, in stream order. */
+export type TailBatch = {
+  readonly events: readonly TailEvent[];
+  /** Every event's frame, joined: built on the first ask, then the same bytes for every client that takes them all. */
+  bytes(): Uint8Array;
+};
+
 export type TailSubscriber = {
-  /** Called for every event the tail reads, in stream order, from the moment `join` resolved (or a little before). */
-  deliver(event: TailEvent): void;
+  /** Called for every flush of the tail, in stream order, from the moment `join` resolved (or a little before). */
+  deliver(batch: TailBatch): void;
   /** The tail stopped reading (NATS failed): the subscriber is dropped and must end or start again. */
   fail(error: unknown): void;
 };
+
+/** Frames one after the other, as one chunk. */
+export function joinFrames(events: readonly TailEvent[]): Uint8Array {
+  if (events.length === 1) return events[0]!.frame;
+  const out = new Uint8Array(events.reduce((total, event) => total + event.frame.length, 0));
+  let offset = 0;
+  for (const event of events) {
+    out.set(event.frame, offset);
+    offset += event.frame.length;
+  }
+  return out;
+}
+
+export function tailBatch(events: readonly TailEvent[]): TailBatch {
+  let joined: Uint8Array | undefined;
+  return { events, bytes: () => (joined ??= joinFrames(events)) };
+}
 
 const decoder = new TextDecoder();
 
@@ -111,14 +135,14 @@ class Feed {
   }
 
   /**
-   * Hands what was read since the last flush to every subscriber at once: the frames a client gets in one flush
-   * leave in one socket write (Node corks a response's writes within a tick), not one write per event.
+   * Hands what was read since the last flush to every subscriber at once, as one batch: a client that takes it all
+   * gets the batch's joined frames as one chunk (one socket write), the same bytes as every other such client.
    */
   private readonly flush = () => {
     this.flushing = undefined;
-    const events = this.pending;
+    const batch = tailBatch(this.pending);
     this.pending = [];
-    for (const subscriber of this.subscribers) for (const event of events) subscriber.deliver(event);
+    for (const subscriber of this.subscribers) subscriber.deliver(batch);
   };
 
   private gone() {
