@@ -64,9 +64,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- tpl (.Values.nats.url | default $global.url | default "nats://{{ .Release.Name }}-nats:4222") . -}}
 {{- end -}}
 
+{{/*
+The Secret with this service's own DATABASE_URL (its own role: docs/operations.md, Postgres): the chart's
+database.existingSecret, else global.database.existingSecrets.<service>, else <release>-<service>-database (what the
+umbrella writes for its in-chart Postgres). No Secret is shared between services; global.database.existingSecret is
+the backup's (every schema), never a service's.
+*/}}
 {{- define "jetsaga-lib.databaseSecret" -}}
 {{- $global := (.Values.global | default dict).database | default dict -}}
-{{- tpl (.Values.database.existingSecret | default $global.existingSecret | default "{{ .Release.Name }}-database") . -}}
+{{- $byService := $global.existingSecrets | default dict -}}
+{{- tpl (.Values.database.existingSecret | default (get $byService .Values.service) | default (printf "%s-%s-database" .Release.Name .Values.service)) . -}}
 {{- end -}}
 
 {{- define "jetsaga-lib.databaseSecretKey" -}}

@@ -65,6 +65,23 @@ export { cachedTool, go, goInstalled, goToolModule, runTool, semver, ToolBuildEr
 export { ensureMailpit, MAILPIT_VERSION, type MailpitOptions, type MailpitServer, startMailpit } from './mailpit.js';
 export { freePort, isPortFree, preferredPort, waitFor } from './ports.js';
 export { terminate } from './process.js';
+export {
+  applyDatabaseRoles,
+  DATABASE_SERVICES,
+  type DatabaseService,
+  databaseRole,
+  databaseRolesManifest,
+  databaseRolesSql,
+  derivedRolePassword,
+  KEYRING_OWNER_ROLE,
+  KEYRING_USER_ROLE,
+  MONITORING_ROLE,
+  rolePasswords,
+  rolePasswordVariable,
+  serviceDatabaseUrls,
+  urlAs,
+  withVariables,
+} from './database-roles.js';
 export { type PostgresOptions, type PostgresServer, startPostgres } from './postgres.js';
 export { type ProcessSpec, Supervisor, type SupervisorEvent, type SupervisorOptions } from './supervisor.js';
 export {

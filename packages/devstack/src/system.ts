@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { DATABASE_SERVICES, type DatabaseService, serviceDatabaseUrls } from './database-roles.js';
 import { credentialsOf, type NatsAuth, NATS_SERVICES } from './nats-auth.js';
 import { freePort, isPortFree, waitFor } from './ports.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
@@ -44,6 +45,10 @@ export type SystemOptions = {
   natsUrl: string;
   /** The NATS users: each service connects as its own (NATS_USER, NATS_PASSWORD); none without it. */
   natsAuth?: NatsAuth;
+  /**
+   * The services' database as its superuser: each service gets a role of its own there, owning only its schema
+   * (database-roles.ts), and connects as it. A URL of a user who is no superuser is given to every service as it is.
+   */
   databaseUrl: string;
   /** Stable default ports (npm start) or any free ports (tests, beside a running npm start). */
   ports?: 'preferred' | 'free';
@@ -223,6 +228,11 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     ServiceName,
     string
   >;
+  // Least privilege, as in the chart: one role per service, which cannot read or write another service's schema.
+  const databaseUrls = await serviceDatabaseUrls(options.databaseUrl);
+  // The gateway and the operator have no database: they are not handed the superuser's URL either.
+  const databaseUrlOf = (name: ServiceName) =>
+    !databaseUrls ? options.databaseUrl : name in DATABASE_SERVICES ? databaseUrls[name as DatabaseService] : '';
   const supervisor = new Supervisor({ output: options.output, onEvent: options.onEvent });
   const auditSigningKey = options.auditSigningKey ?? options.env?.AUDIT_SIGNING_KEY ?? newAuditSigningKey();
   // One master key for every service of the run: they all read the same key store (ADR 0052).
@@ -237,7 +247,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
         parent: process.env,
         natsUrl: options.natsUrl,
         ...(options.natsAuth && name in NATS_SERVICES ? { natsCredentials: credentialsOf(options.natsAuth, name) } : {}),
-        databaseUrl: options.databaseUrl,
+        databaseUrl: databaseUrlOf(name),
         urls,
         port: ports[name],
         metricsPort: metricsPorts[name],

@@ -3,7 +3,15 @@ import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { loadTopologyConsumers, natsAuthorizationConfig, natsUsers, passwordVariable, type Say } from '@jetsaga/devstack';
+import {
+  databaseRolesManifest,
+  databaseRolesSql,
+  loadTopologyConsumers,
+  natsAuthorizationConfig,
+  natsUsers,
+  passwordVariable,
+  type Say,
+} from '@jetsaga/devstack';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -54,6 +62,16 @@ export async function writeNatsAuthorization(topologyDir: string, target: string
 }
 
 /**
+ * The per-service database roles as `npm start` and the tests make them (packages/devstack/src/database-roles.ts):
+ * the script the in-chart Postgres runs, and the roles, schemas and password variables the chart makes Secrets of.
+ */
+export async function writeDatabaseRoles(target: string): Promise<void> {
+  await mkdir(target, { recursive: true });
+  await writeFile(join(target, 'roles.sql'), databaseRolesSql());
+  await writeFile(join(target, 'roles.json'), `${JSON.stringify(databaseRolesManifest(), null, 2)}\n`);
+}
+
+/**
  * Makes charts installable: copies k8s/topology and observability/ into the umbrella chart (Helm reads files only
  * from inside a chart) and runs `helm dependency build` bottom-up (file:// dependencies, no repository needed).
  * With `target`, works on a copy there, so tests never write into the working tree.
@@ -73,6 +91,7 @@ export async function prepareCharts(options: { helm: string; target?: string; re
   await copyMatching(join(repo, 'k8s', 'topology'), join(generated, 'topology'), (file) => /\.ya?ml$/.test(file));
   await copyMatching(join(repo, 'observability'), join(generated, 'observability'), (file) => /\.(json|ya?ml)$/.test(file));
   await writeNatsAuthorization(join(repo, 'k8s', 'topology'), join(generated, 'nats'));
+  await writeDatabaseRoles(join(generated, 'postgres'));
   for (const chart of [...SERVICE_CHARTS, UMBRELLA_CHART]) {
     options.say?.(`helm dependency build charts/${chart}`);
     await run(options.helm, ['dependency', 'build', '--skip-refresh', join(dir, chart)], { timeout: 120_000 });

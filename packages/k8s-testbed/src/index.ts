@@ -1,6 +1,6 @@
 // Kubernetes built from source for the checks: the tools, a kube-apiserver test server, a real single-node cluster
 // on this machine (host safety, PKI, components, teardown), images without a registry, charts, port-forwards.
-export { ALL_CHARTS, prepareCharts, SERVICE_CHARTS, writeNatsAuthorization } from './charts.js';
+export { ALL_CHARTS, prepareCharts, SERVICE_CHARTS, writeDatabaseRoles, writeNatsAuthorization } from './charts.js';
 export { type Cluster, collectDiagnostics, type Kubectl, kubectlFor, makeVolumeDirs, startCluster } from './cluster.js';
 export { jaegerManifests, TRACING_NAMESPACE } from './config-files.js';
 export { CLUSTER_NETWORK, GUARD_CHAIN } from './host-safety.js';

@@ -97,16 +97,37 @@ export async function migrate(db: Db, schema: string, migrations: readonly Migra
   const applied: string[] = [];
   try {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [`jetsaga:migrate:${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    // Per-service roles (packages/devstack/src/database-roles.ts): the schema exists already and belongs to this role,
+    // or, for the shared keyring, to a role this one may only SET ROLE to; the migrations then run as that owner.
+    // Nothing is created where it exists (CREATE ... IF NOT EXISTS checks the privilege to create first).
+    const { rows: found } = await client.query<{ owner: string; member: boolean; log: boolean }>(
+      `SELECT n.nspowner::regrole::text AS owner, n.nspowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) AND pg_has_role(n.nspowner, 'MEMBER') AS member,
+              EXISTS (SELECT FROM pg_tables WHERE schemaname = n.nspname AND tablename = 'schema_migrations') AS log
+         FROM pg_namespace n WHERE n.nspname = $1`,
+      [schema],
     );
+    const asOwner = found[0]?.member ? `SET LOCAL ROLE ${found[0].owner}` : undefined;
+    if (!found[0]) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    if (!found[0]?.log) {
+      await client.query('BEGIN');
+      try {
+        if (asOwner) await client.query(asOwner);
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+        );
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+    }
     const { rows } = await client.query<{ id: string }>(`SELECT id FROM ${schema}.schema_migrations`);
     const done = new Set(rows.map((row) => row.id));
     for (const migration of migrations) {
       if (done.has(migration.id)) continue;
       await client.query('BEGIN');
       try {
+        if (asOwner) await client.query(asOwner);
         await client.query(`SET LOCAL search_path = ${schema}`);
         await client.query(migration.sql);
         await client.query(`INSERT INTO ${schema}.schema_migrations (id) VALUES ($1)`, [migration.id]);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { REPO_ROOT } from '@jetsaga/devstack';
+import { databaseRolesManifest, databaseRolesSql, REPO_ROOT } from '@jetsaga/devstack';
 import { ALL_CHARTS, SERVICE_CHARTS } from '@jetsaga/k8s-testbed';
 import { describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
@@ -285,16 +285,42 @@ describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values',
       expect(shipped.slice(0, -1).map((rule) => spec<{ groups: unknown }>(rule).groups)).toEqual(rules);
       const env = podSpec(find(objects, 'Deployment', 'jetsaga-order')).containers[0]!.env ?? [];
       expect(env.find((variable) => variable.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
-        name: 'jetsaga-database',
+        name: 'jetsaga-order-database',
         key: 'url',
       });
     });
   } else {
-    it('local: Postgres in the release, its URL in the Secret the services read, no ServiceMonitor', async () => {
+    it('local: Postgres in the release, each service its own role and URL in a Secret of its own, no ServiceMonitor', async () => {
       const objects = await rendered;
       find(objects, 'StatefulSet', 'jetsaga-postgres');
-      const secret = find(objects, 'Secret', 'jetsaga-database') as unknown as { stringData: { url: string } };
-      expect(secret.stringData.url).toBe('postgres://jetsaga:jetsaga-local@jetsaga-postgres:5432/jetsaga');
+      // The superuser's URL stays for people and backups; no service reads it.
+      const admin = find(objects, 'Secret', 'jetsaga-database') as unknown as { stringData: { url: string } };
+      expect(admin.stringData.url).toBe('postgres://jetsaga:jetsaga-local@jetsaga-postgres:5432/jetsaga');
+      const roles = find(objects, 'Secret', 'jetsaga-postgres-roles') as unknown as { stringData: Record<string, string> };
+      const { services, monitoring } = databaseRolesManifest();
+      expect(Object.keys(roles.stringData).sort()).toEqual([...services.map((entry) => entry.variable), monitoring.variable].sort());
+      const passwords = new Set<string>();
+      for (const { service, role, variable } of services) {
+        const password = roles.stringData[variable]!;
+        expect(password, variable).toMatch(/^[A-Za-z0-9]{32}$/);
+        passwords.add(password);
+        const secret = find(objects, 'Secret', `jetsaga-${service}-database`) as unknown as { stringData: { url: string } };
+        expect(secret.stringData.url, service).toBe(`postgres://${role}:${password}@jetsaga-postgres:5432/jetsaga`);
+        const env = podSpec(find(objects, 'Deployment', `jetsaga-${service}`)).containers[0]!.env ?? [];
+        expect(env.find((variable) => variable.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef, service).toEqual({
+          name: `jetsaga-${service}-database`,
+          key: 'url',
+        });
+      }
+      expect(passwords.size).toBe(services.length);
+      // The roles container applies the script npm start and the tests apply (packages/devstack/src/database-roles.ts).
+      const script = find(objects, 'ConfigMap', 'jetsaga-postgres-roles') as unknown as { data: Record<string, string> };
+      expect(script.data['roles.sql']).toBe(databaseRolesSql());
+      const pod = podSpec(find(objects, 'StatefulSet', 'jetsaga-postgres'));
+      const container = pod.containers.find((candidate) => candidate.name === 'roles')!;
+      expect(container.image).toBe(podSpec(find(objects, 'Deployment', 'jetsaga-order')).containers[0]!.image);
+      expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+      expect(pod.volumes?.find((volume) => volume.name === 'role-passwords')?.secret?.secretName).toBe('jetsaga-postgres-roles');
       expect(byKind(objects, 'ServiceMonitor')).toEqual([]);
       const gatewayEnv = podSpec(find(objects, 'Deployment', 'jetsaga-gateway')).containers[0]!.env ?? [];
       expect(gatewayEnv.find((variable) => variable.name === 'ORDER_URL')?.value).toBe('http://jetsaga-order:8081');

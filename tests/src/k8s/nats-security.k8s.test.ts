@@ -66,13 +66,7 @@ describe('NATS users in the chart (local profile)', () => {
 describe('NATS users and TLS outside the local profile', () => {
   it('refuses to render production without the users Secret, naming it', async () => {
     const render = helmTemplate(helm, chart, {
-      set: [
-        'global.profile=production',
-        'postgres.enabled=false',
-        'global.database.existingSecret=db',
-        'global.audit.existingSecret=audit',
-        'global.gdpr.existingSecret=gdpr',
-      ],
+      set: ['global.profile=production', 'postgres.enabled=false', 'global.audit.existingSecret=audit', 'global.gdpr.existingSecret=gdpr'],
     });
     await expect(render).rejects.toThrow(/global\.nats\.auth\.existingSecret.*admin, order/);
   });

@@ -80,7 +80,7 @@ describe('the production values, rendered', () => {
     for (const [file, json] of Object.entries(dashboards.data)) expect(JSON.parse(json).uid, file).toMatch(/^jetsaga-/);
   });
 
-  it('scrapes the services, the operator, NATS (its exporter) and Postgres (postgres_exporter on the same Secret)', async () => {
+  it('scrapes the services, the operator, NATS (its exporter) and Postgres (postgres_exporter as its monitoring role)', async () => {
     const monitors = byKind(objects, 'ServiceMonitor').map((monitor) => monitor.metadata.name);
     expect(monitors.sort()).toEqual([...SERVICE_CHARTS.map((name) => `acme-${name}`), 'acme-nats', 'acme-postgres-exporter'].sort());
     for (const name of ['acme-nats', 'acme-postgres-exporter'])
@@ -96,8 +96,9 @@ describe('the production values, rendered', () => {
       matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' },
     });
     const pg = podSpec(find(objects, 'Deployment', 'acme-postgres-exporter')).containers[0]!;
+    // Its own monitoring role (pg_monitor), not a service's.
     expect(pg.env?.find((variable) => variable.name === 'DATA_SOURCE_NAME')?.valueFrom?.secretKeyRef).toEqual({
-      name: 'jetsaga-database',
+      name: 'jetsaga-postgres-monitoring',
       key: 'url',
     });
   });
@@ -307,10 +308,23 @@ describe('the values a real cluster needs', () => {
     ];
     await expect(render(['global.profile=production', ...named])).rejects.toThrow(/local default but global.profile is "production"/);
     await expect(render(['postgres.auth.password='])).rejects.toThrow(/password/);
-    const objects = await render(['global.profile=production', 'postgres.auth.password=p@ss:w/rd% x', ...named]);
-    const secret = find(objects, 'Secret', 'acme-database') as unknown as { stringData: { url: string } };
-    expect(secret.stringData.url).toBe('postgres://jetsaga:p%40ss%3Aw%2Frd%25%20x@acme-postgres:5432/jetsaga');
-    expect(decodeURIComponent(new URL(secret.stringData.url).password)).toBe('p@ss:w/rd% x');
+    const objects = await render([
+      'global.profile=production',
+      'postgres.auth.password=p@ss:w/rd% x',
+      'postgres.auth.database=shop/db 1',
+      ...named,
+    ]);
+    // The superuser's URL (for people and backups; no service reads it), escaped.
+    const admin = find(objects, 'Secret', 'acme-database') as unknown as { stringData: { url: string } };
+    expect(admin.stringData.url).toBe('postgres://jetsaga:p%40ss%3Aw%2Frd%25%20x@acme-postgres:5432/shop%2Fdb%201');
+    expect(decodeURIComponent(new URL(admin.stringData.url).password)).toBe('p@ss:w/rd% x');
+    // Each service's URL is its own role's, escaped too, and no service is given the superuser's password.
+    const secret = find(objects, 'Secret', 'acme-order-database') as unknown as { stringData: { url: string } };
+    expect(secret.stringData.url).toMatch(/^postgres:\/\/jetsaga_order:[A-Za-z0-9]{32}@acme-postgres:5432\/shop%2Fdb%201$/);
+    expect(decodeURIComponent(new URL(secret.stringData.url).pathname.slice(1))).toBe('shop/db 1');
+    for (const deployment of byKind(objects, 'Deployment'))
+      for (const variable of podSpec(deployment).containers.flatMap((container) => container.env ?? []))
+        expect(variable.valueFrom?.secretKeyRef?.name ?? '', deployment.metadata.name).not.toMatch(/^acme-(database|postgres)$/);
     // Production proper has no in-chart Postgres at all, so no password to refuse.
     expect(byKind(await render([], ['values-production.yaml']), 'StatefulSet').map((set) => set.metadata.name)).toEqual(['acme-nats']);
   });

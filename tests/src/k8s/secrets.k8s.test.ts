@@ -19,7 +19,15 @@ const production = (set: string[] = []) =>
 const text = (objects: KubeObject[]) => objects.map((object) => stringify(object)).join('\n---\n');
 
 const REQUIRED = [
-  ['global.database.existingSecret', /global\.database\.existingSecret \(the Postgres URL/],
+  [
+    'global.database.existingSecrets.order',
+    /global\.database\.existingSecrets\.<service> \(each service's own Postgres URL, its own role, [^)]*\) for order/,
+  ],
+  [
+    'global.database.existingSecret',
+    /global\.database\.existingSecret \(the backup's Postgres URL: a role that reads and restores every schema, no service's\)/,
+  ],
+  ['postgresExporter.existingSecret', /postgresExporter\.existingSecret \(the URL of a role granted pg_monitor\)/],
   ['global.audit.existingSecret', /global\.audit\.existingSecret \(the audit log's signing key/],
   ['global.gdpr.existingSecret', /global\.gdpr\.existingSecret \(the personal-data master key/],
   ['global.nats.auth.existingSecret', /global\.nats\.auth\.existingSecret \(the NATS users' passwords/],
@@ -36,9 +44,16 @@ describe('secrets in the production values', () => {
         if (/PASSWORD|SECRET|TOKEN|KEY|DATABASE_URL/.test(variable.name))
           expect(variable.value, `${name} ${variable.name}`).toBeUndefined();
       }
+      // Each service with a database connects as its own role, from a Secret no other service reads.
       const database = env.find((variable) => variable.name === 'DATABASE_URL');
-      if (database) expect(database.valueFrom?.secretKeyRef, name).toEqual({ name: 'jetsaga-database', key: 'url' });
+      if (database) expect(database.valueFrom?.secretKeyRef, name).toEqual({ name: `jetsaga-${name}-database`, key: 'url' });
+      else expect(['gateway', 'operator'], name).toContain(name);
     }
+    const exporter = podSpec(find(objects, 'Deployment', 'acme-postgres-exporter')).containers[0]!.env ?? [];
+    expect(exporter.find((variable) => variable.name === 'DATA_SOURCE_NAME')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'jetsaga-postgres-monitoring',
+      key: 'url',
+    });
     expect(text(objects)).not.toMatch(/jetsaga-local|:\/\/[^\s:/@]+:[^\s@/]+@/);
   });
 
@@ -54,14 +69,20 @@ describe('secrets in the production values', () => {
     for (const [, message] of REQUIRED) expect(error?.message).toMatch(message);
   });
 
-  it('pass with Secrets of any name, and the services read the database one', async () => {
+  it('pass with Secrets of any name, and each service reads its own database one', async () => {
     const objects = await production([
-      'global.database.existingSecret=pg-url',
+      'global.database.existingSecrets.order=pg-order',
+      'event-store.database.existingSecret=pg-events',
       'global.audit.existingSecret=a',
       'global.gdpr.existingSecret=g',
     ]);
     const env = podSpec(find(objects, 'Deployment', 'acme-order')).containers[0]!.env ?? [];
-    expect(env.find((variable) => variable.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'pg-url', key: 'url' });
+    expect(env.find((variable) => variable.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'pg-order', key: 'url' });
+    const urlOf = (name: string) =>
+      (podSpec(find(objects, 'Deployment', `acme-${name}`)).containers[0]!.env ?? []).find((variable) => variable.name === 'DATABASE_URL')
+        ?.valueFrom?.secretKeyRef?.name;
+    expect(urlOf('event-store')).toBe('pg-events');
+    expect(urlOf('inventory')).toBe('jetsaga-inventory-database');
     // The personal-data master key (ADR 0052) reaches every service with a database from the named Secret.
     expect(env.find((variable) => variable.name === 'KEY_ENCRYPTION_KEY')?.valueFrom?.secretKeyRef).toEqual({
       name: 'g',
@@ -71,7 +92,8 @@ describe('secrets in the production values', () => {
 
   it('the local profile needs none of them (a laptop cluster, the well-known local password)', async () => {
     const objects = await helmTemplate(helm, chart, { release: 'acme', namespace: 'shop' });
-    find(objects, 'Secret', 'acme-database');
+    for (const name of ['order', 'event-store', 'audit']) find(objects, 'Secret', `acme-${name}-database`);
+    find(objects, 'Secret', 'acme-postgres-monitoring');
     // A master key of 32 random bytes, made on install and kept (helm lookup) across upgrades.
     const gdpr = find(objects, 'Secret', 'acme-gdpr') as KubeObject & { data: Record<string, string> };
     expect(Buffer.from(Buffer.from(gdpr.data['master-key']!, 'base64').toString(), 'base64')).toHaveLength(32);
