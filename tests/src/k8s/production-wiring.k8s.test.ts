@@ -294,6 +294,10 @@ describe('the values a real cluster needs', () => {
     expect(hook.spec.restartPolicy).toBe('Never');
     expect(hook.spec.containers[0]!.env).toContainEqual({ name: 'GATEWAY_URL', value: 'http://acme-gateway:8080' });
     expect(hook.spec.containers[0]!.command.at(-1)).toContain("check('/readyz')");
+    // The gateway's readiness is its own (ADR 0055): the hook asks for NATS and every service by name as well.
+    expect(hook.spec.containers[0]!.command.at(-1)).toContain(
+      `for (const name of ${JSON.stringify(['nats', 'order', 'inventory', 'payment', 'sales', 'support', 'event-store', 'shipping', 'notification', 'audit'])}) await check('/readyz/' + name);`,
+    );
   });
 
   it('refuses the in-chart Postgres with its local password outside the local profile, and escapes its URL', async () => {
