@@ -27,17 +27,20 @@ async function runJob(cronJob: 'backup' | 'restore', name: string): Promise<{ re
   const started = Date.now();
   await cluster.kubectl(['-n', namespace, 'create', 'job', name, `--from=cronjob/${release}-${cronJob}`]);
   jobs.push(name);
-  await waitFor(
+  const outcome = await waitFor(
     `job ${name} to finish`,
     async () => {
       const job = await cluster.get(['-n', namespace, 'job', name]);
-      if (job.status?.failed)
-        throw new Error(`job ${name} failed: ${await cluster.kubectl(['-n', namespace, 'logs', `job/${name}`]).catch(String)}`);
-      return job.status?.succeeded ? true : undefined;
+      const condition = (job.status?.conditions ?? []).find(
+        (c: { type: string; status: string }) => ['Complete', 'Failed'].includes(c.type) && c.status === 'True',
+      );
+      return condition?.type as string | undefined;
     },
     600_000,
     1_000,
   );
+  if (outcome === 'Failed')
+    throw new Error(`job ${name} failed:\n${await cluster.kubectl(['-n', namespace, 'logs', `job/${name}`]).catch(String)}`);
   const ms = Date.now() - started;
   const logs = await cluster.kubectl(['-n', namespace, 'logs', `job/${name}`]);
   const tag = `${cronJob.toUpperCase()} `;

@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { waitFor } from '@jetsaga/devstack';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ClusterUnderTest, clusterUnderTest, isReady, pods } from './cluster.js';
 import { removeLoader, startLoad } from './load.js';
@@ -91,6 +92,8 @@ describe(`helm upgrade from the chart at ${process.env.JETSAGA_CLUSTER_PREVIOUS_
     expect(settled.completed).toBeGreaterThan(0);
     const tested = await helm('test', release, '--namespace', namespace, '--timeout', '5m');
     expect(tested.stdout).toMatch(/Phase:\s+Succeeded/);
+    // The hooks' pods (CRD upgrade, helm test) go once they succeeded: the next suites find only the release's.
+    await waitFor('the hook pods to be gone', async () => ((await pods(cluster)).every(isReady) ? true : undefined), 120_000, 1_000);
     console.log(
       `[upgrade] helm upgrade --wait ${(upgradeMs / 1000).toFixed(1)} s; ${result.sagas} sagas checked out during ${(result.ms / 1000).toFixed(0)} s ` +
         `of load (${JSON.stringify(settled.outcomes)}; ${settled.unanswered} placed whose answer was lost), ${result.requests} requests, ` +

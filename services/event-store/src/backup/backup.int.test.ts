@@ -102,7 +102,13 @@ describe('the backup tool on a real NATS and Postgres', () => {
         { n: i, note: 'it\'s "quoted" \\ and ünïcode' },
       ]);
     }
+    // A table no migration makes (the projection engine creates its tables at run time).
+    await db.query(
+      'CREATE TABLE eventstore.p_test_totals_v1 (day date, "Kind" text, cents bigint NOT NULL DEFAULT 0, PRIMARY KEY (day, "Kind"))',
+    );
+    await db.query(`INSERT INTO eventstore.p_test_totals_v1 VALUES ('2026-12-01', 'a', 5), ('2026-12-02', 'b', 7)`);
     const snapshot = async (database: pg.Pool) => ({
+      projection: (await database.query('SELECT * FROM eventstore.p_test_totals_v1 ORDER BY day')).rows,
       keys: (await database.query('SELECT customer_id, key_id, wrapped, created_at, erased_at FROM keyring.data_keys ORDER BY customer_id'))
         .rows,
       outbox: (await database.query('SELECT * FROM sales.outbox ORDER BY position')).rows,

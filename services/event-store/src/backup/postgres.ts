@@ -12,7 +12,44 @@ const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'p
 /** Rows per INSERT of a restore (one json_populate_recordset each). */
 const BATCH = 500;
 
-export type TableInfo = { table: string; rows: number };
+/**
+ * A table's columns and primary key as the backup found them: what a restore creates a table from when the release's
+ * migrations do not (the event store's projection tables, made at run time by its projection engine).
+ */
+export type TableShape = {
+  columns: Array<{ name: string; type: string; notNull: boolean; default: string | null }>;
+  primaryKey: string | null;
+};
+
+export type TableInfo = { table: string; rows: number; shape: TableShape };
+
+async function shapeOf(client: pg.PoolClient, table: string): Promise<TableShape> {
+  const { rows: columns } = await client.query<{ name: string; type: string; notNull: boolean; default: string | null }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
+            pg_get_expr(d.adbin, d.adrelid) AS default
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
+    [table],
+  );
+  const { rows: keys } = await client.query<{ definition: string }>(
+    `SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`,
+    [table],
+  );
+  return { columns, primaryKey: keys[0]?.definition ?? null };
+}
+
+/** CREATE TABLE for a table of the backup that the release's migrations do not make. */
+function createStatement(table: string, shape: TableShape): string {
+  const columns = shape.columns.map(
+    (column) =>
+      `${pgIdent(column.name)} ${column.type}${column.notNull ? ' NOT NULL' : ''}${column.default !== null ? ` DEFAULT ${column.default}` : ''}`,
+  );
+  return `CREATE TABLE ${table} (${[...columns, ...(shape.primaryKey ? [shape.primaryKey] : [])].join(', ')})`;
+}
+
+function pgIdent(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
 
 export type PostgresBackup = {
   /** Per schema, the migration ids applied when the backup was taken: a restore needs a release with the same. */
@@ -75,7 +112,7 @@ export async function backupPostgres(url: string, file: string): Promise<Postgre
           if (page.rows.length < 1000) break;
         }
         await client.query('CLOSE backup_rows');
-        counts.push({ table, rows });
+        counts.push({ table, rows, shape: await shapeOf(client, table) });
       }
     }
     await pipeline(Readable.from(lines()), createGzip(), createWriteStream(file, { flags: 'wx' }));
@@ -91,7 +128,7 @@ export async function backupPostgres(url: string, file: string): Promise<Postgre
 }
 
 /** Tables in an order where each comes after those its foreign keys point to. */
-async function loadOrder(db: Db, tables: readonly string[]): Promise<string[]> {
+async function loadOrder(db: Db | pg.PoolClient, tables: readonly string[]): Promise<string[]> {
   const { rows } = await db.query<{ child: string; parent: string }>(
     `SELECT format('%I.%I', cn.nspname, c.relname) AS child, format('%I.%I', pn.nspname, p.relname) AS parent
        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
@@ -147,11 +184,20 @@ export async function restorePostgres(
         );
       await migrate(db, schema, migrations);
     }
-    const ordered = await loadOrder(db, tables);
     const client = await db.connect();
     let total = 0;
     try {
       await client.query('BEGIN');
+      // Tables no migration makes (projection tables): created as the backup found them.
+      for (const { table, shape } of backup.tables) {
+        if (table.endsWith('.schema_migrations')) continue;
+        const exists = (await client.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [table])).rows[0]?.oid;
+        if (!exists) {
+          await client.query(createStatement(table, shape));
+          log?.(`${table}: created from the backup's columns`);
+        }
+      }
+      const ordered = await loadOrder(client, tables);
       // What the migrations themselves wrote (seed rows) gives way to the backup's rows. Only tables that hold some:
       // append-only tables (audit's) refuse TRUNCATE by trigger.
       const seeded: string[] = [];
@@ -195,7 +241,7 @@ export async function restorePostgres(
     } finally {
       client.release();
     }
-    return { rows: total, tables: ordered.length, ms: Date.now() - started };
+    return { rows: total, tables: tables.length, ms: Date.now() - started };
   } finally {
     await db.end();
   }
