@@ -66,11 +66,13 @@ const processName = (step: Step) => `process events.${step.aggregateType}.*.${st
  * The saga as the event store tells it: its steps (type, the service that published it) and its events' causes, once
  * the saga-timelines read model has caught up with the events.
  */
-function sagaOf(correlationId: string) {
+/** The saga once it has ended and its timeline holds every event of it (and `steps`, which may follow its end). */
+function sagaOf(correlationId: string, steps: readonly string[] = []) {
   return waitFor(`saga ${correlationId} in the event store`, async () => {
     const saga = (await t.api.call<{ outcome: string; services: string[]; steps: Step[] }>('GET', `/api/sagas/${correlationId}`)).body;
     const { events } = (await t.api.call<{ events: SagaEvent[] }>('GET', `/api/events?correlationId=${correlationId}&limit=200`)).body;
-    return saga.steps.length === events.length && saga.outcome !== 'PENDING' ? { ...saga, events } : undefined;
+    const complete = steps.every((type) => saga.steps.some((step) => step.type === type));
+    return complete && saga.steps.length === events.length && saga.outcome !== 'PENDING' ? { ...saga, events } : undefined;
   });
 }
 
@@ -239,7 +241,8 @@ describe("a saga's trace in the console", () => {
     const product = await t.api.product(5, 2_500);
     const order = await t.api.terminal(await t.api.buy(customer.id, product.id, 1));
     expect(order.reason).toBe('PAYMENT_REFUSED');
-    const saga = await sagaOf(order.correlationId);
+    // The stock's release may follow the order's cancellation: wait for the compensation, then check the timeline holds it.
+    const saga = await sagaOf(order.correlationId, ['StockReleased']);
     expect(saga.steps.map((step) => step.type)).toEqual(expect.arrayContaining(['PaymentRefused', 'StockReleased', 'OrderCancelled']));
     await completeTrace(order.correlationId, saga.steps);
     const page = await user.signInAs('agent', undefined, { width: 1600, height: 1000 });

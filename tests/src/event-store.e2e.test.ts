@@ -135,7 +135,13 @@ describe('the event store', () => {
     // Counters start again with each process (the event store was just killed): count what this saga adds.
     await completedSaga();
     await mirrorCaughtUp();
-    const text = await (await fetch(t.system.metricsUrls['event-store'])).text();
+    // Notification, audit and shipping go on publishing after the saga's end: read the metrics once the lag is back to 0.
+    const read = async () => (await fetch(t.system.metricsUrls['event-store'])).text();
+    const lag = (body: string) => Number(/^event_store_mirror_lag_messages(?:\{[^}]*\})? (\d+)/m.exec(body)?.[1]);
+    const text = await waitFor('the mirror lag metric at 0', async () => {
+      const body = await read();
+      return lag(body) === 0 ? body : undefined;
+    });
     const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1]);
     expect(value(/^event_store_events_total\{event_type="OrderPlaced",source="order"[^}]*\} (\d+)/m)).toBeGreaterThanOrEqual(1);
     expect(value(/^event_store_events_total\{event_type="SaleConfirmed",source="sales"[^}]*\} (\d+)/m)).toBeGreaterThanOrEqual(1);
