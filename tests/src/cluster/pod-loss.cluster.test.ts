@@ -2,8 +2,9 @@ import { waitFor } from '@jetsaga/devstack';
 import { EVENTS_STREAM } from '@jetsaga/events';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ApiResponse, Order } from '../support/api.js';
+import type { ApiResponse } from '../support/api.js';
 import { type ClusterUnderTest, clusterUnderTest, isReady, type Pod, podsOf } from './cluster.js';
+import { endedOrders, outcomesOf } from './settled.js';
 
 const cluster: ClusterUnderTest = clusterUnderTest();
 const { api, namespace } = cluster;
@@ -110,22 +111,11 @@ describe('pod loss during 240 sagas: a NATS server, a service and the operator',
     expect(Date.now() - started).toBeGreaterThanOrEqual(WINDOW_MS * 0.9);
 
     // Every saga ends, whatever it went through (a deadline may have cancelled one that waited too long).
-    const orders = new Map<string, Order>();
-    await waitFor(
-      'every order to be COMPLETED or CANCELLED',
-      async () => {
-        for (const { orderId } of sagas) {
-          if (orders.has(orderId)) continue;
-          const response = await api.call('GET', `/api/orders/${orderId}`);
-          if (response.status === 200 && response.body.status !== 'PENDING') orders.set(orderId, response.body);
-        }
-        return orders.size === sagas.length;
-      },
-      300_000,
-      1_000,
+    const orders = await endedOrders(
+      cluster,
+      sagas.map((saga) => saga.orderId),
     );
-    const outcomes: Record<string, number> = {};
-    for (const order of orders.values()) outcomes[order.reason ?? order.status] = (outcomes[order.reason ?? order.status] ?? 0) + 1;
+    const outcomes = outcomesOf(orders);
     console.log(
       `[pod loss] ${SAGAS} sagas while deleting ${replaced.map((loss) => loss.component).join(', ')}: ${JSON.stringify(outcomes)}`,
     );

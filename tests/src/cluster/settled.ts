@@ -46,6 +46,32 @@ export type Settlement = {
   unanswered: number;
 };
 
+/** Waits (up to 5 minutes) until each of these orders is COMPLETED or CANCELLED, and returns them by id. */
+export async function endedOrders(cluster: ClusterUnderTest, orderIds: readonly string[]): Promise<Map<string, Order>> {
+  const orders = new Map<string, Order>();
+  await waitFor(
+    `every one of ${orderIds.length} orders to be COMPLETED or CANCELLED`,
+    async () => {
+      for (const id of orderIds) {
+        if (orders.has(id)) continue;
+        const response = await cluster.api.call('GET', `/api/orders/${id}`);
+        if (response.status === 200 && response.body.status !== 'PENDING') orders.set(id, response.body);
+      }
+      return orders.size === orderIds.length;
+    },
+    300_000,
+    1_000,
+  );
+  return orders;
+}
+
+/** How many orders ended each way (the refusal's reason, or the status). */
+export function outcomesOf(orders: Map<string, Order>): Record<string, number> {
+  const outcomes: Record<string, number> = {};
+  for (const order of orders.values()) outcomes[order.reason ?? order.status] = (outcomes[order.reason ?? order.status] ?? 0) + 1;
+  return outcomes;
+}
+
 /**
  * Every order of the ledger's customers, as the event store's order list has them, once it holds at least the ones
  * the clients know of: a checkout whose answer was lost may still have placed its order, and it counts for stock and
@@ -84,22 +110,8 @@ export async function expectSettled(cluster: ClusterUnderTest, ledger: Ledger, k
   const { api } = cluster;
   await gatewayReachable(cluster);
   const orderIds = await ordersOfLedger(cluster, ledger, known);
-  const orders = new Map<string, Order>();
-  await waitFor(
-    `every one of ${orderIds.length} orders to be COMPLETED or CANCELLED`,
-    async () => {
-      for (const id of orderIds) {
-        if (orders.has(id)) continue;
-        const response = await api.call('GET', `/api/orders/${id}`);
-        if (response.status === 200 && response.body.status !== 'PENDING') orders.set(id, response.body);
-      }
-      return orders.size === orderIds.length;
-    },
-    300_000,
-    1_000,
-  );
-  const outcomes: Record<string, number> = {};
-  for (const order of orders.values()) outcomes[order.reason ?? order.status] = (outcomes[order.reason ?? order.status] ?? 0) + 1;
+  const orders = await endedOrders(cluster, orderIds);
+  const outcomes = outcomesOf(orders);
   const completed = [...orders.values()].filter((order) => order.status === 'COMPLETED');
   const sold = new Map<string, number>();
   const paid = new Map<string, number>();
