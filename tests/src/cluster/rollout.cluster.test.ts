@@ -1,3 +1,4 @@
+import { waitFor } from '@jetsaga/devstack';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ClusterUnderTest, clusterUnderTest } from './cluster.js';
 import { removeLoader, startLoad } from './load.js';
@@ -42,12 +43,15 @@ describe('a rollout under load: kubectl rollout restart of the gateway and the o
     // What the clients saw, before anything else is checked (a failed checkout may still have made its order).
     console.log(`[rollout] load: ${JSON.stringify({ ...result, orders: result.orders.length })}`);
     await removeLoader(cluster, LOADER);
+    // `rollout status` returns once the new pods are available; an old pod may still be draining (Terminating until
+    // its preStop delay and drain end). Every old pod goes within its grace period.
     for (const name of ROLLED) {
-      const now = await uids(name);
-      expect(
-        now.filter((uid) => old.get(name)?.includes(uid)),
-        `${name}: every pod replaced`,
-      ).toEqual([]);
+      await waitFor(
+        `${name}: every old pod gone`,
+        async () => ((await uids(name)).some((uid) => old.get(name)?.includes(uid)) ? undefined : true),
+        120_000,
+        500,
+      );
     }
     const settled = await expectSettled(cluster, ledger, result.orders);
     console.log(

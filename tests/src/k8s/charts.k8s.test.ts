@@ -91,6 +91,16 @@ describe('helm lint --strict', () => {
 describe.each(Object.entries(PROFILES))('the umbrella chart with the %s values', (profile, values) => {
   const rendered = helmTemplate(helm, chart('jetsaga'), { values: [...values], namespace: 'shop' });
 
+  it('probes every container of every workload: a readiness and a liveness probe', async () => {
+    const workloads = [...byKind(await rendered, 'Deployment'), ...byKind(await rendered, 'StatefulSet')];
+    const unprobed = workloads.flatMap((workload) =>
+      podSpec(workload)
+        .containers.filter((container) => !container.readinessProbe || !container.livenessProbe)
+        .map((container) => `${workload.kind} ${workload.metadata.name}/${container.name}`),
+    );
+    expect(unprobed).toEqual([]);
+  });
+
   it('runs every workload under the restricted Pod Security profile with requests and a memory limit', async () => {
     const workloads = [...byKind(await rendered, 'Deployment'), ...byKind(await rendered, 'StatefulSet')];
     expect(workloads.length).toBeGreaterThanOrEqual(profile === 'production' ? 8 : 9);
