@@ -114,6 +114,42 @@ describe('NATS security', () => {
     expect(await refused(consumer)).toMatch(/permission|timeout/i);
   });
 
+  it("lets a service read by subject only what its consumers deliver: sales may not read a customer's registration", async () => {
+    const customer = await t.api.customer(1000);
+    const jsm = await jetstreamManager(sales);
+    const read = jsm.direct.getMessage(EVENTS_STREAM, { last_by_subj: eventSubject('customer', customer.id, 'CustomerRegistered') });
+    expect(await refused(read)).toMatch(/permission|timeout/i);
+  });
+
+  it('confirms the sale of an order that its own consumer of OrderPlaced has not delivered: sales reads the OrderPlaced in the log', async () => {
+    const admin = await jetstreamManager(t.nc);
+    const before = await salesSummary();
+    // sales-orders delivers nothing for two minutes (resumed below): sales cannot learn of the order from it.
+    await admin.consumers.pause(EVENTS_STREAM, 'sales-orders', new Date(Date.now() + 120_000));
+    try {
+      const customer = await t.api.customer(100_000);
+      const product = await t.api.product(10, 1234);
+      const order = await t.api.terminal(await t.api.buy(customer.id, product.id, 2));
+      expect(order.status).toBe('COMPLETED');
+      const after = await waitFor(
+        'the sale of the order',
+        async () => {
+          const summary = await salesSummary();
+          return summary.count > before.count ? summary : undefined;
+        },
+        30_000,
+      );
+      expect(after).toEqual({ count: before.count + 1, totalCents: before.totalCents + order.totalCents });
+      // The consumer really held the OrderPlaced back: it is still waiting there.
+      expect((await admin.consumers.info(EVENTS_STREAM, 'sales-orders')).num_pending).toBeGreaterThan(0);
+    } finally {
+      await admin.consumers.resume(EVENTS_STREAM, 'sales-orders');
+    }
+    // When it delivers the OrderPlaced at last, nothing changes: the order is already recorded.
+    await waitForConsumerIdle(t.nc, EVENTS_STREAM, 'sales-orders');
+    expect((await salesSummary()).count).toBe(before.count + 1);
+  });
+
   it('does not record a sale for a forged PaymentAccepted of an order that does not exist, published with a credential that may publish it', async () => {
     const before = await salesSummary();
     const publishers = [

@@ -56,12 +56,23 @@ export function inboxPrefixOf(user: string): string {
 
 const API = '$JS.API';
 
-/** What pulling from one durable takes: its info, its pull requests, its acks (ack, nak, term, in progress). */
-function consumerSubjects(consumer: Pick<TopologyConsumer, 'stream' | 'durable'>): string[] {
+/** The streams that allow direct gets (k8s/topology: `allowDirect`). */
+const DIRECT_STREAMS = ['EVENTS'];
+
+/**
+ * What pulling from one durable takes: its info, its pull requests, its acks (ack, nak, term, in progress). And a
+ * direct get of the last message on any subject it delivers (the subject is in the request's subject, so the
+ * permission holds): a service may read from the stream what its consumer would bring it anyway, no more. Sales reads
+ * an order's OrderPlaced that way when its consumer of them lags (ADR 0062).
+ */
+function consumerSubjects(consumer: Pick<TopologyConsumer, 'stream' | 'durable' | 'filterSubjects'>): string[] {
   return [
     `${API}.CONSUMER.INFO.${consumer.stream}.${consumer.durable}`,
     `${API}.CONSUMER.MSG.NEXT.${consumer.stream}.${consumer.durable}`,
     `$JS.ACK.${consumer.stream}.${consumer.durable}.>`,
+    ...(DIRECT_STREAMS.includes(consumer.stream)
+      ? consumer.filterSubjects.map((filter) => `${API}.DIRECT.GET.${consumer.stream}.${filter}`)
+      : []),
   ];
 }
 

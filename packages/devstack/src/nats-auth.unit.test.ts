@@ -59,7 +59,10 @@ describe('natsUsers', () => {
   it('lets a service publish the events of the aggregate types it owns and no others', () => {
     const { publish } = userOf('payment').permissions!;
     expect(publish.allow.filter((subject) => subject.startsWith('events.'))).toEqual(['events.payment.*.*', 'events.customer.*.*']);
-    expect(publish.allow.some((subject) => subject.includes('StockReserved') || subject === 'events.>')).toBe(false);
+    // (It may read StockReserved by subject, as its consumer delivers it: publishing is what is checked here.)
+    expect(
+      publish.allow.some((subject) => !subject.startsWith('$JS.') && (subject.includes('StockReserved') || subject === 'events.>')),
+    ).toBe(false);
   });
 
   it("lets a service schedule and cancel the deadlines it consumes, publish its dead letters and its outbox's", () => {
@@ -86,6 +89,9 @@ describe('natsUsers', () => {
       '$JS.API.CONSUMER.INFO.EVENTS.order',
       '$JS.API.CONSUMER.MSG.NEXT.EVENTS.order',
       '$JS.ACK.EVENTS.order.>',
+      ...consumers
+        .filter((consumer) => consumer.durable === 'order')
+        .flatMap((consumer) => consumer.filterSubjects.map((filter) => `$JS.API.DIRECT.GET.EVENTS.${filter}`)),
       '$JS.API.CONSUMER.INFO.DEADLINES.order-deadlines',
       '$JS.API.CONSUMER.MSG.NEXT.DEADLINES.order-deadlines',
       '$JS.ACK.DEADLINES.order-deadlines.>',
@@ -95,6 +101,13 @@ describe('natsUsers', () => {
     ]);
     expect(api.filter((subject) => /STREAM\.(CREATE|UPDATE|DELETE|PURGE)|CONSUMER\.(CREATE|DURABLE|DELETE)/.test(subject))).toEqual([]);
     expect(api.filter((subject) => subject.endsWith('>') && !subject.startsWith('$JS.ACK.'))).toEqual([]);
+    // Reads by subject (direct gets) only of EVENTS, only of what its consumer delivers: no direct get of DLQ or DEADLINES.
+    expect(
+      api
+        .filter((subject) => subject.startsWith('$JS.API.DIRECT.GET.'))
+        .every((subject) => subject.startsWith('$JS.API.DIRECT.GET.EVENTS.events.')),
+    ).toBe(true);
+    expect(api).toContain('$JS.API.DIRECT.GET.EVENTS.events.*.*.SaleConfirmed');
     expect(subscribe.allow).toEqual(['_INBOX.order.>']);
   });
 

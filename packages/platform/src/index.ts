@@ -161,6 +161,8 @@ export {
   connectNats,
   ensureStreams,
   ensureTopology,
+  type EventLog,
+  eventLog,
   isNotFound,
   type NatsAccess,
   type NatsConnection,

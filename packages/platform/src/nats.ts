@@ -1,5 +1,7 @@
 import {
   ADVISORIES_STREAM,
+  type DomainEvent,
+  parseEvent,
   DEADLINES_STREAM,
   DEADLINES_SUBJECTS,
   DLQ_STREAM,
@@ -69,6 +71,8 @@ export function streamSpecs(replicas = 1): StreamSpec[] {
       duplicate_window: nanos(2 * 60 * 1000),
       // Appends of several events to one aggregate are one atomic batch (server 2.12+).
       allow_atomic: true,
+      // Direct gets of a subject's last event (sales reads an order's OrderPlaced from the log, ADR 0062).
+      allow_direct: true,
       description: 'Every domain event of every service (the event log).',
     },
     {
@@ -109,6 +113,7 @@ const STREAM_DEFAULTS: Partial<Record<keyof StreamConfig, unknown>> = {
   duplicate_window: nanos(2 * 60 * 1000),
   allow_msg_schedules: false,
   allow_atomic: false,
+  allow_direct: false,
 };
 
 /**
@@ -143,6 +148,27 @@ export async function ensureStreams(jsm: JetStreamManager, specs: StreamSpec[], 
       }
     }
   }
+}
+
+/**
+ * The event log read by subject: for each subject, EVENTS' last event on it (a JetStream direct get, which any replica
+ * may answer, so a follower a moment behind the leader can answer "none yet"), or undefined. Reads only subjects the
+ * caller's NATS user may direct-get: those its consumers deliver (packages/devstack/src/nats-auth.ts).
+ */
+export type EventLog = (subjects: readonly string[]) => Promise<Array<DomainEvent | undefined>>;
+
+export function eventLog(nc: NatsConnection, stream = EVENTS_STREAM): EventLog {
+  let manager: Promise<JetStreamManager> | undefined;
+  return async (subjects) => {
+    manager ??= jetstreamManager(nc, { checkAPI: false });
+    const jsm = await manager;
+    return Promise.all(
+      subjects.map(async (subject) => {
+        const message = await jsm.direct.getMessage(stream, { last_by_subj: subject });
+        return message ? parseEvent(JSON.parse(new TextDecoder().decode(message.data))) : undefined;
+      }),
+    );
+  };
 }
 
 export function isNotFound(error: unknown): boolean {

@@ -45,6 +45,7 @@ export function desiredStreamConfig(spec: EventStreamSpec): DesiredStream {
     max_bytes: spec.maxBytes,
     duplicate_window: msToNanos(parseDuration(spec.duplicateWindow)),
     allow_msg_schedules: spec.allowMsgSchedules,
+    allow_direct: spec.allowDirect,
   };
   // Only sent when asked for, so a server older than 2.12 still accepts streams that do not use atomic batches.
   if (spec.allowAtomic) config.allow_atomic = true;
@@ -101,6 +102,7 @@ const STREAM_DEFAULTS: Partial<Record<keyof StreamConfig, unknown>> = {
   description: '',
   allow_msg_schedules: false,
   allow_atomic: false,
+  allow_direct: false,
 };
 
 export function streamDifferences(current: Partial<StreamConfig>, desired: DesiredStream): Difference[] {

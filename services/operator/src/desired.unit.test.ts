@@ -42,13 +42,17 @@ describe('desired stream', () => {
       max_bytes: -1,
       duplicate_window: 120_000_000_000,
       allow_msg_schedules: false,
+      allow_direct: false,
     });
   });
 
   it('turns on schedules, atomic batches, replicas and age limits when declared', () => {
     expect(
-      desiredStreamConfig(stream({ replicas: 3, maxAge: '24h', allowMsgSchedules: true, allowAtomic: true, storage: 'Memory' })),
+      desiredStreamConfig(
+        stream({ replicas: 3, maxAge: '24h', allowMsgSchedules: true, allowAtomic: true, allowDirect: true, storage: 'Memory' }),
+      ),
     ).toMatchObject({
+      allow_direct: true,
       num_replicas: 3,
       max_age: 86_400_000_000_000,
       allow_msg_schedules: true,
@@ -63,6 +67,7 @@ describe('desired stream', () => {
       ...desired,
       description: undefined,
       allow_msg_schedules: undefined,
+      allow_direct: undefined,
       sealed: false,
       deny_delete: false,
       max_consumers: -1,

@@ -28,6 +28,8 @@ export const eventStreamSpec = z.strictObject({
   duplicateWindow: duration.default('2m'),
   allowMsgSchedules: z.boolean().default(false),
   allowAtomic: z.boolean().default(false),
+  /** Direct gets (any replica answers a read of one message, e.g. a subject's last). */
+  allowDirect: z.boolean().default(false),
   /** JetStream refuses to delete single messages / purge the stream; neither can be turned off again once set. */
   denyDelete: z.boolean().default(false),
   denyPurge: z.boolean().default(false),

@@ -1,4 +1,4 @@
-import { type DomainEvent, EVENTS_STREAM, eventTypeFilter, type OrderLine } from '@jetsaga/events';
+import { type DomainEvent, EVENTS_STREAM, eventSubject, eventTypeFilter, type OrderLine } from '@jetsaga/events';
 import {
   type Addressed,
   type BatchItem,
@@ -7,6 +7,8 @@ import {
   type ConsumerDefinition,
   counter,
   type Db,
+  type EventLog,
+  eventLog,
   lockRows,
   type Reaction,
   reactionConsumers,
@@ -87,18 +89,36 @@ async function saveSales(tx: Tx, changes: readonly Change<Sale>[]): Promise<void
   );
 }
 
-/** The placed orders the commands' sales need (no lock: a placed order never changes). */
-async function loadPlacedOrders(tx: Tx, commands: ReadonlyArray<{ command: SaleCommand }>): Promise<PlacedOrders> {
-  const ids = commands.flatMap(({ command }) => (command.type === 'ConfirmSale' ? [command.orderId] : []));
+/**
+ * The placed orders the commands' sales need (no lock: a placed order never changes). An order sales's own consumer
+ * of OrderPlaced has not delivered yet (it lags, or its message waits out the ack wait of a pod that went away) is
+ * read from the event log itself and recorded here, as that consumer would have: the payment is confirmed now
+ * instead of waiting, and dead-lettered only if the log has no OrderPlaced for it either (ADR 0062).
+ */
+async function loadPlacedOrders(
+  tx: Tx,
+  commands: ReadonlyArray<{ command: SaleCommand }>,
+  log: EventLog | undefined,
+): Promise<PlacedOrders> {
+  const ids = [...new Set(commands.flatMap(({ command }) => (command.type === 'ConfirmSale' ? [command.orderId] : [])))];
   if (ids.length === 0) return new Map();
   const { rows } = await tx.query<{ order_id: string; customer_id: string; total_cents: string }>(
     'SELECT order_id, customer_id, total_cents FROM placed_orders WHERE order_id = ANY($1::uuid[])',
     [ids],
   );
-  return new Map(rows.map((row) => [row.order_id, { customerId: row.customer_id, totalCents: Number(row.total_cents) }]));
+  const placed = new Map(rows.map((row) => [row.order_id, { customerId: row.customer_id, totalCents: Number(row.total_cents) }]));
+  const missing = ids.filter((id) => !placed.has(id));
+  if (missing.length === 0 || !log) return placed;
+  const found = (await log(missing.map((id) => eventSubject('order', id, 'OrderPlaced')))).flatMap((event) =>
+    event?.type === 'OrderPlaced' && missing.includes(event.data.orderId) ? [event] : [],
+  );
+  await recordPlacedOrders(tx, found);
+  for (const { data } of found) placed.set(data.orderId, { customerId: data.customerId, totalCents: data.totalCents });
+  return placed;
 }
 
-export const sales: CommandHandler<Sale, SaleCommand, SaleEvent, PlacedOrders> = {
+/** Sales's rules over its rows; `log` is where an order not yet recorded here is looked up (none: refused, retried). */
+export const salesHandler = (log?: EventLog): CommandHandler<Sale, SaleCommand, SaleEvent, PlacedOrders> => ({
   initialState: { status: 'NONE' },
   load: (tx, ids) => lockRows(tx, SALES, ids, fromRow),
   decide: (state, command, placed) => {
@@ -110,18 +130,18 @@ export const sales: CommandHandler<Sale, SaleCommand, SaleEvent, PlacedOrders> =
       throw error;
     }
   },
-  shared: { load: loadPlacedOrders, evolve: (placed) => placed },
+  shared: { load: (tx, commands) => loadPlacedOrders(tx, commands, log), evolve: (placed) => placed },
   evolve: evolveSale,
   save: saveSales,
   tombstone: { cancels: (command) => command.type === 'VoidSale', state: (orderId) => ({ status: 'VOIDED', orderId }) },
-};
+});
 
-export const salesReaction: Reaction<DomainEvent, Sale, SaleCommand> = {
+export const salesReaction = (log?: EventLog): Reaction<DomainEvent, Sale, SaleCommand> => ({
   spec: { stream: EVENTS_STREAM, durable: SALES_CONSUMER, filterSubjects: ['PaymentAccepted', 'OrderCancelled'].map(eventTypeFilter) },
   react: commandFor,
   actor: 'sales-service',
-  handler: sales,
-};
+  handler: salesHandler(log),
+});
 
 /** Records the orders of a batch of OrderPlaced in one statement; a replay or redelivery changes nothing. */
 export async function recordPlacedOrders(db: Pick<Db, 'query'>, events: readonly DomainEvent[]): Promise<void> {
@@ -150,6 +170,6 @@ export function placedOrdersConsumer(deps: Pick<ServiceDeps, 'db'>): ConsumerDef
 /** The consumers this slice runs. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a reaction's consumer decodes its own message type
 export const salesConsumers = (deps: ServiceDeps): ConsumerDefinition<any>[] => [
-  ...reactionConsumers(salesReaction)(deps),
+  ...reactionConsumers(salesReaction(eventLog(deps.nc)))(deps),
   placedOrdersConsumer(deps),
 ];

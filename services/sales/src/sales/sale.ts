@@ -21,9 +21,10 @@ export type PlacedOrder = { customerId: string; totalCents: number };
 export type PlacedOrders = ReadonlyMap<string, PlacedOrder>;
 
 /**
- * How long a payment for an order sales has not seen placed yet waits: its OrderPlaced is stored before it (the saga
- * goes through inventory and payment first), but sales's own consumer of OrderPlaced may lag. 15 s over the
- * consumer's five attempts, then the dead-letter stream, with this reason.
+ * How long a payment for an order sales has not seen placed waits. Its OrderPlaced is stored before it (the saga goes
+ * through inventory and payment first): an order sales's own consumer has not recorded yet is read from the event log
+ * on each attempt (reactions.ts), and a replica that answered a moment behind the leader answers the next one. No
+ * OrderPlaced in the log after 15 s over the consumer's five attempts: the dead-letter stream, with this reason.
  */
 export const UNKNOWN_ORDER_RETRY_MS = [1000, 2000, 4000, 8000] as const;
 
