@@ -167,9 +167,35 @@ export function placedOrdersConsumer(deps: Pick<ServiceDeps, 'db'>): ConsumerDef
   };
 }
 
+const logLookups = counter({
+  name: 'sales_order_log_lookups_total',
+  help: 'Orders of payments that sales had not recorded as placed, looked up in EVENTS: found, absent (not in the log, or not on the replica that answered, yet) or failed (the log could not be read: the payment waits for sales-orders, as before ADR 0062).',
+  labelNames: ['outcome'] as const,
+});
+
+/**
+ * EVENTS read by subject, never failing a batch: a log that cannot be read (NATS away, a stream that does not allow
+ * direct gets yet, as before an upgrade's operator applied it) answers "none", and the payment is retried as it was
+ * before ADR 0062, waiting for sales-orders.
+ */
+export function orderLog(deps: Pick<ServiceDeps, 'nc' | 'log'>): EventLog {
+  const read = eventLog(deps.nc);
+  return async (subjects) => {
+    try {
+      const found = await read(subjects);
+      for (const event of found) logLookups.inc({ outcome: event ? 'found' : 'absent' });
+      return found;
+    } catch (error) {
+      logLookups.inc({ outcome: 'failed' }, subjects.length);
+      deps.log.warn({ err: error, orders: subjects.length }, 'EVENTS could not be read by subject: the payments wait for sales-orders');
+      return subjects.map(() => undefined);
+    }
+  };
+}
+
 /** The consumers this slice runs. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a reaction's consumer decodes its own message type
 export const salesConsumers = (deps: ServiceDeps): ConsumerDefinition<any>[] => [
-  ...reactionConsumers(salesReaction(eventLog(deps.nc)))(deps),
+  ...reactionConsumers(salesReaction(orderLog(deps)))(deps),
   placedOrdersConsumer(deps),
 ];
