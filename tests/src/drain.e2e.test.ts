@@ -263,4 +263,38 @@ describe('graceful drain on SIGTERM', () => {
     expect(cutAfterMs).toBeLessThan(10_000);
     agent.destroy();
   });
+
+  it("ends the gateway's open event streams once the delay is over, cleanly and with a resume point, instead of holding them to the drain timeout", async () => {
+    // A drain timeout far longer than the wait below: only ending the stream itself lets the test pass.
+    const gateway = await startService('gateway', await peers(), { SHUTDOWN_DELAY_MS: '500', DRAIN_TIMEOUT_MS: '300000' });
+    const token = await adminToken();
+    const stream = await new Promise<{ status: number; retry: Promise<string>; end: Promise<'ended' | 'cut'> }>((resolve, reject) => {
+      const request = http.get(
+        `${gateway.url}/api/stream/events`,
+        { agent: false, headers: { authorization: `Bearer ${token}` } },
+        (response) => {
+          let received = '';
+          let sawRetry: (value: string) => void = () => undefined;
+          const retry = new Promise<string>((found) => (sawRetry = found));
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => {
+            received += chunk;
+            const line = /^retry: (\d+)$/m.exec(received);
+            if (line) sawRetry(line[1] as string);
+          });
+          // Complete: the chunked body's last chunk arrived (a server that cuts the socket leaves it incomplete).
+          const end = new Promise<'ended' | 'cut'>((settle) => response.once('close', () => settle(response.complete ? 'ended' : 'cut')));
+          resolve({ status: response.statusCode ?? 0, retry, end });
+        },
+      );
+      request.once('error', reject);
+    });
+    expect(stream.status).toBe(200);
+    // The stream tells its client how soon to reconnect: it does so through the Service, to another gateway.
+    expect(Number(await stream.retry)).toBeGreaterThan(0);
+    gateway.child.kill('SIGTERM');
+    const ended = await waitFor('the event stream to end', () => Promise.race([stream.end, Promise.resolve(undefined)]), 60_000, 50);
+    expect(ended).toBe('ended');
+    expect(await gateway.exited).toBe(0);
+  });
 });

@@ -287,7 +287,14 @@ export function startHttpServer(app: Hono, port: number, hostname = '127.0.0.1')
  */
 export async function drainHttpServer(
   server: RunningServer,
-  options: { delayMs: number; timeoutMs: number; log: Logger; markDraining: () => void },
+  options: {
+    delayMs: number;
+    timeoutMs: number;
+    log: Logger;
+    markDraining: () => void;
+    /** Once the delay is over, before the server stops accepting: end what would otherwise last to the timeout. */
+    afterDelay?: () => void;
+  },
 ): Promise<void> {
   options.markDraining();
   options.log.info(
@@ -295,6 +302,7 @@ export async function drainHttpServer(
     'draining: not ready, still serving',
   );
   if (options.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+  options.afterDelay?.();
   const started = Date.now();
   const inFlight = server.inFlight();
   await server.close(options.timeoutMs);

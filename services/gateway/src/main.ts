@@ -180,8 +180,9 @@ void (async () => {
   }
 })();
 
-// SIGTERM: readiness 503 at once, requests served through SHUTDOWN_DELAY_MS, in-flight ones (open event streams
-// included) get DRAIN_TIMEOUT_MS to finish; then NATS drains.
+// SIGTERM: readiness 503 at once, requests served through SHUTDOWN_DELAY_MS; then the open event streams end (their
+// clients resume on another gateway with their Last-Event-ID) and in-flight requests get DRAIN_TIMEOUT_MS to finish;
+// then NATS drains.
 let stopping: Promise<void> | undefined;
 const shutdown = () =>
   void (stopping ??= drainHttpServer(server, {
@@ -190,6 +191,10 @@ const shutdown = () =>
     log,
     markDraining: () => {
       draining = true;
+    },
+    afterDelay: () => {
+      const streams = live.endStreams();
+      if (streams > 0) log.info({ streams }, 'event streams ended: their clients resume on another gateway');
     },
   })
     .then(() => Promise.all([metrics.close(), nc?.drain().catch(() => undefined)]))

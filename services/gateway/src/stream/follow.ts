@@ -48,7 +48,8 @@ export type FollowOptions = {
   onEvent?: (count: number) => void;
 };
 
-export type EndReason = 'client-closed' | 'overflow' | 'error';
+/** `shutdown`: the gateway drains (SIGTERM), and ends the stream for its client to resume on another gateway. */
+export type EndReason = 'client-closed' | 'overflow' | 'error' | 'shutdown';
 
 /** What the stream sends with an `overflow` frame: where to resume from. */
 export type OverflowData = { lastEventId: string | null; reason: string };
@@ -56,6 +57,11 @@ export type OverflowData = { lastEventId: string | null; reason: string };
 export type FollowedStream = {
   body: ReadableStream<Uint8Array>;
   close(): Promise<void>;
+  /**
+   * Ends the stream as a server may: what is queued is still sent, then the response ends. Every frame carries its
+   * id, so the client's EventSource reconnects (after `retry:`) with the Last-Event-ID and misses nothing.
+   */
+  finish(reason: Extract<EndReason, 'shutdown'>): void;
   /** Whether the client follows the shared tail now (false while it catches up, or waits for room). */
   live(): boolean;
   /** The client's own catch-up consumer, while it has one. */
@@ -306,6 +312,7 @@ export async function followEvents(options: FollowOptions): Promise<FollowedStre
   return {
     body,
     close: () => stop('client-closed'),
+    finish: (reason) => end(reason),
     live: () => mode === 'live' && joined,
     catchUpConsumer: () => (catchUp ? catchUpName : undefined),
   };

@@ -12,7 +12,7 @@ import {
   UpstreamError,
 } from '@jetsaga/platform';
 import { z } from 'zod';
-import { type EndReason, followEvents } from './follow.js';
+import { type EndReason, type FollowedStream, followEvents } from './follow.js';
 import { eventMatcher, payloadFilter, streamQuery, subjectsOf } from './filters.js';
 import { resumeAfter } from './frames.js';
 import { LiveTail } from './tail.js';
@@ -65,7 +65,7 @@ function metrics() {
     sent: counter({ name: 'gateway_sse_events_sent_total', help: 'Events queued for event-stream clients.' }),
     ended: counter({
       name: 'gateway_sse_streams_ended_total',
-      help: 'Event streams ended, by reason: the client closed it, it stayed too slow (overflow), or NATS failed (error).',
+      help: 'Event streams ended, by reason: the client closed it, it stayed too slow (overflow), NATS failed (error), or the gateway drained (shutdown).',
       labelNames: ['reason'],
     }),
   };
@@ -75,10 +75,13 @@ let metricSet: ReturnType<typeof metrics> | undefined;
 const principalKey = (principal: Principal) => `${principal.role}:${principal.subject}`;
 
 /** GET /api/stream/events: the live event stream (Server-Sent Events), docs/adr/0054-live-event-stream.md. */
-export function streamRoutes(deps: StreamDeps): Routes {
+export function streamRoutes(deps: StreamDeps): Routes & { endStreams(): number } {
   metricSet ??= metrics();
   const m = metricSet;
   const open = new Map<string, number>();
+  // The open streams, which a draining gateway ends (endStreams); a stream opened after that ends at once.
+  const streams = new Set<FollowedStream>();
+  let ending = false;
   let total = 0;
   // One ordered consumer of every new event for all the gateway's live clients (ADR 0054).
   const tail = new LiveTail({
@@ -86,7 +89,7 @@ export function streamRoutes(deps: StreamDeps): Routes {
     log: deps.log,
     flushMs: deps.limits.flushMs,
   });
-  return routes().add({
+  const declared = routes().add({
     method: 'get',
     path: STREAM_PATH,
     summary: 'The live event stream (Server-Sent Events), filtered, resumable by stream sequence',
@@ -143,9 +146,11 @@ export function streamRoutes(deps: StreamDeps): Routes {
       total += 1;
       m.open.inc();
       let released = false;
+      let followed: FollowedStream | undefined;
       const release = (reason: EndReason) => {
         if (released) return;
         released = true;
+        if (followed) streams.delete(followed);
         total -= 1;
         const left = (open.get(key) ?? 1) - 1;
         if (left > 0) open.set(key, left);
@@ -154,7 +159,6 @@ export function streamRoutes(deps: StreamDeps): Routes {
         m.ended.inc({ reason });
       };
       const after = resumeAfter(c.req.header('last-event-id'), query.after);
-      let followed;
       try {
         followed = await followEvents({
           nc,
@@ -180,7 +184,10 @@ export function streamRoutes(deps: StreamDeps): Routes {
       }
       // Closing the connection cancels the body (and so leaves the tail, deletes a catch-up consumer); the signal covers a client that leaves
       // before the first byte is written.
-      c.req.raw.signal.addEventListener('abort', () => void followed.close(), { once: true });
+      const stream = followed;
+      c.req.raw.signal.addEventListener('abort', () => void stream.close(), { once: true });
+      if (!released) streams.add(stream);
+      if (ending) stream.finish('shutdown');
       return new Response(followed.body, {
         status: 200,
         headers: {
@@ -190,6 +197,19 @@ export function streamRoutes(deps: StreamDeps): Routes {
           'X-Accel-Buffering': 'no',
         },
       });
+    },
+  });
+  return Object.assign(declared, {
+    /**
+     * A draining gateway (SIGTERM, after its shutdown delay: no new request comes from the Service) ends every open
+     * stream instead of holding it to the drain timeout; each client reconnects, through the Service, to another
+     * gateway with its Last-Event-ID. Returns how many it ended.
+     */
+    endStreams(): number {
+      ending = true;
+      const ended = streams.size;
+      for (const stream of [...streams]) stream.finish('shutdown');
+      return ended;
     },
   });
 }
