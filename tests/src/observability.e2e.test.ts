@@ -84,9 +84,15 @@ async function sagaEvents(order: Order, subs: readonly Subscription[]): Promise<
   for (const { consumer } of subs) if (consumer !== 'event-store') await waitForConsumerIdle(t.nc, EVENTS_STREAM, consumer);
   await waitForOutboxesDrained(t.sql);
   await waitFor('the mirror to catch up', async () => (await api.call('GET', '/api/event-store/status')).body.mirror.lag === 0, 30_000);
+  const events = await correlatedEvents(order);
+  expect(events.map((event) => event.type)).toContain('OrderPlaced');
+  return events;
+}
+
+/** The saga's events in the event store now. */
+async function correlatedEvents(order: Order): Promise<SagaEvent[]> {
   const { body } = await api.call('GET', `/api/events?correlationId=${order.correlationId}&limit=1000`);
   expect(body.next).toBeNull();
-  expect(body.events.map((event: SagaEvent) => event.type)).toContain('OrderPlaced');
   return body.events as SagaEvent[];
 }
 
@@ -101,7 +107,7 @@ async function sagaTrace(
   expect(order.traceId, 'GET /api/orders/:id returns the trace id').toMatch(/^[0-9a-f]{32}$/);
   const traceId = order.traceId as string;
   const subs = await subscriptions();
-  const events = await sagaEvents(order, subs);
+  let events = await sagaEvents(order, subs);
   const missingEdges = (spans: TraceSpan[]) =>
     expected
       .filter(([parent, child]) => edge(spans, parent, child).length === 0)
@@ -111,9 +117,13 @@ async function sagaTrace(
     `trace ${traceId} to hold every hop of the saga`,
     async () => {
       const spans = await fetchTrace(jaeger.queryUrl, traceId);
-      const { missing, stray } = sagaHops(spans, events, subs);
-      const settled = spans.length === previous;
+      // Read again each time: an event may follow the saga's end (the notification of it is sent, NotificationSent
+      // is recorded), and its spans are the saga's, not strays.
+      const latest = await correlatedEvents(order);
+      const { missing, stray } = sagaHops(spans, latest, subs);
+      const settled = spans.length === previous && latest.length === events.length;
       previous = spans.length;
+      events = latest;
       return missing.length === 0 && missingEdges(spans).length === 0 && settled ? { spans, events, stray } : undefined;
     },
     30_000,

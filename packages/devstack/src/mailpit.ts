@@ -39,10 +39,11 @@ export type MailpitServer = {
 
 export async function startMailpit(options: MailpitOptions): Promise<MailpitServer> {
   await mkdir(options.dir, { recursive: true });
-  const smtpPort = options.smtpPort ?? (await freePort());
-  const httpPort = options.httpPort ?? (await freePort());
-  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  let smtpPort = options.smtpPort ?? (await freePort());
+  let httpPort = options.httpPort ?? (await freePort());
+  let httpUrl = `http://127.0.0.1:${httpPort}`;
   let child: ChildProcess | undefined;
+  let bindFailed = false;
   const launch = async () => {
     const log = createWriteStream(join(options.dir, 'mailpit.log'), { flags: 'a' });
     const started = spawn(
@@ -66,6 +67,10 @@ export async function startMailpit(options: MailpitOptions): Promise<MailpitServ
     );
     started.stdout?.pipe(log);
     started.stderr?.pipe(log);
+    for (const output of [started.stdout, started.stderr])
+      output?.on('data', (chunk: Buffer) => {
+        if (/address already in use/.test(chunk.toString())) bindFailed = true;
+      });
     child = started;
     let exited = false;
     started.once('exit', () => (exited = true));
@@ -78,7 +83,20 @@ export async function startMailpit(options: MailpitOptions): Promise<MailpitServ
       20_000,
     );
   };
-  await launch();
+  // A free port found here may be taken by another process before mailpit binds it (tests start servers side by
+  // side): ports of our own choosing are chosen again, up to three times.
+  for (let attempt = 1; ; attempt++) {
+    bindFailed = false;
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      if (!bindFailed || attempt >= 3 || options.smtpPort !== undefined || options.httpPort !== undefined) throw error;
+      smtpPort = await freePort();
+      httpPort = await freePort();
+      httpUrl = `http://127.0.0.1:${httpPort}`;
+    }
+  }
   return {
     smtpHost: '127.0.0.1',
     smtpPort,

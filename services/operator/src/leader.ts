@@ -273,23 +273,35 @@ export class LeaderElector {
     }
   }
 
+  /**
+   * Gives the Lease up if it is still ours. A renewal that stop() abandoned may still land on the API server after
+   * the read below (aborting a request does not undo it there): the write then conflicts, and the Lease is read and
+   * released again, a few times at most (within the release's deadline).
+   */
   private async release(): Promise<void> {
     const { namespace, name, identity } = this.options;
-    const lease = await this.api.readNamespacedLease({ name, namespace });
-    if (lease.spec?.holderIdentity !== identity) return;
-    await this.api.replaceNamespacedLease({
-      name,
-      namespace,
-      body: {
-        ...lease,
-        spec: {
-          ...lease.spec,
-          holderIdentity: '',
-          leaseDurationSeconds: 1,
-          acquireTime: micro(lease.spec?.acquireTime),
-          renewTime: new MicroTime(),
-        },
-      },
-    });
+    for (let attempt = 1; ; attempt++) {
+      const lease = await this.api.readNamespacedLease({ name, namespace });
+      if (lease.spec?.holderIdentity !== identity) return;
+      try {
+        await this.api.replaceNamespacedLease({
+          name,
+          namespace,
+          body: {
+            ...lease,
+            spec: {
+              ...lease.spec,
+              holderIdentity: '',
+              leaseDurationSeconds: 1,
+              acquireTime: micro(lease.spec?.acquireTime),
+              renewTime: new MicroTime(),
+            },
+          },
+        });
+        return;
+      } catch (error) {
+        if (!isConflict(error) || attempt >= 5) throw error;
+      }
+    }
   }
 }
