@@ -250,20 +250,12 @@ export class LeaderElector {
     }
     const takingOver = holder !== identity;
     try {
-      await this.api.replaceNamespacedLease({
-        name,
-        namespace,
-        body: {
-          ...lease,
-          spec: {
-            ...spec,
-            holderIdentity: identity,
-            leaseDurationSeconds,
-            renewTime: wall,
-            acquireTime: takingOver ? wall : micro(spec.acquireTime),
-            leaseTransitions: (spec.leaseTransitions ?? 0) + (takingOver ? 1 : 0),
-          },
-        },
+      await this.writeLease(lease, {
+        holderIdentity: identity,
+        leaseDurationSeconds,
+        renewTime: wall,
+        acquireTime: takingOver ? wall : micro(spec.acquireTime),
+        leaseTransitions: (spec.leaseTransitions ?? 0) + (takingOver ? 1 : 0),
       });
       if (current()) this.stepUp(sentAt);
     } catch (error) {
@@ -271,6 +263,12 @@ export class LeaderElector {
       if (!isConflict(error)) throw error;
       if (current()) this.stepDown('lost');
     }
+  }
+
+  /** Writes the Lease as read with these fields changed: refused (409) if anyone wrote it since it was read. */
+  private async writeLease(lease: V1Lease, changes: V1LeaseSpec): Promise<void> {
+    const { namespace, name } = this.options;
+    await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, ...changes } } });
   }
 
   /**
@@ -284,19 +282,11 @@ export class LeaderElector {
       const lease = await this.api.readNamespacedLease({ name, namespace });
       if (lease.spec?.holderIdentity !== identity) return;
       try {
-        await this.api.replaceNamespacedLease({
-          name,
-          namespace,
-          body: {
-            ...lease,
-            spec: {
-              ...lease.spec,
-              holderIdentity: '',
-              leaseDurationSeconds: 1,
-              acquireTime: micro(lease.spec?.acquireTime),
-              renewTime: new MicroTime(),
-            },
-          },
+        await this.writeLease(lease, {
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          acquireTime: micro(lease.spec?.acquireTime),
+          renewTime: new MicroTime(),
         });
         return;
       } catch (error) {

@@ -56,8 +56,7 @@ async function streamDigest(to: number): Promise<{ count: number; hash: string }
   return response.body.stream;
 }
 
-// Opt-in (JETSAGA_CLUSTER_DRILL=1) until it has passed a whole cluster run: it has not yet.
-describe.skipIf(!process.env.JETSAGA_CLUSTER_DRILL)('backup and restore drill (late: it destroys the data and restores it)', () => {
+describe('backup and restore drill (late: it destroys the data and restores it)', () => {
   it('backs up EVENTS and Postgres, loses both, restores: the mirror verifies, every position and balance is as it was', async () => {
     // Something to lose: sagas that ended, with their stock and money settled.
     const ledger = await openLedger(cluster, 3, 10, 50);

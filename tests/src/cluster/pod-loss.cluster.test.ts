@@ -4,7 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ApiResponse } from '../support/api.js';
 import { type ClusterUnderTest, clusterUnderTest, isReady, type Pod, podsOf } from './cluster.js';
-import { endedOrders, gatewayReachable, outcomesOf } from './settled.js';
+import { endedOrders, forwardsReachable, outcomesOf } from './settled.js';
 
 const cluster: ClusterUnderTest = clusterUnderTest();
 const { api, namespace } = cluster;
@@ -85,8 +85,8 @@ async function victim(component: (typeof LOSSES)[number]['component']): Promise<
 
 describe('pod loss during 240 sagas: a NATS server, a service and the operator', () => {
   it('ends every saga, conserves stock and money, keeps EVENTS at three replicas and loses no event', async () => {
-    // An earlier suite may have replaced the gateway pod the port-forward stuck to.
-    await gatewayReachable(cluster);
+    // An earlier suite may have replaced the pods the port-forwards stuck to.
+    await forwardsReachable(cluster);
     const products = await Promise.all(Array.from({ length: 6 }, (_, i) => api.product(30, 500 + 250 * i)));
     const initialStock = new Map(products.map((product) => [product.id, 30]));
     // One customer in five cannot pay for much: those sagas end PAYMENT_REFUSED.

@@ -4,12 +4,18 @@ import { changeCount, expectProblem, PROBLEM_CASES, type ProblemFixture, problem
 import { sagaChecks } from '../support/saga-checks.js';
 import { HOME, shippingApi } from '../support/shipping.js';
 import { type ClusterUnderTest, clusterUnderTest } from './cluster.js';
+import { forwardsReachable } from './settled.js';
 
 // The end-to-end suite of tests/src (same client, same checks) against the release in the cluster, through
 // `kubectl port-forward` to the gateway: pods, Services, cluster DNS, NATS routes and NetworkPolicies in the path.
 const cluster: ClusterUnderTest = clusterUnderTest();
 const { api } = cluster;
 const checks = sagaChecks(api);
+
+beforeAll(async () => {
+  // The upgrade before this suite may have rolled the pods the port-forwards stuck to.
+  await forwardsReachable(cluster);
+});
 
 afterAll(async () => {
   await cluster.close();

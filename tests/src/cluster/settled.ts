@@ -1,5 +1,6 @@
 import { waitFor } from '@jetsaga/devstack';
 import { jetstreamManager } from '@nats-io/jetstream';
+import pg from 'pg';
 import { expect } from 'vitest';
 import type { Order } from '../support/api.js';
 import type { ClusterUnderTest } from './cluster.js';
@@ -26,9 +27,35 @@ export async function gatewayReachable(cluster: ClusterUnderTest): Promise<void>
   );
 }
 
+/**
+ * The same for every port-forward the suites use: the gateway, and Postgres (an upgrade may roll its pod, and a query
+ * through the forward then fails until kubectl is started again). A fresh connection each try: a pool would hand
+ * out one the old forward cut.
+ */
+export async function forwardsReachable(cluster: ClusterUnderTest): Promise<void> {
+  await gatewayReachable(cluster);
+  await waitFor(
+    'Postgres to answer through the port-forward',
+    async () => {
+      const client = new pg.Client({ connectionString: process.env.JETSAGA_CLUSTER_DATABASE_URL, connectionTimeoutMillis: 5_000 });
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        return true;
+      } catch {
+        return undefined;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+    120_000,
+    250,
+  );
+}
+
 export async function openLedger(cluster: ClusterUnderTest, products: number, customers: number, stock = 200): Promise<Ledger> {
   const { api } = cluster;
-  await gatewayReachable(cluster);
+  await forwardsReachable(cluster);
   const made = await Promise.all(Array.from({ length: products }, (_, i) => api.product(stock, 400 + 150 * i)));
   // One customer in five cannot pay for much: some sagas end PAYMENT_REFUSED and are compensated.
   const people = await Promise.all(Array.from({ length: customers }, (_, i) => api.customer(i % 5 === 0 ? 500 : 500_000)));
@@ -108,7 +135,7 @@ async function ordersOfLedger(cluster: ClusterUnderTest, ledger: Ledger, known: 
  */
 export async function expectSettled(cluster: ClusterUnderTest, ledger: Ledger, known: readonly string[]): Promise<Settlement> {
   const { api } = cluster;
-  await gatewayReachable(cluster);
+  await forwardsReachable(cluster);
   const orderIds = await ordersOfLedger(cluster, ledger, known);
   const orders = await endedOrders(cluster, orderIds);
   const outcomes = outcomesOf(orders);

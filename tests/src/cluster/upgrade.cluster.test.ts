@@ -8,7 +8,7 @@ import { waitFor } from '@jetsaga/devstack';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ClusterUnderTest, clusterUnderTest, isReady, pods } from './cluster.js';
 import { removeLoader, startLoad } from './load.js';
-import { expectSettled, openLedger } from './settled.js';
+import { expectSettled, forwardsReachable, openLedger } from './settled.js';
 
 const run = promisify(execFile);
 const cluster: ClusterUnderTest = clusterUnderTest();
@@ -63,6 +63,8 @@ describe(`helm upgrade from the chart at ${process.env.JETSAGA_CLUSTER_PREVIOUS_
       '10m',
     );
     const upgradeMs = Date.now() - started;
+    // The upgrade may have rolled the Postgres pod the tests' port-forward stuck to.
+    await forwardsReachable(cluster);
     expect(upgraded.stdout).toMatch(/has been upgraded/);
     // And a little after: sagas that start against the upgraded release.
     await new Promise((resolve) => setTimeout(resolve, 10_000));
