@@ -45,6 +45,7 @@ export async function startMailpit(options: MailpitOptions): Promise<MailpitServ
   let child: ChildProcess | undefined;
   let bindFailed = false;
   const launch = async () => {
+    bindFailed = false;
     const log = createWriteStream(join(options.dir, 'mailpit.log'), { flags: 'a' });
     const started = spawn(
       options.bin,
@@ -86,7 +87,6 @@ export async function startMailpit(options: MailpitOptions): Promise<MailpitServ
   // A free port found here may be taken by another process before mailpit binds it (tests start servers side by
   // side): ports of our own choosing are chosen again, up to three times.
   for (let attempt = 1; ; attempt++) {
-    bindFailed = false;
     try {
       await launch();
       break;
