@@ -1,14 +1,14 @@
 import {
   ADVISORIES_STREAM,
-  type DomainEvent,
-  parseEvent,
   DEADLINES_STREAM,
   DEADLINES_SUBJECTS,
   DLQ_STREAM,
   DLQ_SUBJECTS,
+  type DomainEvent,
   EVENTS_STREAM,
   EVENTS_SUBJECTS,
   MAX_DELIVERIES_ADVISORIES,
+  parseEvent,
 } from '@jetsaga/events';
 import {
   DiscardPolicy,
@@ -150,6 +150,11 @@ export async function ensureStreams(jsm: JetStreamManager, specs: StreamSpec[], 
   }
 }
 
+/** A message of EVENTS (its JSON envelope) as an event, validated. */
+export function decodeEvent(data: Uint8Array): DomainEvent {
+  return parseEvent(JSON.parse(new TextDecoder().decode(data)));
+}
+
 /**
  * The event log read by subject: for each subject, EVENTS' last event on it (a JetStream direct get, which any replica
  * may answer, so a follower a moment behind the leader can answer "none yet"), or undefined. Reads only subjects the
@@ -165,7 +170,7 @@ export function eventLog(nc: NatsConnection, stream = EVENTS_STREAM): EventLog {
     return Promise.all(
       subjects.map(async (subject) => {
         const message = await jsm.direct.getMessage(stream, { last_by_subj: subject });
-        return message ? parseEvent(JSON.parse(new TextDecoder().decode(message.data))) : undefined;
+        return message ? decodeEvent(message.data) : undefined;
       }),
     );
   };

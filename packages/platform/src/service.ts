@@ -1,4 +1,4 @@
-import { type DomainEvent, parseEvent, uuidv7 } from '@jetsaga/events';
+import { type DomainEvent, uuidv7 } from '@jetsaga/events';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { loadAuthConfig } from './auth.js';
@@ -9,7 +9,7 @@ import { createHttpApp, DRAIN_CONFIG, drainHttpServer, startHttpServer } from '.
 import { inboxMigration } from './inbox.js';
 import { KEYRING_SCHEMA, Keyring, keyringMigrations } from './keyring.js';
 import { createLogger, type Logger } from './log.js';
-import { connectNats, type NatsAccess, type NatsConnection } from './nats.js';
+import { connectNats, decodeEvent, type NatsAccess, type NatsConnection } from './nats.js';
 import { watchOutbox } from './messaging-metrics.js';
 import { initMetrics, startMetricsServer } from './metrics.js';
 import { OutboxPublisher, OutboxRelay, outboxMigration, outboxPublishAfterCommitMigration } from './outbox.js';
@@ -100,9 +100,7 @@ function natsAccess(config: z.infer<typeof baseConfig>): NatsAccess {
 }
 
 /** Decodes a JetStream message as a domain event of the current schema version. */
-export function decodeEvent(data: Uint8Array): DomainEvent {
-  return parseEvent(JSON.parse(new TextDecoder().decode(data)));
-}
+export { decodeEvent };
 
 async function retry<T>(what: string, log: Logger, fn: () => Promise<T>, deadlineMs = 60_000): Promise<T> {
   const started = Date.now();

@@ -2,10 +2,10 @@ import { createEvent, type EventData, type EventType } from '@jetsaga/events';
 import { givenReaction, PermanentError } from '@jetsaga/platform';
 import { describe, expect, it } from 'vitest';
 import { salesReaction as reactionWith } from './reactions.js';
+import { UnknownOrderError } from './sale.js';
 
 /** No event log behind it: the rules alone (the log is read in the pipeline's load, before decide). */
 const salesReaction = reactionWith();
-import { UnknownOrderError } from './sale.js';
 
 const orderId = '0190a000-0000-7000-8000-000000000701';
 const customerId = '0190a000-0000-7000-8000-000000000702';
