@@ -223,7 +223,12 @@ describe('support: refunds as a saga', () => {
     const second = await api.complaint(filed(customerId, { orderId }));
     await toInProgress(second.id);
     await api.ok('POST', `/api/complaints/${second.id}/resolve`, { resolution: 'the rest and more', refundCents: 301 });
-    const rejected = await complaintWhen(second.id, 'to show the rejection', (c) => c.refunds?.[0]?.status === 'REJECTED');
+    // The refund's status and the complaint's timeline are updated by separate events: wait for both.
+    const rejected = await complaintWhen(
+      second.id,
+      'to show the rejection',
+      (c) => c.refunds?.[0]?.status === 'REJECTED' && (c.timeline ?? []).some((entry) => entry.type === 'RefundRejected'),
+    );
     expect(rejected.refunds?.[0]).toMatchObject({ amountCents: 301, rejectionReason: 'EXCEEDS_PAYMENT' });
     expect(rejected.timeline?.map((entry) => entry.type)).toContain('RefundRejected');
     await waitForConsumerIdle(t.nc, EVENTS_STREAM, 'payment');
