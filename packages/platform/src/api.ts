@@ -29,7 +29,7 @@ export type ResponseSpec = {
   contentType?: string;
 };
 
-/** Problem statuses a route can answer besides the ones every route gets (400 for bad input, 401, 403). */
+/** Problem statuses a route can answer besides the ones every route gets (400 for bad input, 401, 403, 503). */
 export type ProblemStatus = 404 | 409 | 413 | 422 | 429 | 502 | 503 | 504;
 
 export type RouteInput<P, Q, B> = { params: Parsed<P>; query: Parsed<Q>; body: Parsed<B>; principal: Principal };
@@ -202,6 +202,7 @@ export function openApiOperation(route: DeclaredRoute): JsonSchema {
       : `A role other than ${route.roles.join(', ')}.`,
   );
   if (route.params && !route.problems?.[404]) responses['404'] = problemResponse('A path parameter names nothing.');
+  responses['503'] = problemResponse('A dependency (the database) is unavailable for now; `Retry-After` says when to send it again.');
   for (const [status, description] of Object.entries(route.problems ?? {})) responses[status] = problemResponse(description as string);
   const access = `Roles: ${route.roles.map((role) => ROLE_NAMES[role]).join(', ')}.${route.ownership ? ` ${route.ownership}` : ''}`;
   return {

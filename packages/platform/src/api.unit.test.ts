@@ -141,7 +141,7 @@ describe('the OpenAPI document', () => {
       expect.objectContaining({ name: 'owner', in: 'query', required: true }),
       expect.objectContaining({ name: 'limit', in: 'query', required: false }),
     ]);
-    expect(Object.keys(get.responses as object).sort()).toEqual(['200', '400', '401', '403', '404']);
+    expect(Object.keys(get.responses as object).sort()).toEqual(['200', '400', '401', '403', '404', '503']);
     expect(get['x-roles']).toEqual(['customer', 'admin']);
     const post = document.paths['/api/things']?.post as { requestBody: { content: Record<string, { schema: { required: string[] } }> } };
     expect(post.requestBody.content['application/json']?.schema.required).toEqual(['name', 'count']);

@@ -27,10 +27,46 @@ export function createPool(url: string, schema: string, options: PoolOptions = {
   });
   // An idle client losing its connection (Postgres restarted) must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // Nor may a checked-out one (a transaction's, whose backend a fast shutdown ends): the pool listens only while a
+  // client is idle, and an 'error' event nobody hears is an uncaught exception. The statement that was running, or the
+  // next one, fails with the same error, and release() drops the broken client.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
 const RETRYABLE = new Set(['40001', '40P01']);
+
+/** SQLSTATEs of a server going away or refusing connections for now: shutting down, starting, recovering, full. */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/** Socket errors of a server that cannot be reached (not listening, restarting, its address not resolvable yet). */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
+/** node-postgres's own words for a connection lost or never made (its errors carry no code). */
+const LOST_CONNECTION =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated due to connection timeout)/;
+
+/**
+ * Pure: whether `error` says the database is unavailable for now (restarting, unreachable, out of connections)
+ * rather than that the statement was wrong. Looks through `cause` chains and the errors of an AggregateError (a
+ * connect attempt to each address of a name). Connection exceptions (SQLSTATE class 08) count too.
+ */
+export function databaseUnavailable(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 5) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNAVAILABLE_STATES.has(code) || UNREACHABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code)))
+    return true;
+  if (LOST_CONNECTION.test(error.message)) return true;
+  if (error instanceof AggregateError && error.errors.some((inner) => databaseUnavailable(inner, depth + 1))) return true;
+  return databaseUnavailable(error.cause, depth + 1);
+}
 
 /** Work a transaction asked to run once it committed (publishing its outbox rows), by transaction. */
 const commitHooks = new WeakMap<Tx, Array<(db: Db) => void>>();

@@ -63,6 +63,22 @@ export class UnprocessableError extends HttpError {
   }
 }
 
+/**
+ * What the request needs is down for a moment (the database restarting, unreachable or out of connections): not the
+ * caller's fault, so 503 with `Retry-After` rather than 500, and a client that waits that long and sends it again
+ * normally succeeds.
+ */
+export class UnavailableError extends HttpError {
+  override name = 'UnavailableError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    options?: ErrorOptions,
+  ) {
+    super(503, 'Service unavailable', message, [], options);
+  }
+}
+
 export class UpstreamError extends HttpError {
   override name = 'UpstreamError';
   constructor(message: string, options?: ErrorOptions) {

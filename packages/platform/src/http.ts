@@ -5,7 +5,8 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { type AuthOptions, authenticate, type TokenVerifier } from './auth.js';
 import { bodyLimit } from './body-limit.js';
-import { type FieldError, HttpError, InvalidTokenError, NotFoundError, ValidationError } from './errors.js';
+import { databaseUnavailable } from './db.js';
+import { type FieldError, HttpError, InvalidTokenError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import { httpMetrics } from './http-metrics.js';
 import type { Logger } from './log.js';
 
@@ -49,6 +50,7 @@ export function problemResponse(c: Context, error: HttpError): Response {
   const headers: Record<string, string> = { 'Content-Type': PROBLEM_CONTENT_TYPE };
   // RFC 6750: a request without credentials gets the bare challenge, one with a bad token the `invalid_token` code.
   if (error.status === 401) headers['WWW-Authenticate'] = error instanceof InvalidTokenError ? 'Bearer error="invalid_token"' : 'Bearer';
+  if (error instanceof UnavailableError) headers['Retry-After'] = String(error.retryAfterSeconds);
   return c.body(JSON.stringify(body), error.status, headers);
 }
 
@@ -104,6 +106,9 @@ export const DRAIN_CONFIG = {
   DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
 };
 
+/** The `Retry-After` of a 503 for an unavailable database: about what a Postgres restart or failover takes. */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
+
 export type HttpAppOptions = {
   log: Logger;
   /**
@@ -150,6 +155,18 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     if (error instanceof HttpError) return problemResponse(c, error);
     const principal = c.get('principal');
     const who = principal ? { subject: principal.subject, role: principal.role } : {};
+    if (databaseUnavailable(error)) {
+      // Postgres restarting or out of reach: the client may try again shortly (ADR 0063); a warning, not a bug.
+      log.warn({ err: error, requestId: c.get('requestId'), path: c.req.path, ...who }, 'database unavailable');
+      return problemResponse(
+        c,
+        new UnavailableError(
+          `the database is unavailable for now; retry after ${DATABASE_RETRY_AFTER_SECONDS} s`,
+          DATABASE_RETRY_AFTER_SECONDS,
+          { cause: error },
+        ),
+      );
+    }
     log.error({ err: error, requestId: c.get('requestId'), path: c.req.path, ...who }, 'unhandled request error');
     return problemResponse(c, new HttpError(500, 'Internal error', 'the request failed; see the logs with its request id'));
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { databaseUnavailable } from './db.js';
 import { ConflictError } from './errors.js';
 import { createHttpApp, readJson, runChecks } from './http.js';
 import { createLogger } from './log.js';
@@ -63,6 +64,23 @@ describe('problem+json', () => {
     const missing = await app().request('/nowhere');
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toBe('application/problem+json');
+  });
+
+  it('answers 503 with Retry-After, not 500, when the database is unavailable, and still 500 for a wrong statement', async () => {
+    const http = createHttpApp({ log: createLogger('test', 'silent') });
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const syntax = Object.assign(new Error('syntax error at or near "SELEC"'), { code: '42601' });
+    http.get('/down', () => {
+      throw new AggregateError([refused, refused], 'connect failed');
+    });
+    http.get('/wrong', () => {
+      throw syntax;
+    });
+    const down = await http.request('/down');
+    expect(down.status).toBe(503);
+    expect(Number(down.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await down.json()).toMatchObject({ status: 503, title: 'Service unavailable' });
+    expect((await http.request('/wrong')).status).toBe(500);
   });
 
   it('answers health and readiness', async () => {
@@ -205,5 +223,32 @@ describe('readiness', () => {
     const work = await http.request('/work');
     expect(work.status).toBe(200);
     expect(work.headers.get('connection')).toBe('close');
+  });
+});
+
+describe('databaseUnavailable', () => {
+  const coded = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
+
+  it.each([
+    ['shutting down (57P01)', coded('57P01', 'terminating connection due to administrator command')],
+    ['starting up (57P03)', coded('57P03', 'the database system is starting up')],
+    ['too many connections (53300)', coded('53300')],
+    ['a connection exception (08006)', coded('08006')],
+    ['refused', coded('ECONNREFUSED')],
+    ['a lost connection, in node-postgres words', new Error('Connection terminated unexpectedly')],
+    ['a pool that could not connect in time', new Error('timeout exceeded when trying to connect')],
+    ['a refusal behind a cause', new Error('the cart could not be saved', { cause: coded('ECONNRESET') })],
+  ])('is true for %s', (_name, error) => {
+    expect(databaseUnavailable(error)).toBe(true);
+  });
+
+  it.each([
+    ['a unique violation', coded('23505')],
+    ['a serialization failure (retried by withTransaction, not by the client)', coded('40001')],
+    ['an undefined table', coded('42P01')],
+    ['a plain error', new Error('boom')],
+    ['something that is not an error', { code: 'ECONNREFUSED' }],
+  ])('is false for %s', (_name, error) => {
+    expect(databaseUnavailable(error)).toBe(false);
   });
 });

@@ -62,7 +62,7 @@ export {
   readDeadLetter,
 } from './dead-letter.js';
 export { bodyLimit, DEFAULT_MAX_BODY_BYTES, PayloadTooLargeError } from './body-limit.js';
-export { afterCommit, createPool, type Db, type Migration, migrate, poolOf, type Tx, withTransaction } from './db.js';
+export { afterCommit, createPool, databaseUnavailable, type Db, type Migration, migrate, poolOf, type Tx, withTransaction } from './db.js';
 export { type Decider, given, type Outcome } from './decider.js';
 export {
   ConflictError,
@@ -74,6 +74,7 @@ export {
   PermanentError,
   RetryLaterError,
   UnauthorizedError,
+  UnavailableError,
   UnprocessableError,
   UpstreamError,
   ValidationError,
@@ -84,6 +85,7 @@ export {
   fieldErrors,
   type Check,
   type CheckResult,
+  DATABASE_RETRY_AFTER_SECONDS,
   DEFAULT_CHECK_TIMEOUT_MS,
   DRAIN_CONFIG,
   drainHttpServer,
