@@ -27,10 +27,6 @@ export function createPool(url: string, schema: string, options: PoolOptions = {
   });
   // An idle client losing its connection (Postgres restarted) must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
-  // Nor may a checked-out one (a transaction's, whose backend a fast shutdown ends): the pool listens only while a
-  // client is idle, and an 'error' event nobody hears is an uncaught exception. The statement that was running, or the
-  // next one, fails with the same error, and release() drops the broken client.
-  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -146,11 +146,12 @@ export async function waitForQuiet(t: Pick<TestSystem, 'nc' | 'sql'>, timeoutMs 
   await waitFor(
     'every consumer idle and every outbox relayed',
     async () => {
-      const consumers = await jsm.consumers.list(EVENTS_STREAM).next();
-      if (consumers.some((info) => info.num_pending > 0 || info.num_ack_pending > 0)) return false;
+      // Durable consumers only: an ephemeral one (a verify's read of the stream, a live tail) may stop reading
+      // mid-stream and linger until the server removes it, with messages pending that nobody will ever take.
+      const durable = async () => (await jsm.consumers.list(EVENTS_STREAM).next()).filter((info) => info.config.durable_name);
+      if ((await durable()).some((info) => info.num_pending > 0 || info.num_ack_pending > 0)) return false;
       await waitForOutboxesDrained(t.sql, timeoutMs);
-      const again = await jsm.consumers.list(EVENTS_STREAM).next();
-      return again.every((info) => info.num_pending === 0 && info.num_ack_pending === 0);
+      return (await durable()).every((info) => info.num_pending === 0 && info.num_ack_pending === 0);
     },
     timeoutMs,
   );
