@@ -46,8 +46,7 @@ const UNREACHABLE_CODES = new Set([
   'ENOTFOUND',
 ]);
 /** node-postgres's own words for a connection lost or never made (its errors carry no code). */
-const LOST_CONNECTION =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated due to connection timeout)/;
+const LOST_CONNECTION = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
 
 /**
  * Pure: whether `error` says the database is unavailable for now (restarting, unreachable, out of connections)

@@ -4,6 +4,8 @@ export type FieldError = { field: string; reason: string };
 /** Errors that carry an HTTP status; one middleware maps them to RFC 9457 problem+json. */
 export class HttpError extends Error {
   override name = 'HttpError';
+  /** When set, the problem's `Retry-After` (seconds): the request changed nothing and may be sent again then. */
+  declare readonly retryAfterSeconds?: number;
   constructor(
     readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 502 | 503 | 504,
     readonly title: string,
@@ -72,7 +74,7 @@ export class UnavailableError extends HttpError {
   override name = 'UnavailableError';
   constructor(
     message: string,
-    readonly retryAfterSeconds: number,
+    override readonly retryAfterSeconds: number,
     options?: ErrorOptions,
   ) {
     super(503, 'Service unavailable', message, [], options);

@@ -50,7 +50,7 @@ export function problemResponse(c: Context, error: HttpError): Response {
   const headers: Record<string, string> = { 'Content-Type': PROBLEM_CONTENT_TYPE };
   // RFC 6750: a request without credentials gets the bare challenge, one with a bad token the `invalid_token` code.
   if (error.status === 401) headers['WWW-Authenticate'] = error instanceof InvalidTokenError ? 'Bearer error="invalid_token"' : 'Bearer';
-  if (error instanceof UnavailableError) headers['Retry-After'] = String(error.retryAfterSeconds);
+  if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(error.retryAfterSeconds);
   return c.body(JSON.stringify(body), error.status, headers);
 }
 

@@ -27,7 +27,7 @@ export class RateLimitedError extends HttpError {
   override name = 'RateLimitedError';
   constructor(
     readonly policy: string,
-    readonly retryAfterSeconds: number,
+    override readonly retryAfterSeconds: number,
     quota: BucketPolicy,
   ) {
     super(
@@ -72,7 +72,6 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
       await next();
     } else {
       counted.inc({ policy: policy.name });
-      c.header('Retry-After', String(take.retryAfterSeconds));
       c.res = problemResponse(c, new RateLimitedError(policy.name, take.retryAfterSeconds, policy));
     }
     // After next(): on the answer whatever it is (forwarded, an error, or a 429 of another limit or of admission).
